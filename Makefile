@@ -1,0 +1,54 @@
+# dagron developer commands. `make help` lists them.
+# Everything runs inside .venv, which `make install` creates from scratch on a fresh clone.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.deps-stamp
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install build demo test test-rust test-python lint bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "maturin>=1.7,<2" "cloudpickle>=3.0" "pyzmq>=26.0" "psutil>=5.9" \
+		"pytest>=8" "pytest-xdist>=3.5" "pytest-timeout>=2.3" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.11"
+	touch $(STAMP)
+
+install: build ## Create .venv, install dependencies, build the Rust extension (release)
+
+build: $(STAMP) ## Build the extension in release mode into .venv
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
+
+demo: install ## Set up everything and run the seed's ETL pipelines
+	$(PY) examples/etl.py
+
+test: install test-rust test-python ## Set up everything and run every test (Rust and Python)
+
+test-rust: ## Rust unit, integration and doc tests of the core
+	cargo test --release -p dagron-core --quiet
+
+test-python: ## Python tests in parallel (pytest-xdist)
+	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+
+lint: install ## ruff, cargo fmt --check, clippy -D warnings, stubs against the built module
+	$(VENV)/bin/ruff check dagron tests bench examples
+	$(VENV)/bin/ruff format --check dagron tests bench examples
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(PY) -m mypy.stubtest dagron._core
+
+bench: install ## Graph benchmark against rustworkx, networkx and graphlib
+	$(PY) -m pip install --quiet -e '.[bench]' --no-build-isolation --no-deps || true
+	$(PY) -m pip install --quiet networkx rustworkx
+	$(PY) bench/graph_bench.py
+
+clean: ## Remove the virtualenv and build products
+	rm -rf $(VENV) target

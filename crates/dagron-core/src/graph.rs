@@ -1,0 +1,582 @@
+//! The graph store: dense integer ids, a name table, adjacency lists.
+//!
+//! Ids are positions in one `Vec`; a removed node leaves a hole so the ids of the others never
+//! change. Iteration order is id order, which is insertion order.
+
+use hashbrown::DefaultHashBuilder;
+use hashbrown::{HashMap, HashTable};
+use std::hash::BuildHasher;
+
+use crate::error::{DagError, Result};
+use crate::traversal;
+
+/// Dense node identifier: the node's position in insertion order (holes left by removals).
+pub type NodeId = u32;
+
+/// Optional attributes of an edge. Most edges have none and cost nothing extra.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EdgeAttrs {
+    /// A numeric weight (for example a transfer cost).
+    pub weight: Option<f64>,
+    /// A free-form label, shown by the DOT and Mermaid exports.
+    pub label: Option<String>,
+}
+
+impl EdgeAttrs {
+    /// True when the edge carries neither weight nor label.
+    pub fn is_empty(&self) -> bool {
+        self.weight.is_none() && self.label.is_none()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Node<N> {
+    name: Box<str>,
+    data: N,
+    out: Vec<NodeId>,
+    inc: Vec<NodeId>,
+}
+
+/// A directed acyclic graph whose nodes carry a name and a value of type `N`.
+///
+/// Every mutation keeps the graph acyclic: an edge that would close a cycle is refused with
+/// [`DagError::Cycle`], and bulk operations apply all of their batch or none of it.
+///
+/// ```
+/// use dagron_core::Dag;
+/// let mut dag: Dag = Dag::new();
+/// let a = dag.add_node("a", ()).unwrap();
+/// let b = dag.add_node("b", ()).unwrap();
+/// dag.add_edge(a, b, None).unwrap();
+/// assert!(dag.add_edge(b, a, None).is_err());
+/// assert_eq!(dag.edge_count(), 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dag<N = ()> {
+    nodes: Vec<Option<Node<N>>>,
+    index: HashTable<NodeId>,
+    hasher: DefaultHashBuilder,
+    live: usize,
+    edges: usize,
+    attrs: HashMap<(NodeId, NodeId), EdgeAttrs>,
+}
+
+impl<N> Default for Dag<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Below this many edges a batch is checked edge by edge (a search from each new edge's head)
+/// instead of one Kahn pass over the whole graph.
+const INCREMENTAL_CHECK_MAX: usize = 8;
+
+impl<N> Dag<N> {
+    /// An empty graph.
+    pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// An empty graph with room for `nodes` nodes.
+    pub fn with_capacity(nodes: usize) -> Self {
+        Dag {
+            nodes: Vec::with_capacity(nodes),
+            index: HashTable::with_capacity(nodes),
+            hasher: DefaultHashBuilder::default(),
+            live: 0,
+            edges: 0,
+            attrs: HashMap::new(),
+        }
+    }
+
+    // ----- nodes -------------------------------------------------------------------------
+
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.live
+    }
+
+    /// Number of edges.
+    pub fn edge_count(&self) -> usize {
+        self.edges
+    }
+
+    /// One past the largest id ever handed out; vectors indexed by id use this length.
+    pub fn id_bound(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The id of the node called `name`.
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        let hash = self.hasher.hash_one(name);
+        self.index
+            .find(hash, |&id| self.name_of(id) == name)
+            .copied()
+    }
+
+    /// The id of `name`, or [`DagError::UnknownNode`].
+    pub fn require(&self, name: &str) -> Result<NodeId> {
+        self.node_id(name)
+            .ok_or_else(|| DagError::UnknownNode(name.to_owned()))
+    }
+
+    /// True when `id` names a live node.
+    pub fn contains(&self, id: NodeId) -> bool {
+        matches!(self.nodes.get(id as usize), Some(Some(_)))
+    }
+
+    fn node(&self, id: NodeId) -> &Node<N> {
+        self.nodes[id as usize]
+            .as_ref()
+            .expect("dagron-core: id of a removed node")
+    }
+
+    fn node_mut(&mut self, id: NodeId) -> &mut Node<N> {
+        self.nodes[id as usize]
+            .as_mut()
+            .expect("dagron-core: id of a removed node")
+    }
+
+    fn name_of(&self, id: NodeId) -> &str {
+        self.nodes[id as usize].as_ref().map_or("", |n| &n.name)
+    }
+
+    /// The name of a live node.
+    pub fn name(&self, id: NodeId) -> &str {
+        &self.node(id).name
+    }
+
+    /// The value stored on a live node.
+    pub fn data(&self, id: NodeId) -> &N {
+        &self.node(id).data
+    }
+
+    /// The value stored on a live node, mutably.
+    pub fn data_mut(&mut self, id: NodeId) -> &mut N {
+        &mut self.node_mut(id).data
+    }
+
+    /// Live node ids in insertion order.
+    pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.is_some())
+            .map(|(i, _)| i as NodeId)
+    }
+
+    /// Adds a node and returns its id.
+    pub fn add_node(&mut self, name: &str, data: N) -> Result<NodeId> {
+        let hash = self.hasher.hash_one(name);
+        if self
+            .index
+            .find(hash, |&id| self.name_of(id) == name)
+            .is_some()
+        {
+            return Err(DagError::DuplicateNode(name.to_owned()));
+        }
+        let id = NodeId::try_from(self.nodes.len())
+            .map_err(|_| DagError::InvalidArgument("more than 2^32 nodes".into()))?;
+        self.nodes.push(Some(Node {
+            name: name.into(),
+            data,
+            out: Vec::new(),
+            inc: Vec::new(),
+        }));
+        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        self.index.insert_unique(hash, id, |&i| {
+            hasher.hash_one(nodes[i as usize].as_ref().map_or("", |n| &*n.name))
+        });
+        self.live += 1;
+        Ok(id)
+    }
+
+    /// Adds many nodes; on a duplicate name nothing of the batch is kept.
+    pub fn add_nodes<'a, I>(&mut self, batch: I) -> Result<Vec<NodeId>>
+    where
+        I: IntoIterator<Item = (&'a str, N)>,
+    {
+        let iter = batch.into_iter();
+        let (lower, _) = iter.size_hint();
+        self.nodes.reserve(lower);
+        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        self.index.reserve(lower, |&i| {
+            hasher.hash_one(nodes[i as usize].as_ref().map_or("", |n| &*n.name))
+        });
+        let mut added = Vec::with_capacity(lower);
+        for (name, data) in iter {
+            match self.add_node(name, data) {
+                Ok(id) => added.push(id),
+                Err(e) => {
+                    for &id in added.iter().rev() {
+                        self.pop_fresh_node(id);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(added)
+    }
+
+    /// Undoes `add_node` for the most recently added node.
+    fn pop_fresh_node(&mut self, id: NodeId) {
+        debug_assert_eq!(id as usize + 1, self.nodes.len());
+        self.unindex(id);
+        self.nodes.pop();
+        self.live -= 1;
+    }
+
+    fn unindex(&mut self, id: NodeId) {
+        let hash = self.hasher.hash_one(self.name_of(id));
+        if let Ok(entry) = self.index.find_entry(hash, |&i| i == id) {
+            entry.remove();
+        }
+    }
+
+    /// Removes a node and every edge touching it; returns its value.
+    pub fn remove_node(&mut self, id: NodeId) -> Result<N> {
+        if !self.contains(id) {
+            return Err(DagError::UnknownNode(format!("#{id}")));
+        }
+        self.unindex(id);
+        let node = self.nodes[id as usize].take().expect("checked above");
+        for &s in &node.out {
+            self.node_mut(s).inc.retain(|&p| p != id);
+            self.attrs.remove(&(id, s));
+        }
+        for &p in &node.inc {
+            self.node_mut(p).out.retain(|&c| c != id);
+            self.attrs.remove(&(p, id));
+        }
+        self.edges -= node.out.len() + node.inc.len();
+        self.live -= 1;
+        Ok(node.data)
+    }
+
+    // ----- edges -------------------------------------------------------------------------
+
+    /// True when the edge `from -> to` exists.
+    pub fn has_edge(&self, from: NodeId, to: NodeId) -> bool {
+        if !self.contains(from) || !self.contains(to) {
+            return false;
+        }
+        let (f, t) = (self.node(from), self.node(to));
+        if f.out.len() <= t.inc.len() {
+            f.out.contains(&to)
+        } else {
+            t.inc.contains(&from)
+        }
+    }
+
+    /// Attributes of an edge, if it has any.
+    pub fn edge_attrs(&self, from: NodeId, to: NodeId) -> Option<&EdgeAttrs> {
+        self.attrs.get(&(from, to))
+    }
+
+    /// Direct successors in edge insertion order.
+    pub fn successors(&self, id: NodeId) -> &[NodeId] {
+        &self.node(id).out
+    }
+
+    /// Direct predecessors in edge insertion order.
+    pub fn predecessors(&self, id: NodeId) -> &[NodeId] {
+        &self.node(id).inc
+    }
+
+    /// Number of incoming edges.
+    pub fn in_degree(&self, id: NodeId) -> usize {
+        self.node(id).inc.len()
+    }
+
+    /// Number of outgoing edges.
+    pub fn out_degree(&self, id: NodeId) -> usize {
+        self.node(id).out.len()
+    }
+
+    /// Every edge as `(from, to)`, grouped by source in insertion order.
+    pub fn edge_ids(&self) -> impl Iterator<Item = (NodeId, NodeId)> + '_ {
+        self.nodes.iter().enumerate().flat_map(|(i, n)| {
+            n.iter()
+                .flat_map(move |n| n.out.iter().map(move |&t| (i as NodeId, t)))
+        })
+    }
+
+    fn check_endpoints(&self, from: NodeId, to: NodeId) -> Result<()> {
+        for id in [from, to] {
+            if !self.contains(id) {
+                return Err(DagError::UnknownNode(format!("#{id}")));
+            }
+        }
+        if self.has_edge(from, to) {
+            return Err(DagError::DuplicateEdge {
+                from: self.name(from).to_owned(),
+                to: self.name(to).to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    fn push_edge(&mut self, from: NodeId, to: NodeId, attrs: Option<EdgeAttrs>) {
+        self.node_mut(from).out.push(to);
+        self.node_mut(to).inc.push(from);
+        if let Some(a) = attrs.filter(|a| !a.is_empty()) {
+            self.attrs.insert((from, to), a);
+        }
+        self.edges += 1;
+    }
+
+    /// Undoes `push_edge` for the most recent edge out of `from` and into `to`.
+    fn pop_edge(&mut self, from: NodeId, to: NodeId) {
+        self.node_mut(from).out.pop();
+        self.node_mut(to).inc.pop();
+        self.attrs.remove(&(from, to));
+        self.edges -= 1;
+    }
+
+    /// Adds the edge `from -> to`, refusing duplicates and cycles.
+    pub fn add_edge(&mut self, from: NodeId, to: NodeId, attrs: Option<EdgeAttrs>) -> Result<()> {
+        self.check_endpoints(from, to)?;
+        if let Some(path) = traversal::path_between(self, to, from) {
+            return Err(self.cycle_error(path, true));
+        }
+        self.push_edge(from, to, attrs);
+        Ok(())
+    }
+
+    /// Adds many edges; on any error (unknown node, duplicate, cycle) nothing of the batch is
+    /// kept. Runs in O(V + E) for large batches whatever their order.
+    pub fn add_edges<I>(&mut self, batch: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (NodeId, NodeId, Option<EdgeAttrs>)>,
+    {
+        let mut pushed: Vec<(NodeId, NodeId)> = Vec::new();
+        let mut failure = None;
+        for (from, to, attrs) in batch {
+            if let Err(e) = self.check_endpoints(from, to) {
+                failure = Some(e);
+                break;
+            }
+            self.push_edge(from, to, attrs);
+            pushed.push((from, to));
+        }
+        if failure.is_none() && !pushed.is_empty() {
+            failure = self.check_new_edges(&pushed).err();
+        }
+        match failure {
+            None => Ok(()),
+            Some(e) => {
+                for &(from, to) in pushed.iter().rev() {
+                    self.pop_edge(from, to);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Checks that the already-pushed `new` edges closed no cycle.
+    fn check_new_edges(&self, new: &[(NodeId, NodeId)]) -> Result<()> {
+        if new.len() <= INCREMENTAL_CHECK_MAX {
+            for &(from, to) in new {
+                if let Some(path) = traversal::path_between(self, to, from) {
+                    return Err(self.cycle_error(path, true));
+                }
+            }
+            return Ok(());
+        }
+        match crate::dag_algo::find_cycle(self) {
+            Some(cycle) => Err(self.cycle_error(cycle, false)),
+            None => Ok(()),
+        }
+    }
+
+    /// Builds a `Cycle` error from a node path. With `closing_edge`, `path` runs from the new
+    /// edge's head to its tail, and the tail -> head edge is what closes it.
+    fn cycle_error(&self, path: Vec<NodeId>, closing_edge: bool) -> DagError {
+        let mut names: Vec<String> = Vec::with_capacity(path.len() + 2);
+        if closing_edge {
+            // path: to ... from; the cycle reads from -> to -> ... -> from.
+            names.push(self.name(*path.last().expect("non-empty")).to_owned());
+            names.extend(path.iter().map(|&i| self.name(i).to_owned()));
+        } else {
+            names.extend(path.iter().map(|&i| self.name(i).to_owned()));
+            if let Some(first) = path.first() {
+                names.push(self.name(*first).to_owned());
+            }
+        }
+        DagError::Cycle { path: names }
+    }
+
+    /// Removes the edge `from -> to`.
+    pub fn remove_edge(&mut self, from: NodeId, to: NodeId) -> Result<()> {
+        if !self.has_edge(from, to) {
+            let name = |id| {
+                if self.contains(id) {
+                    self.name(id).to_owned()
+                } else {
+                    format!("#{id}")
+                }
+            };
+            return Err(DagError::UnknownEdge {
+                from: name(from),
+                to: name(to),
+            });
+        }
+        let out = &mut self.node_mut(from).out;
+        let pos = out.iter().position(|&t| t == to).expect("edge exists");
+        out.remove(pos);
+        let inc = &mut self.node_mut(to).inc;
+        let pos = inc.iter().position(|&f| f == from).expect("edge exists");
+        inc.remove(pos);
+        self.attrs.remove(&(from, to));
+        self.edges -= 1;
+        Ok(())
+    }
+
+    /// A new graph holding only `keep` (in this graph's order) and the edges among them, with
+    /// each node's value made by `map`.
+    pub fn subgraph_map<M, F>(&self, keep: &[NodeId], mut map: F) -> Result<Dag<M>>
+    where
+        F: FnMut(NodeId, &N) -> M,
+    {
+        let mut selected = vec![false; self.id_bound()];
+        for &id in keep {
+            if !self.contains(id) {
+                return Err(DagError::UnknownNode(format!("#{id}")));
+            }
+            selected[id as usize] = true;
+        }
+        let mut remap = vec![NodeId::MAX; self.id_bound()];
+        let mut sub = Dag::with_capacity(keep.len());
+        for id in self.node_ids().filter(|&i| selected[i as usize]) {
+            remap[id as usize] = sub.add_node(self.name(id), map(id, self.data(id)))?;
+        }
+        for id in self.node_ids().filter(|&i| selected[i as usize]) {
+            for &t in self.successors(id) {
+                if selected[t as usize] {
+                    let attrs = self.edge_attrs(id, t).cloned();
+                    sub.push_edge(remap[id as usize], remap[t as usize], attrs);
+                }
+            }
+        }
+        Ok(sub)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: usize) -> Dag {
+        let mut dag = Dag::new();
+        let names: Vec<String> = (0..n).map(|i| format!("n{i}")).collect();
+        dag.add_nodes(names.iter().map(|s| (s.as_str(), ())))
+            .unwrap();
+        dag.add_edges((1..n as u32).map(|i| (i - 1, i, None)))
+            .unwrap();
+        dag
+    }
+
+    #[test]
+    fn duplicate_node_in_batch_keeps_nothing() {
+        let mut dag: Dag = Dag::new();
+        dag.add_node("x", ()).unwrap();
+        let err = dag
+            .add_nodes([("a", ()), ("b", ()), ("a", ())])
+            .unwrap_err();
+        assert_eq!(err, DagError::DuplicateNode("a".into()));
+        assert_eq!(dag.node_count(), 1);
+        assert!(dag.node_id("b").is_none());
+        assert_eq!(dag.add_node("a", ()).unwrap(), 1);
+    }
+
+    #[test]
+    fn single_edge_cycle_reports_closed_path() {
+        let mut dag = chain(3);
+        let err = dag.add_edge(2, 0, None).unwrap_err();
+        assert_eq!(
+            err,
+            DagError::Cycle {
+                path: vec!["n2".into(), "n0".into(), "n1".into(), "n2".into()]
+            }
+        );
+        assert_eq!(dag.edge_count(), 2);
+    }
+
+    #[test]
+    fn self_loop_is_a_cycle() {
+        let mut dag = chain(1);
+        let err = dag.add_edge(0, 0, None).unwrap_err();
+        assert_eq!(
+            err,
+            DagError::Cycle {
+                path: vec!["n0".into(), "n0".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn large_batch_with_cycle_keeps_nothing() {
+        let mut dag = chain(20);
+        let before: Vec<_> = dag.edge_ids().collect();
+        let mut batch: Vec<_> = (0..19u32)
+            .map(|i| (i, i + 2 - (i == 18) as u32, None))
+            .collect();
+        batch.pop();
+        batch.push((19, 0, None));
+        let err = dag.add_edges(batch).unwrap_err();
+        assert!(matches!(err, DagError::Cycle { .. }));
+        assert_eq!(dag.edge_ids().collect::<Vec<_>>(), before);
+    }
+
+    #[test]
+    fn duplicate_edge_in_batch_keeps_nothing() {
+        let mut dag = chain(3);
+        let err = dag.add_edges([(0, 2, None), (0, 2, None)]).unwrap_err();
+        assert!(matches!(err, DagError::DuplicateEdge { .. }));
+        assert_eq!(dag.edge_count(), 2);
+    }
+
+    #[test]
+    fn remove_node_drops_its_edges_and_name() {
+        let mut dag = chain(3);
+        dag.remove_node(1).unwrap();
+        assert_eq!(dag.node_count(), 2);
+        assert_eq!(dag.edge_count(), 0);
+        assert!(dag.node_id("n1").is_none());
+        assert_eq!(dag.node_ids().collect::<Vec<_>>(), vec![0, 2]);
+        let again = dag.add_node("n1", ()).unwrap();
+        assert_eq!(again, 3);
+    }
+
+    #[test]
+    fn remove_edge_keeps_order_of_the_rest() {
+        let mut dag = chain(1);
+        for n in ["a", "b", "c"] {
+            dag.add_node(n, ()).unwrap();
+        }
+        dag.add_edges([(0, 1, None), (0, 2, None), (0, 3, None)])
+            .unwrap();
+        dag.remove_edge(0, 2).unwrap();
+        assert_eq!(dag.successors(0), &[1, 3]);
+        assert!(dag.remove_edge(0, 2).is_err());
+    }
+
+    #[test]
+    fn subgraph_keeps_inner_edges_and_attrs() {
+        let mut dag = chain(4);
+        dag.add_edge(
+            0,
+            2,
+            Some(EdgeAttrs {
+                weight: Some(2.0),
+                label: None,
+            }),
+        )
+        .unwrap();
+        let sub = dag.subgraph_map(&[2, 0, 3], |_, _| ()).unwrap();
+        assert_eq!(sub.node_count(), 3);
+        assert_eq!(sub.name(0), "n0");
+        assert_eq!(sub.edge_ids().collect::<Vec<_>>(), vec![(0, 1), (1, 2)]);
+        assert_eq!(sub.edge_attrs(0, 1).unwrap().weight, Some(2.0));
+    }
+}

@@ -1,0 +1,35 @@
+"""dagron: build directed acyclic graphs of work and run them fast.
+
+>>> import dagron
+>>> dag = dagron.DAG.builder().add_node("a").add_node("b").add_edge("a", "b").build()
+>>> dag.topological_sort()
+['a', 'b']
+"""
+
+from __future__ import annotations
+
+from ._core import DAG, DAGBuilder, __version__
+from .errors import (
+    CycleError,
+    DagronError,
+    DuplicateEdgeError,
+    DuplicateNodeError,
+    EdgeNotFoundError,
+    GraphError,
+    InvalidGraphJSONError,
+    NodeNotFoundError,
+)
+
+__all__ = [
+    "DAG",
+    "DAGBuilder",
+    "CycleError",
+    "DagronError",
+    "DuplicateEdgeError",
+    "DuplicateNodeError",
+    "EdgeNotFoundError",
+    "GraphError",
+    "InvalidGraphJSONError",
+    "NodeNotFoundError",
+    "__version__",
+]

@@ -204,29 +204,27 @@ impl PyDag {
     /// Reads a document written by `to_json`.
     #[staticmethod]
     fn from_json(py: Python<'_>, text: &str) -> PyResult<Self> {
-        let (plain, extras) = py.detach(|| export::from_json(text)).py()?;
-        let ids: Vec<NodeId> = plain.node_ids().collect();
         let mut failure = None;
-        let dag = plain
-            .subgraph_map(&ids, |id, _| {
-                let name = PyString::new(py, plain.name(id));
-                let e = &extras[id as usize];
-                let mut convert = |v: &Option<serde_json::Value>| match v {
-                    Some(serde_json::Value::Null) | None => None,
-                    Some(v) => from_json_value(py, v)
-                        .map_err(|e| failure = failure.take().or(Some(e)))
-                        .ok(),
-                };
-                let payload = convert(&e.payload);
-                let metadata = convert(&e.metadata);
-                NodeData {
-                    hash: py_hash(&name).unwrap_or(0),
-                    name: name.unbind(),
-                    payload,
-                    metadata,
+        let mut convert = |v: Option<serde_json::Value>| match v {
+            Some(serde_json::Value::Null) | None => None,
+            Some(v) => match from_json_value(py, &v) {
+                Ok(obj) => Some(obj),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    None
                 }
-            })
-            .py()?;
+            },
+        };
+        let dag = export::from_json_with(text, |name, extras| {
+            let name = PyString::new(py, name);
+            NodeData {
+                hash: name.hash().unwrap_or(-1) as u64,
+                name: name.unbind(),
+                payload: convert(extras.payload),
+                metadata: convert(extras.metadata),
+            }
+        })
+        .py()?;
         if let Some(e) = failure {
             return Err(e);
         }

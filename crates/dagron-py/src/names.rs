@@ -36,10 +36,18 @@ pub fn py_hash(name: &Bound<'_, PyString>) -> PyResult<u64> {
     Ok(name.hash()? as u64)
 }
 
+/// One index entry. The address of the node's `str` sits beside the id so that the common
+/// lookup, with the very object that was inserted, settles without touching the node.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    addr: usize,
+    id: NodeId,
+}
+
 /// Name -> id, keyed by Python's string hash.
 #[derive(Debug, Default)]
 pub struct PyIndex {
-    table: HashTable<NodeId>,
+    table: HashTable<Entry>,
 }
 
 impl PyIndex {
@@ -60,26 +68,38 @@ impl PyIndex {
         name: &Bound<'_, PyString>,
         hash: u64,
     ) -> Option<NodeId> {
+        let addr = name.as_ptr() as usize;
         self.table
-            .find(hash, |&id| {
-                let stored = dag.data(id).name.bind(name.py());
-                stored.is(name) || stored.as_any().eq(name).unwrap_or(false)
+            .find(hash, |e| {
+                e.addr == addr
+                    || dag
+                        .data(e.id)
+                        .name
+                        .bind(name.py())
+                        .as_any()
+                        .eq(name)
+                        .unwrap_or(false)
             })
-            .copied()
+            .map(|e| e.id)
     }
 
     pub fn insert(&mut self, dag: &Dag<NodeData>, id: NodeId) {
-        let hash = dag.data(id).hash;
-        self.table.insert_unique(hash, id, |&i| dag.data(i).hash);
+        let data = dag.data(id);
+        let entry = Entry {
+            addr: data.name.as_ptr() as usize,
+            id,
+        };
+        self.table
+            .insert_unique(data.hash, entry, |e| dag.data(e.id).hash);
     }
 
     pub fn remove(&mut self, hash: u64, id: NodeId) {
-        if let Ok(entry) = self.table.find_entry(hash, |&i| i == id) {
+        if let Ok(entry) = self.table.find_entry(hash, |e| e.id == id) {
             entry.remove();
         }
     }
 
     pub fn reserve(&mut self, extra: usize, dag: &Dag<NodeData>) {
-        self.table.reserve(extra, |&i| dag.data(i).hash);
+        self.table.reserve(extra, |e| dag.data(e.id).hash);
     }
 }

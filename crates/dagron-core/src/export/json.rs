@@ -9,6 +9,8 @@
 //! round trip gives back the same graph with the same orders. `payload` and `metadata` are
 //! present only when set and representable in JSON.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -29,36 +31,22 @@ pub struct NodeExtras {
     pub metadata: Option<Value>,
 }
 
-#[derive(Serialize)]
-struct NodeOut<'a> {
-    name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    payload: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    metadata: Option<Value>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct EdgeDoc<S> {
-    from: S,
-    to: S,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+#[derive(Deserialize)]
+struct EdgeIn<'a> {
+    #[serde(borrow)]
+    from: Cow<'a, str>,
+    #[serde(borrow)]
+    to: Cow<'a, str>,
+    #[serde(default)]
     weight: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     label: Option<String>,
 }
 
-#[derive(Serialize)]
-struct DocOut<'a> {
-    format: &'static str,
-    version: u32,
-    nodes: Vec<NodeOut<'a>>,
-    edges: Vec<EdgeDoc<&'a str>>,
-}
-
 #[derive(Deserialize)]
-struct NodeIn {
-    name: String,
+struct NodeIn<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
     #[serde(default)]
     payload: Option<Value>,
     #[serde(default)]
@@ -66,54 +54,101 @@ struct NodeIn {
 }
 
 #[derive(Deserialize)]
-struct DocIn {
-    format: String,
+struct DocIn<'a> {
+    #[serde(borrow)]
+    format: Cow<'a, str>,
     version: u32,
-    nodes: Vec<NodeIn>,
-    #[serde(default)]
-    edges: Vec<EdgeDoc<String>>,
+    #[serde(borrow)]
+    nodes: Vec<NodeIn<'a>>,
+    #[serde(default, borrow)]
+    edges: Vec<EdgeIn<'a>>,
+}
+
+fn push_json<T: Serialize + ?Sized>(out: &mut String, value: &T) {
+    out.push_str(&serde_json::to_string(value).expect("plain data serialises"));
 }
 
 /// Writes `dag` as a version-1 document; `extras` supplies each node's JSON values.
+///
+/// Written by hand rather than through a serde tree: each name is escaped once and then
+/// copied for every edge that mentions it, which is what makes large graphs cheap to export.
 pub fn to_json<N, F>(dag: &Dag<N>, mut extras: F) -> String
 where
     F: FnMut(NodeId, &N) -> NodeExtras,
 {
-    let nodes = dag
-        .node_ids()
-        .map(|id| {
-            let e = extras(id, dag.data(id));
-            NodeOut {
-                name: dag.name(id),
-                payload: e.payload,
-                metadata: e.metadata,
-            }
-        })
-        .collect();
-    let edges = dag
-        .edge_ids()
-        .map(|(f, t)| {
-            let a = dag.edge_attrs(f, t);
-            EdgeDoc {
-                from: dag.name(f),
-                to: dag.name(t),
-                weight: a.and_then(|a| a.weight),
-                label: a.and_then(|a| a.label.clone()),
-            }
-        })
-        .collect();
-    let doc = DocOut {
-        format: FORMAT_NAME,
-        version: FORMAT_VERSION,
-        nodes,
-        edges,
+    let mut quoted = String::new();
+    let mut spans = vec![(0usize, 0usize); dag.id_bound()];
+    for id in dag.node_ids() {
+        let start = quoted.len();
+        push_json(&mut quoted, dag.name(id));
+        spans[id as usize] = (start, quoted.len());
+    }
+    let name = |id: NodeId| {
+        let (a, b) = spans[id as usize];
+        &quoted[a..b]
     };
-    serde_json::to_string(&doc).expect("serialising plain data cannot fail")
+    let mut out = String::with_capacity(quoted.len() + 24 * dag.edge_count() + 64);
+    out.push_str(r#"{"format":""#);
+    out.push_str(FORMAT_NAME);
+    out.push_str(r#"","version":"#);
+    out.push_str(&FORMAT_VERSION.to_string());
+    out.push_str(r#","nodes":["#);
+    for (k, id) in dag.node_ids().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"name":"#);
+        out.push_str(name(id));
+        let e = extras(id, dag.data(id));
+        if let Some(p) = &e.payload {
+            out.push_str(r#","payload":"#);
+            push_json(&mut out, p);
+        }
+        if let Some(m) = &e.metadata {
+            out.push_str(r#","metadata":"#);
+            push_json(&mut out, m);
+        }
+        out.push('}');
+    }
+    out.push_str(r#"],"edges":["#);
+    for (k, (f, t)) in dag.edge_ids().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"from":"#);
+        out.push_str(name(f));
+        out.push_str(r#","to":"#);
+        out.push_str(name(t));
+        if let Some(a) = dag.edge_attrs(f, t) {
+            if let Some(w) = a.weight {
+                out.push_str(r#","weight":"#);
+                push_json(&mut out, &w);
+            }
+            if let Some(l) = &a.label {
+                out.push_str(r#","label":"#);
+                push_json(&mut out, l);
+            }
+        }
+        out.push('}');
+    }
+    out.push_str("]}");
+    out
 }
 
 /// Reads a document written by [`to_json`]. Returns the graph and, by node id, the extras.
 pub fn from_json(text: &str) -> Result<(Dag, Vec<NodeExtras>)> {
-    let doc: DocIn =
+    let mut extras = Vec::new();
+    let dag = from_json_with(text, |_, e| extras.push(e))?;
+    Ok((dag, extras))
+}
+
+/// Reads a document written by [`to_json`], making each node's value from its name and
+/// extras with `make` (called in document order).
+pub fn from_json_with<N, F>(text: &str, mut make: F) -> Result<Dag<N>>
+where
+    F: FnMut(&str, NodeExtras) -> N,
+{
+    let doc: DocIn<'_> =
         serde_json::from_str(text).map_err(|e| DagError::InvalidJson(e.to_string()))?;
     if doc.format != FORMAT_NAME {
         return Err(DagError::InvalidJson(format!(
@@ -128,15 +163,15 @@ pub fn from_json(text: &str) -> Result<(Dag, Vec<NodeExtras>)> {
         )));
     }
     let mut dag = Dag::with_capacity(doc.nodes.len());
-    dag.add_nodes(doc.nodes.iter().map(|n| (n.name.as_str(), ())))?;
-    let extras = doc
-        .nodes
-        .into_iter()
-        .map(|n| NodeExtras {
-            payload: n.payload,
-            metadata: n.metadata,
-        })
-        .collect();
+    let mut data = Vec::with_capacity(doc.nodes.len());
+    for n in &doc.nodes {
+        let extras = NodeExtras {
+            payload: n.payload.clone(),
+            metadata: n.metadata.clone(),
+        };
+        data.push(make(&n.name, extras));
+    }
+    dag.add_nodes(doc.nodes.iter().map(|n| &*n.name).zip(data))?;
     let mut edges = Vec::with_capacity(doc.edges.len());
     for e in doc.edges {
         let attrs = EdgeAttrs {
@@ -146,7 +181,7 @@ pub fn from_json(text: &str) -> Result<(Dag, Vec<NodeExtras>)> {
         edges.push((dag.require(&e.from)?, dag.require(&e.to)?, Some(attrs)));
     }
     dag.add_edges(edges)?;
-    Ok((dag, extras))
+    Ok(dag)
 }
 
 #[cfg(test)]

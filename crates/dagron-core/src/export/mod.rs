@@ -5,5 +5,5 @@ pub mod json;
 pub mod mermaid;
 
 pub use dot::to_dot;
-pub use json::{from_json, to_json, NodeExtras, FORMAT_NAME, FORMAT_VERSION};
+pub use json::{from_json, from_json_with, to_json, NodeExtras, FORMAT_NAME, FORMAT_VERSION};
 pub use mermaid::to_mermaid;

@@ -96,15 +96,79 @@ pub fn topological_levels<N>(dag: &Dag<N>) -> Vec<Vec<NodeId>> {
 }
 
 /// A cycle as a node path (first node not repeated), or `None` when the graph is acyclic.
-/// One Kahn pass; used to validate bulk insertions.
+/// One Kahn pass over the whole graph.
 pub fn find_cycle<N>(dag: &Dag<N>) -> Option<Vec<NodeId>> {
     let (order, deg) = kahn_fifo(dag);
     if order.len() == dag.node_count() {
         return None;
     }
-    // Every node Kahn could not place still has a predecessor it could not place, so walking
-    // backwards through such predecessors must come round to a node already seen.
     let start = dag.node_ids().find(|&i| deg[i as usize] > 0)?;
+    Some(walk_back_to_cycle(dag, start, |p| deg[p as usize] > 0))
+}
+
+/// A cycle through at least one of the nodes reachable from `heads`, or `None`.
+///
+/// Used after adding edges whose heads are `heads`: a new cycle must run through a new edge
+/// `u -> v`, so every node on it is reachable from `v`. Kahn's pass is confined to that
+/// region, which keeps appending a batch to a large graph proportional to what it touches.
+pub fn find_cycle_from<N>(dag: &Dag<N>, heads: &[NodeId]) -> Option<Vec<NodeId>> {
+    let mut in_region = vec![false; dag.id_bound()];
+    let mut region = Vec::new();
+    for &h in heads {
+        if !in_region[h as usize] {
+            in_region[h as usize] = true;
+            region.push(h);
+        }
+    }
+    let mut k = 0;
+    while k < region.len() {
+        for &s in dag.successors(region[k]) {
+            if !in_region[s as usize] {
+                in_region[s as usize] = true;
+                region.push(s);
+            }
+        }
+        k += 1;
+    }
+    let mut deg = vec![0u32; dag.id_bound()];
+    for &n in &region {
+        for &s in dag.successors(n) {
+            deg[s as usize] += 1;
+        }
+    }
+    let mut queue: VecDeque<NodeId> = region
+        .iter()
+        .copied()
+        .filter(|&n| deg[n as usize] == 0)
+        .collect();
+    let mut placed = 0usize;
+    while let Some(n) = queue.pop_front() {
+        placed += 1;
+        for &s in dag.successors(n) {
+            let d = &mut deg[s as usize];
+            *d -= 1;
+            if *d == 0 {
+                queue.push_back(s);
+            }
+        }
+    }
+    if placed == region.len() {
+        return None;
+    }
+    let start = *region.iter().filter(|&&n| deg[n as usize] > 0).min()?;
+    Some(walk_back_to_cycle(dag, start, |p| {
+        in_region[p as usize] && deg[p as usize] > 0
+    }))
+}
+
+/// From a node Kahn could not place, walks backwards through predecessors it could not place
+/// either (`unplaced`); such a walk must come round to a node already seen, closing a cycle.
+/// Returns the cycle in edge direction.
+fn walk_back_to_cycle<N>(
+    dag: &Dag<N>,
+    start: NodeId,
+    unplaced: impl Fn(NodeId) -> bool,
+) -> Vec<NodeId> {
     let mut seen_at = hashbrown::HashMap::new();
     let mut walk = Vec::new();
     let mut cur = start;
@@ -112,14 +176,14 @@ pub fn find_cycle<N>(dag: &Dag<N>) -> Option<Vec<NodeId>> {
         if let Some(&pos) = seen_at.get(&cur) {
             let mut cycle: Vec<NodeId> = walk[pos..].to_vec();
             cycle.reverse();
-            return Some(cycle);
+            return cycle;
         }
         seen_at.insert(cur, walk.len());
         walk.push(cur);
         cur = *dag
             .predecessors(cur)
             .iter()
-            .find(|&&p| deg[p as usize] > 0)
+            .find(|&&p| unplaced(p))
             .expect("an unplaced node has an unplaced predecessor");
     }
 }

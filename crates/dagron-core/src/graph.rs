@@ -383,7 +383,8 @@ impl<N> Dag<N> {
             }
             return Ok(());
         }
-        match crate::dag_algo::find_cycle(self) {
+        let heads: Vec<NodeId> = new.iter().map(|&(_, to)| to).collect();
+        match crate::dag_algo::find_cycle_from(self, &heads) {
             Some(cycle) => Err(self.cycle_error(cycle, false)),
             None => Ok(()),
         }

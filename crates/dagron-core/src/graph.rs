@@ -166,14 +166,20 @@ impl<N> Dag<N> {
     }
 
     /// Adds a node and returns its id.
-    pub fn add_node(&mut self, name: &str, data: N) -> Result<NodeId> {
-        let hash = self.hasher.hash_one(name);
+    ///
+    /// `name` may be a `&str` or an owned `String`/`Box<str>`, which is kept without a copy.
+    pub fn add_node<S>(&mut self, name: S, data: N) -> Result<NodeId>
+    where
+        S: AsRef<str> + Into<Box<str>>,
+    {
+        let text = name.as_ref();
+        let hash = self.hasher.hash_one(text);
         if self
             .index
-            .find(hash, |&id| self.name_of(id) == name)
+            .find(hash, |&id| self.name_of(id) == text)
             .is_some()
         {
-            return Err(DagError::DuplicateNode(name.to_owned()));
+            return Err(DagError::DuplicateNode(text.to_owned()));
         }
         let id = NodeId::try_from(self.nodes.len())
             .map_err(|_| DagError::InvalidArgument("more than 2^32 nodes".into()))?;
@@ -192,9 +198,10 @@ impl<N> Dag<N> {
     }
 
     /// Adds many nodes; on a duplicate name nothing of the batch is kept.
-    pub fn add_nodes<'a, I>(&mut self, batch: I) -> Result<Vec<NodeId>>
+    pub fn add_nodes<S, I>(&mut self, batch: I) -> Result<Vec<NodeId>>
     where
-        I: IntoIterator<Item = (&'a str, N)>,
+        S: AsRef<str> + Into<Box<str>>,
+        I: IntoIterator<Item = (S, N)>,
     {
         let iter = batch.into_iter();
         let (lower, _) = iter.size_hint();

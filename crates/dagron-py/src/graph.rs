@@ -127,10 +127,7 @@ impl PyDag {
                 metadata: spec.metadata,
             });
         }
-        let ids = self
-            .dag
-            .add_nodes(texts.iter().map(String::as_str).zip(data))
-            .py()?;
+        let ids = self.dag.add_nodes(texts.into_iter().zip(data)).py()?;
         self.index.reserve(ids.len(), &self.dag);
         for id in ids {
             self.index.insert(&self.dag, id);

@@ -18,15 +18,18 @@ fn in_degrees<N>(dag: &Dag<N>) -> Vec<u32> {
 /// the in-degrees left over otherwise (non-zero exactly on and behind cycles).
 fn kahn_fifo<N>(dag: &Dag<N>) -> (Vec<NodeId>, Vec<u32>) {
     let mut deg = in_degrees(dag);
+    // The order doubles as the FIFO queue: what is placed is exactly what was dequeued.
     let mut order = Vec::with_capacity(dag.node_count());
-    let mut queue: VecDeque<NodeId> = dag.node_ids().filter(|&i| deg[i as usize] == 0).collect();
-    while let Some(n) = queue.pop_front() {
-        order.push(n);
+    order.extend(dag.node_ids().filter(|&i| deg[i as usize] == 0));
+    let mut head = 0;
+    while head < order.len() {
+        let n = order[head];
+        head += 1;
         for &s in dag.successors(n) {
             let d = &mut deg[s as usize];
             *d -= 1;
             if *d == 0 {
-                queue.push_back(s);
+                order.push(s);
             }
         }
     }
@@ -65,15 +68,22 @@ pub fn topological_sort<N>(dag: &Dag<N>) -> Vec<NodeId> {
 }
 
 /// Depth of every node: the number of edges on the longest path from a root. Indexed by id
-/// (holes hold 0).
+/// (holes hold 0). One Kahn pass: a node's depth is final when it is dequeued.
 pub fn depths<N>(dag: &Dag<N>) -> Vec<u32> {
-    let (order, _) = kahn_fifo(dag);
+    let mut deg = in_degrees(dag);
     let mut depth = vec![0u32; dag.id_bound()];
-    for &n in &order {
+    let mut queue: Vec<NodeId> = dag.node_ids().filter(|&i| deg[i as usize] == 0).collect();
+    let mut head = 0;
+    while head < queue.len() {
+        let n = queue[head];
+        head += 1;
         let next = depth[n as usize] + 1;
         for &s in dag.successors(n) {
-            if depth[s as usize] < next {
-                depth[s as usize] = next;
+            let (d, k) = (&mut depth[s as usize], &mut deg[s as usize]);
+            *d = (*d).max(next);
+            *k -= 1;
+            if *k == 0 {
+                queue.push(s);
             }
         }
     }

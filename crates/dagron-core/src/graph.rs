@@ -356,7 +356,9 @@ impl<N> Dag<N> {
     where
         I: IntoIterator<Item = (NodeId, NodeId, Option<EdgeAttrs>)>,
     {
-        let mut pushed: Vec<(NodeId, NodeId)> = Vec::new();
+        let batch: Vec<_> = batch.into_iter().collect();
+        self.reserve_adjacency(&batch);
+        let mut pushed: Vec<(NodeId, NodeId)> = Vec::with_capacity(batch.len());
         let mut failure = None;
         for (from, to, attrs) in batch {
             if let Err(e) = self.check_endpoints(from, to) {
@@ -376,6 +378,32 @@ impl<N> Dag<N> {
                     self.pop_edge(from, to);
                 }
                 Err(e)
+            }
+        }
+    }
+
+    /// Grows each touched adjacency list once, to its final size, instead of doubling it
+    /// edge by edge: fewer reallocations and no slack. Worth it only for batches that are
+    /// large next to the graph, since it counts over all ids.
+    fn reserve_adjacency(&mut self, batch: &[(NodeId, NodeId, Option<EdgeAttrs>)]) {
+        if batch.len() * 4 < self.nodes.len() {
+            return;
+        }
+        let mut extra_out = vec![0u32; self.nodes.len()];
+        let mut extra_in = vec![0u32; self.nodes.len()];
+        for &(from, to, _) in batch {
+            if let (Some(o), Some(i)) = (
+                extra_out.get_mut(from as usize),
+                extra_in.get_mut(to as usize),
+            ) {
+                *o += 1;
+                *i += 1;
+            }
+        }
+        for (k, slot) in self.nodes.iter_mut().enumerate() {
+            if let Some(node) = slot {
+                node.out.reserve_exact(extra_out[k] as usize);
+                node.inc.reserve_exact(extra_in[k] as usize);
             }
         }
     }

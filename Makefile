@@ -46,8 +46,7 @@ lint: install ## ruff, cargo fmt --check, clippy -D warnings, stubs against the 
 	$(PY) -m mypy.stubtest dagron._core
 
 bench: install ## Graph benchmark against rustworkx, networkx and graphlib
-	$(PY) -m pip install --quiet -e '.[bench]' --no-build-isolation --no-deps || true
-	$(PY) -m pip install --quiet networkx rustworkx
+	$(PY) -m pip install --quiet "networkx>=3.2" "rustworkx>=0.15"
 	$(PY) bench/graph_bench.py
 
 clean: ## Remove the virtualenv and build products

@@ -40,9 +40,12 @@ impl PyDagBuilder {
         mut slf: PyRefMut<'py, Self>,
         nodes: Bound<'py, PyAny>,
     ) -> PyResult<PyRefMut<'py, Self>> {
-        for item in nodes.try_iter()? {
-            slf.nodes.push(item?.unbind());
-        }
+        // Collected first, so an iterable that fails halfway adds nothing.
+        let items = nodes
+            .try_iter()?
+            .map(|i| i.map(Bound::unbind))
+            .collect::<PyResult<Vec<_>>>()?;
+        slf.nodes.extend(items);
         Ok(slf)
     }
 
@@ -67,9 +70,11 @@ impl PyDagBuilder {
         mut slf: PyRefMut<'py, Self>,
         edges: Bound<'py, PyAny>,
     ) -> PyResult<PyRefMut<'py, Self>> {
-        for item in edges.try_iter()? {
-            slf.edges.push(item?.unbind());
-        }
+        let items = edges
+            .try_iter()?
+            .map(|i| i.map(Bound::unbind))
+            .collect::<PyResult<Vec<_>>>()?;
+        slf.edges.extend(items);
         Ok(slf)
     }
 

@@ -2,7 +2,7 @@
 
 use dagron_core::export::{self, NodeExtras};
 use dagron_core::{dag_algo, traversal, Dag, EdgeAttrs, NodeId};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
@@ -67,8 +67,13 @@ impl<'py> NodeSpec<'py> {
     }
 }
 
-fn edge_attrs(weight: Option<f64>, label: Option<String>) -> Option<EdgeAttrs> {
-    (weight.is_some() || label.is_some()).then_some(EdgeAttrs { weight, label })
+fn edge_attrs(weight: Option<f64>, label: Option<String>) -> PyResult<Option<EdgeAttrs>> {
+    if let Some(w) = weight.filter(|w| !w.is_finite()) {
+        return Err(PyValueError::new_err(format!(
+            "edge weights must be finite numbers, got {w}"
+        )));
+    }
+    Ok((weight.is_some() || label.is_some()).then_some(EdgeAttrs { weight, label }))
 }
 
 impl PyDag {
@@ -156,7 +161,7 @@ impl PyDag {
             } else {
                 None
             };
-            edge_attrs(weight, label)
+            edge_attrs(weight, label)?
         } else {
             None
         };
@@ -312,7 +317,7 @@ impl PyDag {
         label: Option<String>,
     ) -> PyResult<()> {
         let (f, t) = (self.resolve(from_node)?, self.resolve(to_node)?);
-        self.dag.add_edge(f, t, edge_attrs(weight, label)).py()
+        self.dag.add_edge(f, t, edge_attrs(weight, label)?).py()
     }
 
     /// Adds `(from, to[, weight[, label]])` tuples; all or nothing.

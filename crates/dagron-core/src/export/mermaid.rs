@@ -19,7 +19,7 @@ fn label(s: &str) -> String {
             '&' => out.push_str("#amp;"),
             '|' => out.push_str("#124;"),
             '\n' => out.push_str("<br/>"),
-            '\r' => {}
+            '\r' => out.push_str("#13;"),
             _ => out.push(c),
         }
     }

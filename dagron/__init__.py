@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 from ._core import DAG, DAGBuilder, __version__
+from .async_executor import AsyncDAGExecutor
+from .callbacks import ExecutionCallbacks
 from .errors import (
     CycleError,
     DagronError,
@@ -31,10 +33,21 @@ from .errors import (
     WorkerLostError,
     WorkerStartError,
 )
+from .executor import DAGExecutor
+from .pipeline import Pipeline, task
+from .result import ExecutionResult, NodeResult, NodeStatus
 
 __all__ = [
     "DAG",
+    "AsyncDAGExecutor",
     "DAGBuilder",
+    "DAGExecutor",
+    "ExecutionCallbacks",
+    "ExecutionResult",
+    "NodeResult",
+    "NodeStatus",
+    "Pipeline",
+    "task",
     "CycleError",
     "DagronError",
     "DuplicateEdgeError",

@@ -1,0 +1,143 @@
+"""Checking a run's input and resolving its options, shared by the sync and async executors."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+from typing import Any, Callable, Mapping, Sequence, Union
+
+from ._core import DAG
+from ._run import RetryDelay, RunState, per_node
+from .callbacks import ExecutionCallbacks, TraceRecorder, merge
+from .errors import MissingTaskError, TaskNotCallableError, UnknownTaskError
+from .result import TraceEvent
+
+Tasks = Mapping[str, Callable[..., Any]]
+PerNode = Union[float, int, None, Mapping[str, Any]]
+
+# Task objects (``@task``) carry their own options as ``(timeout, retries)`` here.
+OPTIONS_ATTR = "_dagron_options"
+ASYNC_ATTR = "_dagron_is_async"
+
+
+def check_common(max_workers: int | None, retries: PerNode, retry_delay: RetryDelay) -> int:
+    """Validate executor options shared by both executors; returns the worker count."""
+    if max_workers is None:
+        max_workers = os.cpu_count() or 1
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise ValueError(f"max_workers must be a positive int or None, not {max_workers!r}")
+    values = retries.values() if isinstance(retries, Mapping) else [retries]
+    for r in values:
+        if r is not None and (isinstance(r, bool) or not isinstance(r, int) or r < 0):
+            raise ValueError(f"retries must be a non-negative int, not {r!r}")
+    if not callable(retry_delay) and (not isinstance(retry_delay, (int, float)) or retry_delay < 0):
+        raise ValueError(f"retry_delay must be seconds >= 0 or a callable, not {retry_delay!r}")
+    return max_workers
+
+
+def is_async_callable(fn: Any) -> bool:
+    """A coroutine function, an object whose ``__call__`` is one, or a dagron Task of one."""
+    flag = getattr(fn, ASYNC_ATTR, None)
+    if flag is not None:
+        return bool(flag)
+    # A callable object whose __call__ is a coroutine function counts too.
+    call = type(fn).__call__ if not inspect.isroutine(fn) else None
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
+
+
+class RunCoroutine:
+    """Runs an async task to completion on the worker thread that calls it (sync executor)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: Any) -> Any:
+        return asyncio.run(self.fn(*args))
+
+
+def plan(
+    dag: DAG,
+    tasks: Tasks,
+    *,
+    fail_fast: bool,
+    timeout: PerNode,
+    retries: PerNode,
+    retry_delay: RetryDelay,
+    callbacks: ExecutionCallbacks | None,
+    enable_tracing: bool,
+    pass_results: bool,
+    run_async_inline: bool,
+) -> tuple[RunState, list[bool]]:
+    """Check ``tasks`` against ``dag`` and build the run's state.
+
+    Returns the state and, per node, whether its task is async. With ``run_async_inline``
+    false (the sync executor) async tasks are wrapped to run on their worker thread.
+    Raises before anything runs: :class:`MissingTaskError`, :class:`UnknownTaskError`,
+    :class:`TaskNotCallableError`.
+    """
+    if not isinstance(tasks, Mapping):
+        raise TypeError(f"tasks must be a mapping of node name to callable, not {type(tasks)}")
+    names = dag.node_names()
+    missing = [name for name in names if name not in tasks]
+    if len(tasks) != len(names) - len(missing):
+        known = set(names)
+        unknown = [key for key in tasks if key not in known]
+    else:
+        unknown = []
+    if missing:
+        hint = f" (tasks were given for unknown nodes {unknown!r})" if unknown else ""
+        raise MissingTaskError(missing, f"no task for node(s) {_names(missing)}{hint}")
+    if unknown:
+        raise UnknownTaskError(unknown)
+    calls = [tasks[name] for name in names]
+    bad = [name for name, fn in zip(names, calls) if not callable(fn)]
+    if bad:
+        raise TaskNotCallableError(bad)
+
+    asyncs = _async_flags(calls)
+    if not run_async_inline and any(asyncs):
+        calls = [RunCoroutine(fn) if a else fn for fn, a in zip(calls, asyncs)]
+    own = [getattr(fn, OPTIONS_ATTR, None) for fn in calls]
+    own_timeouts = [o[0] if o else None for o in own]
+    own_retries = [o[1] if o else None for o in own]
+    timeouts = per_node(timeout, names, own_timeouts, None)
+    if timeouts is not None:
+        for name, t in zip(names, timeouts):
+            if t is not None and (not isinstance(t, (int, float)) or t <= 0):
+                raise ValueError(f"timeout of {name!r} must be seconds > 0, not {t!r}")
+    trace: list[TraceEvent] | None = None
+    if enable_tracing:
+        recorder = TraceRecorder()
+        trace = recorder.events
+        callbacks = merge(recorder.callbacks(), callbacks)
+    state = RunState(
+        dag,
+        names,
+        calls,
+        fail_fast=fail_fast,
+        timeouts=timeouts,
+        retries=per_node(retries, names, own_retries, 0),
+        retry_delay=retry_delay,
+        callbacks=callbacks,
+        pass_results=pass_results,
+        trace=trace,
+    )
+    return state, asyncs
+
+
+def _async_flags(calls: Sequence[Any]) -> list[bool]:
+    seen: dict[int, bool] = {}  # many nodes usually share a few functions
+    flags = []
+    for fn in calls:
+        flag = seen.get(id(fn))
+        if flag is None:
+            flag = seen[id(fn)] = is_async_callable(fn)
+        flags.append(flag)
+    return flags
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(repr(n) for n in names)

@@ -1,0 +1,357 @@
+"""Bookkeeping for one run: the decisions of the scheduling loop, with no I/O of its own.
+
+The drivers (``DAGExecutor`` on threads, ``AsyncDAGExecutor`` on an event loop) move calls to
+and from a backend and feed what happened in here; this class owns the Rust ``ReadySet``,
+per-node attempts, retries, deadlines, fail-fast, the results and the callbacks, so both
+drivers share one set of semantics.
+
+Keys: attempt ``a`` (1-based) of node ``i`` has key ``i + n * (a - 1)``, so a completion maps
+back to its node without a lookup table, and a late completion of an abandoned attempt
+(timed out, cancelled) is recognised as stale because ``current[i]`` no longer holds its key.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from typing import Any, Callable, Mapping, Sequence, Union
+
+from ._core import DAG, ReadySet
+from .callbacks import ExecutionCallbacks, fire
+from .errors import TaskTimeoutError
+from .result import ExecutionResult, NodeResult, NodeStatus, TraceEvent
+
+RetryDelay = Union[float, Callable[[int], float]]
+
+_COMPLETED = NodeStatus.COMPLETED
+_NO_ARGS: tuple[Any, ...] = ()
+
+
+class RunState:
+    """Scheduler state for one run of ``dag`` with ``calls[i]`` the callable of node ``i``."""
+
+    def __init__(
+        self,
+        dag: DAG,
+        names: Sequence[str],
+        calls: Sequence[Callable[..., Any]],
+        *,
+        fail_fast: bool,
+        timeouts: list[float | None] | None,
+        retries: list[int] | None,
+        retry_delay: RetryDelay,
+        callbacks: ExecutionCallbacks | None,
+        pass_results: bool,
+        trace: list[TraceEvent] | None = None,
+    ) -> None:
+        n = len(names)
+        self.n = n
+        self.names = names
+        self.calls = calls
+        self.ready = ReadySet(dag)
+        self.fail_fast = fail_fast
+        self.timeouts = timeouts
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.trace = trace
+        self.attempts = [0] * n
+        self.current = [-1] * n  # key of the attempt in flight, -1 when none
+        self.results: list[NodeResult | None] = [None] * n
+        self.inflight = 0
+        self.stopping = False
+        # (due, index): failed attempts waiting out retry_delay; the node stays "running" in
+        # the ReadySet meanwhile and is requeued when due.
+        self.delayed: list[tuple[float, int]] = []
+        self.last_failure: dict[int, NodeResult] = {}
+        # (deadline, key) min-heap; entries of finished attempts are dropped lazily.
+        self.deadlines: list[tuple[float, int]] = []
+        # timed nodes: (wall-clock start, monotonic start, monotonic deadline) of the attempt
+        self.clock: dict[int, tuple[float, float, float]] = {}
+        self.preds: list[list[int]] | None = _predecessors(dag, names) if pass_results else None
+        # A prefetching backend (capacity > max_workers) queues calls before they begin and
+        # says when each really starts; see use_prefetch().
+        self.prefetch = False
+        self.begun: list[bool] = []
+        self.to_cancel: list[int] = []  # keys the driver must cancel on its backend
+        cb = callbacks or ExecutionCallbacks()
+        self.on_start = cb.on_start
+        self.on_complete = cb.on_complete
+        self.on_failure = cb.on_failure
+        self.on_skip = cb.on_skip
+        self.on_retry = cb.on_retry
+        self.on_timeout = cb.on_timeout
+        self.on_cancel = cb.on_cancel
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def use_prefetch(self) -> None:
+        """The backend queues calls ahead of workers and sends a started notice per call:
+        timeouts then count from that notice, and fail-fast recalls calls not yet begun."""
+        self.prefetch = True
+        self.begun = [False] * self.n
+
+    def start(self, i: int) -> int:
+        """Node ``i`` (just popped from the ReadySet) goes to a worker; returns its key."""
+        attempt = self.attempts[i] + 1
+        self.attempts[i] = attempt
+        key = i + self.n * (attempt - 1)
+        self.current[i] = key
+        self.inflight += 1
+        if self.prefetch:
+            self.begun[i] = False
+        elif self.timeouts is not None:
+            timeout = self.timeouts[i]
+            if timeout is not None:
+                self._arm(i, key, timeout)
+        if self.on_start is not None:
+            fire(self.on_start, self.names[i])
+        return key
+
+    def args(self, i: int) -> tuple[Any, ...]:
+        """Arguments for node ``i``'s call: none, or with ``pass_results`` one dict mapping
+        each predecessor's name to its result (kept as the backend returned it, so results a
+        backend keeps serialised are forwarded without a round trip)."""
+        if self.preds is None:
+            return _NO_ARGS
+        names, results = self.names, self.results
+        return ({names[p]: results[p]._result for p in self.preds[i]},)  # type: ignore[union-attr]
+
+    # -- events from the backend ------------------------------------------------------------
+
+    def succeeded(
+        self, key: int, value: Any, started: float, finished: float, took: float, worker: str
+    ) -> None:
+        i = key % self.n
+        if self.current[i] != key:
+            return  # stale: this attempt was abandoned
+        self.current[i] = -1
+        self.inflight -= 1
+        name = self.names[i]
+        self.results[i] = NodeResult(
+            name, _COMPLETED, value, None, None, took, started, finished, self.attempts[i], worker
+        )
+        self.ready.complete(i)
+        if self.on_complete is not None:
+            fire(self.on_complete, name, value)
+
+    def failed(
+        self,
+        key: int,
+        error: BaseException,
+        tb: str | None,
+        started: float | None,
+        finished: float | None,
+        took: float,
+        worker: str | None,
+        status: NodeStatus = NodeStatus.FAILED,
+    ) -> None:
+        i = key % self.n
+        if self.current[i] != key:
+            return
+        self.current[i] = -1
+        self.inflight -= 1
+        name = self.names[i]
+        result = NodeResult(
+            name, status, None, error, tb, took, started, finished, self.attempts[i], worker
+        )
+        if not self.stopping and self.attempts[i] <= self._retries(i):
+            self.last_failure[i] = result
+            delay = self._delay(self.attempts[i] + 1)
+            if delay > 0:
+                heapq.heappush(self.delayed, (time.monotonic() + delay, i))
+            else:
+                self.ready.requeue(i)
+            if self.on_retry is not None:
+                fire(self.on_retry, name, self.attempts[i] + 1, error)
+            return
+        self._finish_failed(i, result)
+
+    def started(self, key: int) -> None:
+        """A backend with queued work says the call of ``key`` really began: restart the
+        clock of its timeout."""
+        i = key % self.n
+        if self.current[i] != key:
+            return
+        if self.prefetch:
+            self.begun[i] = True
+        if self.timeouts is None:
+            return
+        timeout = self.timeouts[i]
+        if timeout is not None:
+            self._arm(i, key, timeout)
+
+    def expire(self, now: float) -> list[int]:
+        """Time out every attempt past its deadline; returns their keys (to cancel)."""
+        out: list[int] = []
+        deadlines = self.deadlines
+        while deadlines and deadlines[0][0] <= now:
+            deadline, key = heapq.heappop(deadlines)
+            if not self._live(deadline, key):
+                continue  # finished in time, or superseded by a later started() notice
+            out.append(key)
+            wall, mono, _ = self.clock[key % self.n]
+            self.timed_out(key, wall, now - mono)
+        return out
+
+    def timed_out(self, key: int, started: float | None, took: float) -> None:
+        timeout = self.timeouts[key % self.n] if self.timeouts is not None else None
+        name = self.names[key % self.n]
+        self.failed(
+            key,
+            TaskTimeoutError(name, timeout if timeout is not None else took),
+            None,
+            started,
+            time.time(),
+            took,
+            None,
+            NodeStatus.TIMED_OUT,
+        )
+
+    def release_due(self, now: float) -> None:
+        """Requeue the retries whose delay has passed."""
+        delayed = self.delayed
+        while delayed and delayed[0][0] <= now:
+            _, i = heapq.heappop(delayed)
+            self.last_failure.pop(i, None)
+            self.ready.requeue(i)
+
+    def next_wakeup(self) -> float | None:
+        """Monotonic time of the next live deadline or due retry, if any."""
+        deadlines = self.deadlines
+        while deadlines and not self._live(*deadlines[0]):
+            heapq.heappop(deadlines)  # that attempt finished before its deadline
+        if deadlines:
+            if self.delayed:
+                return min(deadlines[0][0], self.delayed[0][0])
+            return deadlines[0][0]
+        return self.delayed[0][0] if self.delayed else None
+
+    @property
+    def idle(self) -> bool:
+        """Nothing in flight and no retry waiting: with nothing ready either, the run is over."""
+        return self.inflight == 0 and not self.delayed
+
+    # -- stopping ---------------------------------------------------------------------------
+
+    def cancel(self) -> list[int]:
+        """Cancel the run: every node not finished becomes CANCELLED, in graph order.
+        Returns the keys still in flight, for the driver to cancel on its backend."""
+        self.stopping = True
+        keys = [k for k in self.current if k >= 0]
+        self.current = [-1] * self.n
+        self.inflight = 0
+        self.delayed = []
+        self.deadlines = []
+        now = time.time()
+        for i, r in enumerate(self.results):
+            if r is None:
+                started = self.clock[i][0] if i in self.clock else None
+                self.results[i] = NodeResult(
+                    self.names[i],
+                    NodeStatus.CANCELLED,
+                    started_at=started,
+                    finished_at=now if started is not None else None,
+                    attempts=self.attempts[i],
+                )
+                if self.on_cancel is not None:
+                    fire(self.on_cancel, self.names[i])
+        return keys
+
+    def finish(self, order: Sequence[str], elapsed: float) -> ExecutionResult:
+        """The report, with ``node_results`` in ``order`` (a topological order)."""
+        by_name = {}
+        for i, r in enumerate(self.results):
+            by_name[self.names[i]] = r or NodeResult(self.names[i], NodeStatus.PENDING)
+        return ExecutionResult({name: by_name[name] for name in order}, elapsed, self.trace)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _live(self, deadline: float, key: int) -> bool:
+        i = key % self.n
+        return self.current[i] == key and self.clock[i][2] == deadline
+
+    def _arm(self, i: int, key: int, timeout: float) -> None:
+        now = time.monotonic()
+        deadline = now + timeout
+        self.clock[i] = (time.time(), now, deadline)
+        heapq.heappush(self.deadlines, (deadline, key))
+
+    def _retries(self, i: int) -> int:
+        return 0 if self.retries is None else self.retries[i]
+
+    def _delay(self, attempt: int) -> float:
+        d = self.retry_delay
+        return float(d(attempt)) if callable(d) else float(d)
+
+    def _finish_failed(self, i: int, result: NodeResult) -> None:
+        self.results[i] = result
+        name = self.names[i]
+        if result.status is NodeStatus.TIMED_OUT:
+            if self.on_timeout is not None:
+                fire(self.on_timeout, name, result.error.timeout)  # type: ignore[union-attr]
+        elif self.on_failure is not None:
+            fire(self.on_failure, name, result.error)
+        self._skip(self.ready.fail(i))
+        if self.fail_fast and not self.stopping:
+            self._stop()
+
+    def _stop(self) -> None:
+        """Fail-fast: start nothing new. Unstarted nodes (also those queued on a prefetching
+        backend but not begun) are SKIPPED; nodes waiting for a retry end FAILED with their
+        last error; running nodes are left to finish."""
+        self.stopping = True
+        self._skip(self.ready.drop_unstarted())
+        if self.prefetch:  # queued on the backend but not begun: take back, skip
+            for i in range(self.n):
+                key = self.current[i]
+                if key >= 0 and not self.begun[i]:
+                    self.current[i] = -1
+                    self.inflight -= 1
+                    self.ready.fail(i)
+                    self.to_cancel.append(key)
+                    self._skip([i])
+        for _, i in sorted(self.delayed, key=lambda e: e[1]):
+            self.ready.fail(i)  # still "running" in the ReadySet; its descendants are dropped
+            result = self.last_failure.pop(i)
+            self.results[i] = result
+            if self.on_failure is not None:
+                fire(self.on_failure, result.name, result.error)
+        self.delayed = []
+
+    def _skip(self, indices: Sequence[int]) -> None:
+        names, results, on_skip = self.names, self.results, self.on_skip
+        for j in indices:
+            if results[j] is None:
+                results[j] = NodeResult(names[j], NodeStatus.SKIPPED)
+                if on_skip is not None:
+                    fire(on_skip, names[j])
+
+
+def _predecessors(dag: DAG, names: Sequence[str]) -> list[list[int]]:
+    index = {name: i for i, name in enumerate(names)}
+    preds: list[list[int]] = [[] for _ in names]
+    for src, dst in dag.edges():
+        preds[index[dst]].append(index[src])
+    return preds
+
+
+def per_node(
+    option: float | int | Mapping[str, Any] | None,
+    names: Sequence[str],
+    own: Sequence[Any | None],
+    default: Any,
+) -> list[Any] | None:
+    """Resolve a per-node option. Most specific wins: an entry of a mapping ``option``, then
+    the task's own setting (``own[i]``, from ``@task(...)``), then a scalar ``option``, then
+    ``default``. Returns ``None`` when every node gets ``default`` (the fast path)."""
+    if isinstance(option, Mapping):
+        mapping, blanket = option, default
+    else:
+        mapping, blanket = {}, default if option is None else option
+    out = []
+    for name, mine in zip(names, own):
+        value = mapping.get(name)
+        if value is None:
+            value = mine if mine is not None else blanket
+        out.append(value)
+    return None if all(v == default for v in out) else out

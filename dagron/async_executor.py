@@ -1,0 +1,251 @@
+"""``AsyncDAGExecutor``: the same scheduling decisions, driven from an asyncio event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+from collections import deque
+from traceback import format_exc
+from typing import Any, Callable
+
+from ._core import DAG
+from ._plan import PerNode, Tasks, check_common, plan
+from ._run import RetryDelay, RunState
+from .callbacks import ExecutionCallbacks
+from .result import ExecutionResult
+
+__all__ = ["AsyncDAGExecutor"]
+
+CANCEL_POLL_SECONDS = 0.01
+IDLE_POLL_SECONDS = 0.25
+# How long execute() waits for cancelled coroutines to unwind before returning anyway.
+CANCEL_GRACE_SECONDS = 1.0
+
+_thread_ids = iter(range(1 << 62))
+
+_Report = tuple[int, Any, Any, Any, float, float, float, str]
+
+
+class AsyncDAGExecutor:
+    """Runs coroutine functions (and plain callables, on threads) over a DAG, on the running
+    event loop. Options and results are those of :class:`dagron.DAGExecutor`; a timed-out or
+    cancelled coroutine is really cancelled (``CancelledError`` inside it), a timed-out plain
+    callable keeps running on its thread, unobserved.
+
+    >>> import asyncio, dagron
+    >>> dag = dagron.DAG.builder().add_node("a").build()
+    >>> async def a():
+    ...     return 1
+    >>> asyncio.run(dagron.AsyncDAGExecutor(dag).execute({"a": a}))["a"].result
+    1
+    """
+
+    def __init__(
+        self,
+        dag: DAG,
+        max_workers: int | None = None,
+        fail_fast: bool = True,
+        timeout: PerNode = None,
+        retries: PerNode = 0,
+        retry_delay: RetryDelay = 0.0,
+        callbacks: ExecutionCallbacks | None = None,
+        enable_tracing: bool = False,
+    ) -> None:
+        self.dag = dag
+        # Coroutines are cheap; without a bound every ready node starts at once.
+        self.max_workers = check_common(
+            1 << 30 if max_workers is None else max_workers, retries, retry_delay
+        )
+        self.fail_fast = fail_fast
+        self.timeout = timeout
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.callbacks = callbacks
+        self.enable_tracing = enable_tracing
+
+    async def execute(
+        self,
+        tasks: Tasks,
+        *,
+        timeout: PerNode = None,
+        cancel_event: threading.Event | asyncio.Event | None = None,
+        pass_results: bool = False,
+    ) -> ExecutionResult:
+        """Run ``tasks``; see :meth:`dagron.DAGExecutor.execute`. ``cancel_event`` may be a
+        ``threading.Event`` or an ``asyncio.Event``. If this coroutine itself is cancelled,
+        the running nodes are cancelled too and ``CancelledError`` propagates."""
+        t0 = time.perf_counter()
+        state, asyncs = plan(
+            self.dag,
+            tasks,
+            fail_fast=self.fail_fast,
+            timeout=self.timeout if timeout is None else timeout,
+            retries=self.retries,
+            retry_delay=self.retry_delay,
+            callbacks=self.callbacks,
+            enable_tracing=self.enable_tracing,
+            pass_results=pass_results,
+            run_async_inline=True,
+        )
+        order = self.dag.topological_sort()
+        if state.n:
+            await _Driver(state, asyncs, self.max_workers).run(cancel_event)
+        return state.finish(order, time.perf_counter() - t0)
+
+
+class _Inbox:
+    """Completions from node coroutines; the driver awaits them in batches."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.items: deque[_Report] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: _Report) -> None:
+        self.items.append(item)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def take(self, timeout: float) -> list[_Report]:
+        if not self.items:
+            waiter = self.waiter = self.loop.create_future()
+            handle = self.loop.call_later(timeout, _wake, waiter)
+            try:
+                await waiter
+            finally:
+                self.waiter = None
+                handle.cancel()
+        out = list(self.items)
+        self.items.clear()
+        return out
+
+
+def _wake(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class _Driver:
+    def __init__(self, state: RunState, asyncs: list[bool], max_workers: int) -> None:
+        self.state = state
+        self.asyncs = asyncs
+        self.max_workers = max_workers
+        self.loop = asyncio.get_running_loop()
+        self.inbox = _Inbox(self.loop)
+        self.running: dict[int, asyncio.Task[None]] = {}
+        self.host = f"{socket.gethostname()}/{os.getpid()}"
+
+    async def run(self, cancel_event: Any) -> None:
+        state = self.state
+        poll = IDLE_POLL_SECONDS if cancel_event is None else CANCEL_POLL_SECONDS
+        try:
+            while True:
+                if cancel_event is not None and cancel_event.is_set():
+                    for key in state.cancel():
+                        self._abandon(key)
+                    break
+                if not state.stopping:
+                    free = self.max_workers - state.inflight
+                    if free > 0:
+                        for i in state.ready.pop(free):
+                            key = state.start(i)
+                            self.running[key] = self.loop.create_task(
+                                self._one(key, state.calls[i], state.args(i), self.asyncs[i])
+                            )
+                if state.idle:
+                    break
+                wakeup = state.next_wakeup()
+                timeout = poll if wakeup is None else min(poll, wakeup - time.monotonic())
+                for key, ok, value, tb, started, finished, took, worker in await self.inbox.take(
+                    max(0.0, timeout)
+                ):
+                    self.running.pop(key, None)
+                    if ok:
+                        state.succeeded(key, value, started, finished, took, worker)
+                    else:
+                        state.failed(key, value, tb, started, finished, took, worker)
+                if wakeup is not None:
+                    now = time.monotonic()
+                    for key in state.expire(now):
+                        self._abandon(key)
+                    state.release_due(now)
+        except asyncio.CancelledError:
+            for key in state.cancel():
+                self._abandon(key)
+            await self._settle()
+            raise
+        await self._settle()
+
+    def _abandon(self, key: int) -> None:
+        task = self.running.get(key)
+        if task is not None:
+            task.cancel()
+
+    async def _settle(self) -> None:
+        """Let cancelled coroutines unwind, so none is left pending or never awaited."""
+        pending = [t for t in self.running.values() if not t.done()]
+        self.running.clear()
+        if pending:
+            await asyncio.wait(pending, timeout=CANCEL_GRACE_SECONDS)
+
+    async def _one(
+        self, key: int, fn: Callable[..., Any], args: tuple[Any, ...], is_async: bool
+    ) -> None:
+        started = time.time()
+        t0 = time.perf_counter()
+        if is_async:
+            worker = f"{self.host}/asyncio"
+            try:
+                value = await fn(*args)
+            except Exception as exc:
+                self.inbox.put(
+                    (
+                        key,
+                        False,
+                        exc,
+                        format_exc(),
+                        started,
+                        time.time(),
+                        time.perf_counter() - t0,
+                        worker,
+                    )
+                )
+            else:
+                self.inbox.put(
+                    (key, True, value, None, started, time.time(), time.perf_counter() - t0, worker)
+                )
+            return
+        fut = _in_thread(self.loop, fn, args)
+        ok, value, tb, took, worker = await fut
+        self.inbox.put((key, ok, value, tb, started, time.time(), took, f"{self.host}/{worker}"))
+
+
+def _in_thread(
+    loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], args: tuple[Any, ...]
+) -> asyncio.Future[tuple[bool, Any, str | None, float, str]]:
+    """Run a plain callable on a fresh daemon thread (it may be abandoned if it hangs)."""
+    fut: asyncio.Future[tuple[bool, Any, str | None, float, str]] = loop.create_future()
+
+    def run() -> None:
+        t0 = time.perf_counter()
+        report: tuple[bool, Any, str | None]
+        try:
+            report = (True, fn(*args), None)
+        except BaseException as exc:
+            report = (False, exc, format_exc())
+        outcome = (*report, time.perf_counter() - t0, threading.current_thread().name)
+        try:
+            loop.call_soon_threadsafe(_resolve, fut, outcome)
+        except RuntimeError:
+            pass  # the loop is closed: nobody waits for this result any more
+
+    threading.Thread(target=run, name=f"dagron-async-{next(_thread_ids)}", daemon=True).start()
+    return fut
+
+
+def _resolve(fut: asyncio.Future[Any], outcome: Any) -> None:
+    if not fut.done():
+        fut.set_result(outcome)

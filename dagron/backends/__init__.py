@@ -1,0 +1,53 @@
+"""Backends run single node calls for the executor's scheduling loop.
+
+``create_backend("threads")`` builds one by name; :class:`Backend` is the protocol a new one
+implements (see :mod:`dagron.backends.base`) and :func:`register_backend` makes it available
+by name, lazily imported from ``"module:attribute"`` so unused backends cost nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable, Union
+
+from .base import Backend, Completion
+
+__all__ = ["Backend", "Completion", "available_backends", "create_backend", "register_backend"]
+
+BackendFactory = Callable[[], Backend]
+
+_registry: dict[str, Union[str, BackendFactory]] = {
+    "threads": "dagron.backends.threads:ThreadsBackend",
+}
+
+
+def register_backend(name: str, factory: Union[str, BackendFactory]) -> None:
+    """Make ``backend=name`` available: ``factory`` is a zero-argument callable returning a
+    fresh :class:`Backend`, or ``"module:attribute"`` naming one (imported on first use)."""
+    _registry[name] = factory
+
+
+def available_backends() -> list[str]:
+    """Names accepted by ``DAGExecutor(backend=...)``."""
+    return sorted(_registry)
+
+
+def create_backend(spec: Union[str, BackendFactory, Any]) -> Backend:
+    """A fresh backend for one run: from a registered name, from an object with a
+    ``backend()`` method (a cluster that hands out backends on its warm workers), or from a
+    zero-argument factory."""
+    make = getattr(spec, "backend", None)
+    if callable(make):
+        return make()  # type: ignore[no-any-return]
+    if callable(spec):
+        return spec()  # type: ignore[no-any-return]
+    try:
+        factory = _registry[spec]
+    except KeyError:
+        raise ValueError(
+            f"unknown backend {spec!r}; available: {', '.join(available_backends())}"
+        ) from None
+    if isinstance(factory, str):
+        module, _, attr = factory.partition(":")
+        factory = _registry[spec] = getattr(importlib.import_module(module), attr)
+    return factory()

@@ -1,0 +1,160 @@
+"""The threads backend on its own: submit, report, cancel, shut down."""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterator
+
+import pytest
+
+from dagron.backends import Backend, available_backends, create_backend, register_backend
+from dagron.backends.threads import ThreadsBackend
+
+WAIT = 10.0
+
+
+@pytest.fixture
+def backend() -> Iterator[ThreadsBackend]:
+    b = ThreadsBackend()
+    b.start(2)
+    yield b
+    b.shutdown(wait=False)
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    ev = threading.Event()
+    yield ev
+    ev.set()
+
+
+def collect(b: ThreadsBackend, count: int) -> list[tuple]:  # type: ignore[type-arg]
+    out: list[tuple] = []  # type: ignore[type-arg]
+    while len(out) < count:
+        got = b.wait(WAIT)
+        assert got, "backend reported nothing"
+        out.extend(got)
+    return out
+
+
+def test_threads_backend_satisfies_the_backend_protocol() -> None:
+    assert isinstance(ThreadsBackend(), Backend)
+    assert "threads" in available_backends()
+    assert isinstance(create_backend("threads"), ThreadsBackend)
+
+
+def test_threads_backend_reports_value_and_times(backend: ThreadsBackend) -> None:
+    backend.submit(3, divmod, (7, 2))
+    ((key, ok, value, tb, started, finished, took, worker),) = collect(backend, 1)
+    assert (key, ok, value, tb) == (3, True, (3, 1), None)
+    assert started <= finished and took >= 0 and "dagron-worker" in worker
+
+
+def test_threads_backend_reports_exception_with_traceback_text(backend: ThreadsBackend) -> None:
+    def bad() -> None:
+        raise KeyError("missing")
+
+    backend.submit(1, bad, ())
+    ((_, ok, value, tb, *_),) = collect(backend, 1)
+    assert ok is False and isinstance(value, KeyError)
+    assert "in bad" in tb and "KeyError" in tb
+
+
+def test_threads_backend_survives_system_exit_in_a_task(backend: ThreadsBackend) -> None:
+    def leave() -> None:
+        raise SystemExit(3)
+
+    backend.submit(1, leave, ())
+    backend.submit(2, int, ("5",))
+    reports = {r[0]: r for r in collect(backend, 2)}
+    assert reports[1][1] is False and isinstance(reports[1][2], SystemExit)
+    assert reports[2][2] == 5
+
+
+def test_threads_backend_wait_times_out_empty(backend: ThreadsBackend) -> None:
+    assert backend.wait(0.01) == []
+    assert backend.wait(0) == []
+
+
+def test_threads_backend_starts_threads_lazily() -> None:
+    b = ThreadsBackend()
+    b.start(8)
+    try:
+        for key in range(5):  # one at a time, like a chain
+            b.submit(key, int, ())
+            collect(b, 1)
+        assert len(b._threads) == 1
+    finally:
+        b.shutdown(wait=True)
+
+
+def test_threads_backend_runs_calls_in_parallel(backend: ThreadsBackend) -> None:
+    barrier = threading.Barrier(2, timeout=WAIT)
+    backend.submit(1, barrier.wait, ())
+    backend.submit(2, barrier.wait, ())
+    assert all(r[1] for r in collect(backend, 2))
+
+
+def test_threads_backend_cancel_replaces_a_stuck_thread(
+    backend: ThreadsBackend, release: threading.Event
+) -> None:
+    finished = threading.Event()
+
+    def stuck() -> None:
+        release.wait(WAIT)
+        finished.set()
+
+    backend.submit(1, stuck, ())
+    backend.submit(2, stuck, ())
+    backend.cancel(1)
+    backend.cancel(2)
+    backend.submit(3, int, ("1",))  # both threads are stuck, so this needs a new one
+    assert [r[:3] for r in collect(backend, 1)] == [(3, True, 1)]
+    release.set()
+    assert finished.wait(WAIT)
+    assert backend.wait(0.05) == []  # the abandoned calls never report
+
+
+def test_threads_backend_cancel_before_start_never_runs(backend: ThreadsBackend) -> None:
+    gate = threading.Event()
+    ran: list[int] = []
+    backend.submit(1, gate.wait, (WAIT,))
+    backend.submit(2, gate.wait, (WAIT,))
+    backend.submit(3, ran.append, (3,))  # queued behind two busy threads... or a third
+    backend.cancel(3)
+    gate.set()
+    collect(backend, 2)
+    assert ran in ([], [3])  # a third thread may have picked it up before the cancel
+    assert backend.wait(0.05) == []
+
+
+def test_threads_backend_shutdown_does_not_wait_for_stuck_calls(release: threading.Event) -> None:
+    b = ThreadsBackend()
+    b.start(1)
+    b.submit(1, release.wait, (WAIT,))
+    b.cancel(1)
+    b.shutdown(wait=False)  # returns at once although the call is blocked
+    assert not release.is_set()
+
+
+def test_threads_backend_threads_are_daemons(backend: ThreadsBackend) -> None:
+    backend.submit(1, int, ())
+    collect(backend, 1)
+    assert all(t.daemon for t in backend._threads)
+
+
+def test_register_backend_by_factory_and_by_path() -> None:
+    register_backend("test-threads-factory", ThreadsBackend)
+    register_backend("test-threads-path", "dagron.backends.threads:ThreadsBackend")
+    assert isinstance(create_backend("test-threads-factory"), ThreadsBackend)
+    assert isinstance(create_backend("test-threads-path"), ThreadsBackend)
+    with pytest.raises(ValueError, match="unknown backend"):
+        create_backend("nope")
+
+
+def test_create_backend_from_an_object_with_a_backend_method() -> None:
+    class Cluster:
+        def backend(self) -> ThreadsBackend:
+            return ThreadsBackend()
+
+    assert isinstance(create_backend(Cluster()), ThreadsBackend)

@@ -27,8 +27,9 @@ install: build ## Create .venv, install dependencies, build the Rust extension (
 build: $(STAMP) ## Build the extension in release mode into .venv
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
 
-demo: install ## Set up everything and run the seed's ETL pipelines
-	$(PY) examples/etl.py
+demo: install ## Set up everything and run the seed's ETL pipelines on worker processes
+	$(PY) examples/etl.py --backend processes
+	$(PY) examples/cpu_batch.py
 
 test: install test-rust test-python ## Set up everything and run every test (Rust and Python)
 

@@ -36,6 +36,7 @@ from .errors import (
 from .executor import DAGExecutor
 from .pipeline import Pipeline, task
 from .result import ExecutionResult, NodeResult, NodeStatus
+from .workers import LocalCluster
 
 __all__ = [
     "DAG",
@@ -44,6 +45,7 @@ __all__ = [
     "DAGExecutor",
     "ExecutionCallbacks",
     "ExecutionResult",
+    "LocalCluster",
     "NodeResult",
     "NodeStatus",
     "Pipeline",

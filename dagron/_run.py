@@ -72,6 +72,7 @@ class RunState:
         # says when each really starts; see use_prefetch().
         self.prefetch = False
         self.begun: list[bool] = []
+        self.running_on: dict[int, str] = {}  # node -> worker named by its started notice
         self.to_cancel: list[int] = []  # keys the driver must cancel on its backend
         cb = callbacks or ExecutionCallbacks()
         self.on_start = cb.on_start
@@ -166,12 +167,14 @@ class RunState:
             return
         self._finish_failed(i, result)
 
-    def started(self, key: int) -> None:
-        """A backend with queued work says the call of ``key`` really began: restart the
-        clock of its timeout."""
+    def started(self, key: int, worker: str | None = None) -> None:
+        """A backend with queued work says the call of ``key`` really began (on ``worker``):
+        restart the clock of its timeout."""
         i = key % self.n
         if self.current[i] != key:
             return
+        if worker is not None:
+            self.running_on[i] = worker
         if self.prefetch:
             self.begun[i] = True
         if self.timeouts is None:
@@ -203,7 +206,7 @@ class RunState:
             started,
             time.time(),
             took,
-            None,
+            self.running_on.get(key % self.n),
             NodeStatus.TIMED_OUT,
         )
 

@@ -288,7 +288,8 @@ class SerializationError(ExecutionError):
         where = f"node {node_name!r}" if node_name else "a node"
         super().__init__(
             message
-            or f"{where}: its {what or 'data'} of type {type_name!r} cannot be serialized"
+            or f"{where}: cannot serialize its {what or 'data'}: a {type_name!r} object "
+            "cannot be pickled"
             + (f" ({detail})" if detail else "")
         )
 

@@ -228,7 +228,7 @@ def _loop(
             if ok:
                 succeeded(key, value, started, finished, took, worker)
             elif ok is None:
-                state.started(key)
+                state.started(key, worker)
             else:
                 failed(key, value, tb, started, finished, took, worker)
         if state.to_cancel:

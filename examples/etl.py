@@ -1,6 +1,6 @@
 """The Getting Started guide's ETL pipelines, runnable end to end.
 
-    python examples/etl.py                    # threads backend
+    python examples/etl.py                    # processes backend (worker processes)
     python examples/etl.py --backend threads
 
 Runs, in order: the first three-node ETL, the fan-out/fan-in ETL, the failure-handling
@@ -169,7 +169,7 @@ def pipeline(backend: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="threads", choices=available_backends())
+    parser.add_argument("--backend", default="processes", choices=available_backends())
     args = parser.parse_args(argv)
     for title, section in (
         ("Your first DAG", first_dag),

@@ -18,6 +18,7 @@ BackendFactory = Callable[[], Backend]
 
 _registry: dict[str, Union[str, BackendFactory]] = {
     "threads": "dagron.backends.threads:ThreadsBackend",
+    "processes": "dagron.backends.processes:ProcessesBackend",
 }
 
 

@@ -1,0 +1,74 @@
+"""The processes backend: node calls run in worker processes, outside this interpreter's GIL.
+
+``DAGExecutor(dag, backend="processes")`` starts ``max_workers`` local worker processes for
+the run and stops them afterwards; ``backend=LocalCluster(...)`` reuses a cluster's warm
+workers. Tasks travel cloudpickled over ZeroMQ; results stay serialized in this process
+until ``NodeResult.result`` is read, and go to dependent tasks as they are.
+
+Unlike a thread, a worker process can be stopped: a node over its timeout has its worker
+killed and replaced.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from .base import Completion
+
+if TYPE_CHECKING:
+    from ..workers.cluster import LocalCluster
+    from ..workers.coordinator import Coordinator
+
+__all__ = ["ProcessesBackend"]
+
+
+class ProcessesBackend:
+    """Runs node calls on worker processes: its own for one run, or a :class:`LocalCluster`'s."""
+
+    name = "processes"
+
+    def __init__(self, cluster: Optional[LocalCluster] = None, *, prefetch: int = 2) -> None:
+        self._cluster = cluster
+        self._prefetch = prefetch
+        self._coordinator: Optional[Coordinator] = None
+        self._owned = cluster is None
+        self.capacity = 1
+
+    def start(self, max_workers: int) -> None:
+        if self._cluster is None:
+            from ..workers.coordinator import Coordinator
+
+            self._coordinator = Coordinator(max_workers, prefetch=self._prefetch)
+            self._coordinator.start()
+            workers, prefetch = max_workers, self._prefetch
+        else:
+            self._coordinator = self._cluster._acquire()
+            workers, prefetch = self._cluster.n_workers, self._cluster.prefetch
+        # Enough submissions in flight that every worker has its next task queued.
+        self.capacity = workers * prefetch
+
+    def submit(
+        self, key: int, fn: Callable[..., Any], args: tuple[Any, ...], name: str = ""
+    ) -> None:
+        assert self._coordinator is not None
+        self._coordinator.submit(key, fn, args, name)
+
+    def wait(self, timeout: Optional[float]) -> list[Completion]:
+        assert self._coordinator is not None
+        return self._coordinator.wait(timeout)  # type: ignore[return-value]
+
+    def cancel(self, key: int) -> None:
+        assert self._coordinator is not None
+        self._coordinator.cancel(key)
+
+    def shutdown(self, wait: bool) -> None:
+        coordinator, self._coordinator = self._coordinator, None
+        if coordinator is None:
+            return
+        if self._owned:
+            coordinator.close()
+        else:
+            # Give the cluster back clean: anything still queued or running is abandoned.
+            coordinator.cancel_all()
+            assert self._cluster is not None
+            self._cluster._release()

@@ -1,0 +1,431 @@
+"""The coordinator's I/O: one ROUTER socket, local worker processes, and the state machine.
+
+There is no background thread. Whoever drives a run calls :meth:`Coordinator.wait`, which
+polls the socket and the workers' exit notifications, feeds what happened to
+:class:`~dagron.workers.state.CoordinatorState`, carries out its instructions and returns
+the completions for the executor's loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+import shutil
+import tempfile
+import time
+from typing import Any, Callable, Optional
+
+import zmq
+
+from ..errors import (
+    RemoteTaskError,
+    SerializationError,
+    WorkerLostError,
+    WorkerStartError,
+)
+from . import protocol as p
+from .nanny import LocalProcess, describe_exit, spawn_worker
+from .state import CancelOnWorker, CoordinatorState, Dispatch, Instruction, KillWorker, TaskLost
+from .status import Status
+
+__all__ = ["Coordinator"]
+
+Completion = tuple[int, Optional[bool], Any, Optional[str], float, float, float, str]
+
+_names = itertools.count()
+
+# How often a memory limit is checked, in seconds.
+MEMORY_CHECK_PERIOD = 0.1
+
+
+_CANNOT_PICKLE = re.compile(r"cannot pickle '([^']+)' object")
+
+
+def _culprit(exc: BaseException, obj: Any) -> str:
+    """The type pickle choked on, from its message when it names one (an object captured
+    deep inside a closure), else the type of the outermost piece that fails."""
+    found = _CANNOT_PICKLE.search(str(exc))
+    return found.group(1) if found else _unpicklable_part(obj)
+
+
+def _unpicklable_part(obj: Any) -> str:
+    """Names the type of the piece of ``obj`` that will not pickle (looks one level into
+    tuples, lists and dicts, which is where task arguments live)."""
+    parts: list[Any] = []
+    if isinstance(obj, (tuple, list)):
+        parts = list(obj)
+    elif isinstance(obj, dict):
+        parts = list(obj.values())
+    for part in parts:
+        try:
+            p.dumps(part)
+        except Exception:
+            return _unpicklable_part(part)
+    return type(obj).__qualname__
+
+
+class Coordinator:
+    """Runs tasks on ``n_workers`` local worker processes over ZeroMQ ``ipc://``.
+
+    The socket lives in a fresh private directory (mode 0700), so only this user can reach
+    it. ``prefetch`` is how many tasks each worker holds at once (running plus queued).
+    """
+
+    def __init__(
+        self,
+        n_workers: int,
+        *,
+        prefetch: int = 2,
+        memory_limit: Optional[int] = None,
+        start_timeout: float = 60.0,
+    ) -> None:
+        if n_workers < 1:
+            raise ValueError("n_workers must be at least 1")
+        self.n_workers = n_workers
+        self.memory_limit = memory_limit
+        self.start_timeout = start_timeout
+        self.status = Status.STARTING
+        self.state = CoordinatorState(prefetch)
+        self._dir = tempfile.mkdtemp(prefix="dagron-")
+        self.address = f"ipc://{self._dir}/coordinator"
+        self._ctx = zmq.Context()
+        self._sock = self._ctx.socket(zmq.ROUTER)
+        # Refuse to drop: a send to a peer that is gone raises instead of vanishing, and no
+        # high-water mark silently discards messages (prefetch credit bounds what is queued).
+        self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self._sock.setsockopt(zmq.SNDHWM, 0)
+        self._sock.setsockopt(zmq.RCVHWM, 0)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.bind(self.address)
+        self._procs: dict[str, LocalProcess] = {}
+        self._by_id: dict[bytes, LocalProcess] = {}
+        self._fn_ids: dict[int, int] = {}  # id(callable) -> fn id
+        self._fn_refs: dict[int, Any] = {}  # fn id -> callable (keeps id() stable)
+        self._fn_frames: dict[int, bytes] = {}
+        self._tasks: dict[int, tuple[int, list[Any]]] = {}  # task id -> (fn id, arg frames)
+        # The executor's keys restart with every run, while a cluster's workers outlive runs;
+        # tasks get ids unique for the coordinator's life, so a late report from an earlier
+        # run can never be taken for a task of this one.
+        self._task_ids = itertools.count()
+        self._tid_of: dict[int, int] = {}  # executor key -> task id
+        self._key_of: dict[int, int] = {}  # task id -> executor key
+        self._node_of: dict[int, str] = {}  # task id -> node name, for error messages
+        self._worker_names: dict[bytes, str] = {}
+        self._done: list[Completion] = []
+        self._next_memory_check = 0.0
+        self._handlers: dict[bytes, Callable[[bytes, list[Any]], None]] = {
+            p.HELLO: self._on_hello,
+            p.STARTED: self._on_started,
+            p.RESULT: self._on_result,
+        }
+
+    # ----- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Starts the workers and waits until every one has said hello."""
+        try:
+            for _ in range(self.n_workers):
+                self._spawn()
+            deadline = time.monotonic() + self.start_timeout
+            while len(self._by_id) < self.n_workers:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise WorkerStartError(
+                        f"{self.n_workers - len(self._by_id)} of {self.n_workers} workers did "
+                        f"not connect within {self.start_timeout:.0f} s"
+                    )
+                self._poll(left)
+                for proc in list(self._procs.values()):
+                    if proc.identity is None and not proc.alive():
+                        code = proc.popen.returncode
+                        raise WorkerStartError(f"worker {proc.name} {describe_exit(code)} at start")
+            self.status = Status.RUNNING
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Tells every worker to leave, kills those that do not, removes the socket."""
+        if self.status is Status.CLOSED:
+            return
+        self.status = Status.CLOSING
+        for ident in list(self._by_id):
+            try:
+                self._sock.send_multipart([ident, p.SHUTDOWN, p.dump_header(())], zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass
+        deadline = time.monotonic() + 2.0
+        for proc in self._procs.values():
+            if proc.reap(max(0.0, deadline - time.monotonic())) is None:
+                proc.kill()
+                proc.reap(5.0)
+            proc.close_fd()
+        self._procs.clear()
+        self._by_id.clear()
+        self._sock.close(linger=0)
+        self._ctx.term()
+        shutil.rmtree(self._dir, ignore_errors=True)
+        self.status = Status.CLOSED
+
+    @property
+    def workers(self) -> list[dict[str, Any]]:
+        """One entry per live worker: name, pid, tasks done."""
+        out = []
+        for proc in self._procs.values():
+            slot = self.state.workers.get(proc.identity or b"")
+            out.append(
+                {"name": proc.name, "pid": proc.pid, "tasks_done": slot.tasks_done if slot else 0}
+            )
+        return out
+
+    def _spawn(self) -> LocalProcess:
+        n = next(_names)
+        name = f"{os.uname().nodename}/w{n}"
+        proc = spawn_worker(self.address, name, os.path.join(self._dir, f"w{n}.status"))
+        self._procs[name] = proc
+        return proc
+
+    # ----- submitting ----------------------------------------------------------------------
+
+    def submit(
+        self, key: int, fn: Callable[..., Any], args: tuple[Any, ...], name: str = ""
+    ) -> None:
+        """Queues ``fn(*args)`` under ``key``. A callable or argument that cannot be pickled
+        is reported at once as a :class:`SerializationError` completion for ``key``."""
+        tid = next(self._task_ids)
+        self._tid_of[key] = tid
+        self._key_of[tid] = key
+        self._node_of[tid] = name
+        try:
+            fn_id = self._function_id(fn)
+        except Exception as exc:
+            self._fail_now(tid, SerializationError(name, _culprit(exc, fn), "task", str(exc)))
+            return
+        try:
+            frames = p.dumps(args)
+        except Exception as exc:
+            self._fail_now(tid, SerializationError(name, _culprit(exc, args), "argument", str(exc)))
+            return
+        self._tasks[tid] = (fn_id, frames)
+        self._apply(self.state.submit(tid, fn_id))
+
+    def cancel(self, key: int) -> None:
+        tid = self._tid_of.pop(key, None)
+        if tid is None:
+            return
+        self._key_of.pop(tid, None)
+        self._node_of.pop(tid, None)
+        self._apply(self.state.cancel(tid))
+        self._tasks.pop(tid, None)
+
+    def cancel_all(self) -> None:
+        """Abandons every task not yet reported (a run ending early)."""
+        for key in list(self._tid_of):
+            self.cancel(key)
+        self._done.clear()
+
+    def _function_id(self, fn: Callable[..., Any]) -> int:
+        fn_id = self._fn_ids.get(id(fn))
+        if fn_id is None:
+            frames = p.dumps(fn, by_value=True)
+            if len(frames) != 1:  # a callable carrying raw buffers: keep it in-band
+                frames = [frames[0]]
+            fn_id = len(self._fn_refs)
+            self._fn_ids[id(fn)] = fn_id
+            self._fn_refs[fn_id] = fn
+            self._fn_frames[fn_id] = bytes(frames[0])
+        return fn_id
+
+    def _fail_now(self, tid: int, exc: BaseException) -> None:
+        now = time.time()
+        self._done.append((tid, False, exc, None, now, now, 0.0, "coordinator"))
+
+    # ----- waiting -------------------------------------------------------------------------
+
+    def wait(self, timeout: Optional[float]) -> list[Completion]:
+        """Returns the completions available, waiting up to ``timeout`` for the first."""
+        if not self._done:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while not self._done:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._poll(left)
+        done, self._done = self._done, []
+        out: list[Completion] = []
+        for c in done:
+            tid = c[0]
+            key = self._key_of.get(tid) if c[1] is None else self._key_of.pop(tid, None)
+            if key is None:
+                continue  # cancelled meanwhile
+            if c[1] is not None:
+                self._tid_of.pop(key, None)
+                self._node_of.pop(tid, None)
+            out.append((key, *c[1:]))  # type: ignore[arg-type]
+        return out
+
+    def _poll(self, timeout: Optional[float]) -> None:
+        poller = zmq.Poller()
+        poller.register(self._sock, zmq.POLLIN)
+        fds: dict[int, LocalProcess] = {}
+        for proc in self._procs.values():
+            if proc.pidfd is not None:
+                poller.register(proc.pidfd, zmq.POLLIN)
+                fds[proc.pidfd] = proc
+        wait_ms = None if timeout is None else max(0, int(timeout * 1000))
+        if self.memory_limit is not None:
+            wait_ms = min(
+                wait_ms if wait_ms is not None else 1 << 30, int(MEMORY_CHECK_PERIOD * 1000)
+            )
+        if any(proc.pidfd is None for proc in self._procs.values()):
+            wait_ms = min(wait_ms if wait_ms is not None else 1 << 30, 100)
+        events = dict(poller.poll(wait_ms))
+        if self._sock in events:
+            self._read_messages()
+        for fd, proc in fds.items():
+            if fd in events:
+                self._on_exit(proc)
+        for proc in list(self._procs.values()):
+            if proc.pidfd is None and not proc.alive():
+                self._on_exit(proc)
+        if self.memory_limit is not None:
+            self._check_memory()
+
+    def _read_messages(self) -> None:
+        while True:
+            try:
+                frames = self._sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            if len(frames) < 3:
+                continue  # malformed: dropped
+            handler = self._handlers.get(frames[1].bytes)
+            if handler is None:
+                continue
+            try:
+                handler(frames[0].bytes, frames[2:])
+            except (ValueError, TypeError, IndexError, EOFError, AttributeError):
+                continue  # malformed or hostile frames never stop a run
+
+    # ----- events --------------------------------------------------------------------------
+
+    def _on_hello(self, ident: bytes, frames: list[Any]) -> None:
+        version, pid, _host, name = p.load_header(frames[0].bytes)
+        proc = self._procs.get(name)
+        if version != p.PROTOCOL_VERSION or proc is None or proc.pid != pid:
+            return  # not one of ours, or a version we do not speak
+        proc.identity = ident
+        self._by_id[ident] = proc
+        self._worker_names[ident] = name
+        self._sock.send_multipart([ident, p.WELCOME, p.dump_header((p.PROTOCOL_VERSION,))])
+        self._apply(self.state.worker_joined(ident, name))
+
+    def _on_started(self, ident: bytes, frames: list[Any]) -> None:
+        key, started = p.load_header(frames[0].bytes)
+        if self.state.where.get(key) != ident:
+            return
+        self.state.task_started(ident, key)
+        proc = self._by_id[ident]
+        self._done.append((key, None, None, None, started, started, 0.0, proc.name))
+
+    def _on_result(self, ident: bytes, frames: list[Any]) -> None:
+        key, status, started, finished, took, extra = p.load_header(frames[0].bytes)
+        if not self.state.task_finished(ident, key):
+            return
+        self._tasks.pop(key, None)
+        worker = self._by_id[ident].name
+        payload = [f.buffer for f in frames[1:]]
+        if status == p.OK_PICKLED or status == p.OK_RAW:
+            value: Any = p.SerializedValue(payload, raw=status == p.OK_RAW)
+            self._done.append((key, True, value, None, started, finished, took, worker))
+        elif status == p.RAISED:
+            tb, typed = extra
+            err = p.loads(payload)
+            if not typed:
+                err = RemoteTaskError(err[0], err[1], tb, worker)
+            self._done.append((key, False, err, tb, started, finished, took, worker))
+        elif status == p.UNPICKLABLE_RESULT:
+            type_name, detail = extra
+            err = SerializationError(self._node_of.get(key, ""), type_name, "result", detail)
+            self._done.append((key, False, err, None, started, finished, took, worker))
+        else:  # BAD_TASK: the task or its arguments did not load on the worker
+            type_name, detail, tb = extra
+            err = SerializationError(
+                self._node_of.get(key, ""),
+                type_name,
+                "task",
+                f"could not be loaded on the worker: {detail}",
+            )
+            self._done.append((key, False, err, tb, started, finished, took, worker))
+        self._apply(self.state.assign())
+
+    def _on_exit(self, proc: LocalProcess) -> None:
+        code = proc.reap(1.0)
+        self._procs.pop(proc.name, None)
+        reason = proc.killed_for or f"worker {proc.name} (pid {proc.pid}) {describe_exit(code)}"
+        if proc.identity is not None:
+            self._by_id.pop(proc.identity, None)
+            began = proc.last_started()
+            if began is not None and self.state.running_on(proc.identity) != began:
+                # It began this task but its STARTED notice died with it.
+                self.state.task_started(proc.identity, began)
+            self._apply(self.state.worker_lost(proc.identity, reason))
+        if proc.status_file is not None:
+            with contextlib.suppress(OSError):
+                os.remove(proc.status_file)
+        if self.status is Status.RUNNING:
+            self._spawn()  # keep the pool at strength; it joins when it says hello
+
+    def _check_memory(self) -> None:
+        now = time.monotonic()
+        if now < self._next_memory_check or self.memory_limit is None:
+            return
+        self._next_memory_check = now + MEMORY_CHECK_PERIOD
+        for proc in list(self._procs.values()):
+            rss = proc.rss()
+            if rss > self.memory_limit and proc.identity is not None and proc.killed_for is None:
+                reason = (
+                    f"worker {proc.name} (pid {proc.pid}) used {rss / 2**20:.0f} MiB, over its "
+                    f"memory limit of {self.memory_limit / 2**20:.0f} MiB, and was restarted"
+                )
+                proc.killed_for = reason
+                self._apply(self.state.kill(proc.identity, reason))
+
+    # ----- instructions --------------------------------------------------------------------
+
+    def _apply(self, instructions: list[Instruction]) -> None:
+        for ins in instructions:
+            if isinstance(ins, Dispatch):
+                self._send_tasks(ins)
+            elif isinstance(ins, TaskLost):
+                self._tasks.pop(ins.key, None)
+                now = time.time()
+                err = WorkerLostError(ins.reason)
+                worker = self._worker_names.get(ins.worker, "?")
+                self._done.append((ins.key, False, err, None, now, now, 0.0, worker))
+            elif isinstance(ins, CancelOnWorker):
+                self._send(ins.worker, [p.CANCEL, p.dump_header((ins.key,))])
+            elif isinstance(ins, KillWorker):
+                proc = self._by_id.get(ins.worker)
+                if proc is not None:
+                    proc.killed_for = proc.killed_for or ins.reason
+                    proc.kill()
+
+    def _send_tasks(self, ins: Dispatch) -> None:
+        frames: list[Any] = [p.TASKS, p.dump_header((len(ins.keys),))]
+        for key, with_fn in zip(ins.keys, ins.with_fn):
+            fn_id, args = self._tasks[key]
+            frames.append(p.dump_header((key, fn_id, with_fn, len(args))))
+            if with_fn:
+                frames.append(self._fn_frames[fn_id])
+            frames.extend(args)
+        self._send(ins.worker, frames)
+
+    def _send(self, ident: bytes, frames: list[Any]) -> None:
+        try:
+            self._sock.send_multipart([ident, *frames], copy=False)
+        except zmq.ZMQError:
+            # The peer is gone; its exit notification will account for its tasks.
+            pass

@@ -1,0 +1,144 @@
+"""Wire format between the coordinator and its workers.
+
+Every message is one ZeroMQ multipart message: a one-byte type frame, a small header frame
+(a pickled tuple), then payload frames. Payloads are pickle protocol 5 with out-of-band
+buffers sent as frames of their own, so large arrays and buffers cross without being copied
+into the pickle stream; a ``bytes`` result is sent as one raw frame, with no pickling at all.
+
+Message types and their headers:
+
+=========  ===========  =======================================================================
+type       direction    header / frames
+=========  ===========  =======================================================================
+HELLO      w -> c       ``(version, pid, host, name)``
+WELCOME    c -> w       ``(version,)``
+TASKS      c -> w       ``(n,)`` then per task: header ``(key, fn_id, has_fn, n_arg_frames)``,
+                        the cloudpickled callable when ``has_fn``, then the argument frames
+STARTED    w -> c       ``(key, started_at)``
+RESULT     w -> c       ``(key, status, started_at, finished_at, duration, extra)`` + frames
+CANCEL     c -> w       ``(key,)``: drop it if it has not started
+SHUTDOWN   c -> w       ``()``
+=========  ===========  =======================================================================
+
+A callable is sent to a worker once and referred to by ``fn_id`` afterwards: many nodes
+usually share one function, and pickling it by value (cloudpickle) is the expensive part.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any, Callable, Sequence, Union
+
+import cloudpickle
+
+from ..result import Deferred
+
+__all__ = [
+    "CANCEL",
+    "HELLO",
+    "PROTOCOL_VERSION",
+    "RESULT",
+    "SHUTDOWN",
+    "STARTED",
+    "TASKS",
+    "WELCOME",
+    "Buffer",
+    "SerializedValue",
+    "dump_header",
+    "dumps",
+    "load_header",
+    "loads",
+]
+
+PROTOCOL_VERSION = 1
+
+HELLO = b"H"
+WELCOME = b"W"
+TASKS = b"T"
+STARTED = b"S"
+RESULT = b"R"
+CANCEL = b"C"
+SHUTDOWN = b"X"
+
+# RESULT status values.
+OK_PICKLED = 0  # frames: the value, pickled
+OK_RAW = 1  # frames: one frame that is the bytes value itself
+RAISED = 2  # frames: the exception, pickled; extra = traceback text
+UNPICKLABLE_RESULT = 3  # no frames; extra = (type name, message)
+BAD_TASK = 4  # the task or its arguments did not unpickle; extra = (type name, message, tb)
+
+Buffer = Union[bytes, memoryview, "pickle.PickleBuffer"]
+
+
+def dump_header(header: tuple[Any, ...]) -> bytes:
+    return pickle.dumps(header, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_header(frame: Any) -> tuple[Any, ...]:
+    header = pickle.loads(frame)
+    if not isinstance(header, tuple):
+        raise ValueError("malformed header")
+    return header
+
+
+def dumps(obj: Any, *, by_value: bool = False) -> list[Buffer]:
+    """``obj`` as frames: the pickle stream first, then its out-of-band buffers.
+
+    ``by_value`` uses cloudpickle, which also handles lambdas, closures and functions defined
+    in ``__main__``; plain pickle is tried first otherwise because it is faster.
+    """
+    buffers: list[pickle.PickleBuffer] = []
+    if by_value:
+        main = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    else:
+        try:
+            main = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+        except Exception:
+            buffers.clear()
+            main = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    return [main, *buffers]
+
+
+def loads(frames: Sequence[Any]) -> Any:
+    """Inverse of :func:`dumps`."""
+    return pickle.loads(frames[0], buffers=frames[1:])
+
+
+def _from_frames(*frames: Any) -> Any:
+    # Runs in whichever process unpickles a forwarded value: the frames arrive as that
+    # pickle's own out-of-band buffers, so the value is rebuilt without extra copies.
+    return pickle.loads(frames[0], buffers=frames[1:])
+
+
+def _raw_bytes(frame: Any) -> bytes:
+    return bytes(frame)
+
+
+class SerializedValue(Deferred):
+    """A task result still in its wire form; :meth:`load` deserialises it once.
+
+    Pickling one (to send it to another worker as an argument) hands over its frames as
+    out-of-band buffers, so data moves from worker to worker through the coordinator without
+    being deserialised or copied there.
+    """
+
+    __slots__ = ("_frames", "_raw")
+
+    def __init__(self, frames: Sequence[Any], raw: bool) -> None:
+        self._frames = list(frames)
+        self._raw = raw
+
+    @property
+    def nbytes(self) -> int:
+        return sum(memoryview(f).nbytes for f in self._frames)
+
+    def load(self) -> Any:
+        if self._raw:
+            return bytes(self._frames[0])
+        return loads(self._frames)
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        bufs = tuple(pickle.PickleBuffer(f) for f in self._frames)
+        if self._raw:
+            return (_raw_bytes, bufs)
+        return (_from_frames, bufs)

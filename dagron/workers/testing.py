@@ -1,0 +1,77 @@
+"""Test helpers: real coordinators and worker processes that are always torn down.
+
+>>> from dagron.workers.testing import running_coordinator
+>>> with running_coordinator(n_workers=1) as c:
+...     c.submit(1, abs, (-3,), "n")
+...     done = collect(c, {1})
+>>> done[1][2].load()
+3
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Optional
+
+import psutil
+
+from .coordinator import Completion, Coordinator
+
+__all__ = ["collect", "live_worker_pids", "running_coordinator", "wait_for_no_workers"]
+
+
+@contextmanager
+def running_coordinator(n_workers: int = 2, **options: Any) -> Iterator[Coordinator]:
+    """A started :class:`Coordinator` with ``n_workers`` local workers, closed on exit
+    whatever happens inside."""
+    coordinator = Coordinator(n_workers, **options)
+    try:
+        coordinator.start()
+        yield coordinator
+    finally:
+        coordinator.close()
+
+
+def collect(
+    coordinator: Coordinator, keys: set[int], timeout: float = 60.0
+) -> dict[int, Completion]:
+    """Final completions (not started notices) for every key in ``keys``."""
+    out: dict[int, Completion] = {}
+    deadline = time.monotonic() + timeout
+    while not keys <= out.keys():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no completion for {sorted(keys - out.keys())} in {timeout} s")
+        for c in coordinator.wait(left):
+            if c[1] is not None:
+                out[c[0]] = c
+    return out
+
+
+def live_worker_pids(parent: Optional[int] = None) -> list[int]:
+    """Pids of dagron worker processes that are children of ``parent`` (default: us)."""
+    me = psutil.Process(parent or os.getpid())
+    pids = []
+    for child in me.children(recursive=True):
+        try:
+            if (
+                "dagron.workers.worker" in " ".join(child.cmdline())
+                and child.status() != psutil.STATUS_ZOMBIE
+            ):
+                pids.append(child.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
+def wait_for_no_workers(parent: Optional[int] = None, timeout: float = 10.0) -> list[int]:
+    """Waits until no worker process of ours is left; returns the pids still alive."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = live_worker_pids(parent)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)

@@ -1,0 +1,227 @@
+"""The worker process: receive tasks, run them one at a time, send results back.
+
+Started by the coordinator (``python -m dagron.workers.worker ADDRESS``). It connects a
+DEALER socket to the coordinator's ROUTER, says hello, and then loops. It leaves by itself
+when told to, or when the process that started it is gone, so no worker outlives its run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import mmap
+import os
+import pickle
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from typing import Any, Callable, Deque, Optional
+
+import zmq
+
+from . import protocol as p
+
+__all__ = ["Worker", "main"]
+
+_Task = tuple[int, int, list[Any]]  # key, fn_id, argument frames
+
+
+def _describe(exc: BaseException) -> tuple[str, str]:
+    return (type(exc).__qualname__, str(exc))
+
+
+class Worker:
+    """One worker's loop. Single-threaded apart from a watchdog on the parent process."""
+
+    def __init__(
+        self,
+        address: str,
+        name: str,
+        parent_pid: Optional[int],
+        status_file: Optional[str] = None,
+    ) -> None:
+        self.address = address
+        self.name = name
+        self.parent_pid = parent_pid
+        self.ctx = zmq.Context.instance()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 2000)
+        # No high-water mark on either side: the coordinator bounds what it sends through
+        # prefetch credit, and a result must never be dropped or block the worker.
+        self.sock.setsockopt(zmq.SNDHWM, 0)
+        self.sock.setsockopt(zmq.RCVHWM, 0)
+        self.functions: dict[int, Callable[..., Any]] = {}
+        self.queue: Deque[_Task] = deque()
+        self.dropped: set[int] = set()
+        self.running = True
+        # The key of the task being run, in a shared page the coordinator reads if this
+        # process dies: a STARTED message can die with the process before it is flushed,
+        # and the coordinator must not take a task that ran for one that never started.
+        self.status: Optional[mmap.mmap] = None
+        if status_file is not None:
+            with open(status_file, "r+b") as f:
+                self.status = mmap.mmap(f.fileno(), 8)
+        self.handlers: dict[bytes, Callable[[list[Any]], None]] = {
+            p.TASKS: self._on_tasks,
+            p.CANCEL: self._on_cancel,
+            p.SHUTDOWN: self._on_shutdown,
+            p.WELCOME: lambda frames: None,
+        }
+
+    # ----- life cycle ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.sock.connect(self.address)
+        hello = (p.PROTOCOL_VERSION, os.getpid(), socket.gethostname(), self.name)
+        self.sock.send_multipart([p.HELLO, p.dump_header(hello)])
+        if self.parent_pid is not None:
+            threading.Thread(target=self._watch_parent, daemon=True).start()
+        try:
+            while self.running:
+                if self.queue:
+                    self._drain(block=False)
+                    if self.queue:
+                        self._run_one(self.queue.popleft())
+                else:
+                    self._drain(block=True)
+        finally:
+            self.sock.close(linger=2000)
+
+    def _watch_parent(self) -> None:
+        # Re-parenting means the coordinator's process is gone: leave at once, even in the
+        # middle of a task, rather than linger as an orphan.
+        while True:
+            time.sleep(0.2)
+            if os.getppid() != self.parent_pid:
+                os._exit(3)
+
+    def _drain(self, block: bool) -> None:
+        """Handles every message waiting (at least one when ``block``)."""
+        flags = 0 if block else zmq.NOBLOCK
+        while True:
+            try:
+                frames = self.sock.recv_multipart(flags, copy=False)
+            except zmq.Again:
+                return
+            handler = self.handlers.get(frames[0].bytes)
+            if handler is not None:
+                handler(frames[1:])
+            flags = zmq.NOBLOCK
+
+    # ----- handlers ------------------------------------------------------------------------
+
+    def _on_tasks(self, frames: list[Any]) -> None:
+        (count,) = p.load_header(frames[0].bytes)
+        at = 1
+        for _ in range(count):
+            key, fn_id, has_fn, n_args = p.load_header(frames[at].bytes)
+            at += 1
+            if has_fn:
+                try:
+                    self.functions[fn_id] = pickle.loads(frames[at].buffer)
+                except BaseException as exc:
+                    self._send_bad_task(key, exc)
+                    at += 1 + n_args
+                    continue
+                at += 1
+            self.queue.append((key, fn_id, [f.buffer for f in frames[at : at + n_args]]))
+            at += n_args
+
+    def _on_cancel(self, frames: list[Any]) -> None:
+        (key,) = p.load_header(frames[0].bytes)
+        kept = [t for t in self.queue if t[0] != key]
+        if len(kept) != len(self.queue):
+            self.queue = deque(kept)
+
+    def _on_shutdown(self, frames: list[Any]) -> None:
+        self.running = False
+        self.queue.clear()
+
+    # ----- running a task ------------------------------------------------------------------
+
+    def _send_bad_task(self, key: int, exc: BaseException) -> None:
+        extra = (*_describe(exc), traceback.format_exc())
+        header = (key, p.BAD_TASK, time.time(), time.time(), 0.0, extra)
+        self.sock.send_multipart([p.RESULT, p.dump_header(header)])
+
+    def _run_one(self, task: _Task) -> None:
+        key, fn_id, arg_frames = task
+        fn = self.functions.get(fn_id)
+        if fn is None:  # its function failed to load; already reported
+            return
+        try:
+            args = p.loads(arg_frames)
+        except BaseException as exc:
+            self._send_bad_task(key, exc)
+            return
+        del arg_frames, task
+        started = time.time()
+        self.sock.send_multipart([p.STARTED, p.dump_header((key, started))])
+        if self.status is not None:
+            self.status[:8] = struct.pack("<q", key)
+        t0 = time.perf_counter()
+        try:
+            value = fn(*args)
+        except BaseException as exc:
+            duration = time.perf_counter() - t0
+            finished = time.time()
+            self._send_error(key, exc, started, finished, duration)
+            return
+        duration = time.perf_counter() - t0
+        finished = time.time()
+        del args
+        self._send_value(key, value, started, finished, duration)
+
+    def _send_value(
+        self, key: int, value: Any, started: float, finished: float, took: float
+    ) -> None:
+        if type(value) is bytes:
+            status, frames = p.OK_RAW, [value]
+        else:
+            try:
+                status, frames = p.OK_PICKLED, p.dumps(value)
+            except BaseException as exc:
+                extra = (type(value).__qualname__, f"{_describe(exc)[0]}: {exc}")
+                header = (key, p.UNPICKLABLE_RESULT, started, finished, took, extra)
+                self.sock.send_multipart([p.RESULT, p.dump_header(header)])
+                return
+        header = (key, status, started, finished, took, None)
+        self.sock.send_multipart([p.RESULT, p.dump_header(header), *frames], copy=False)
+
+    def _send_error(
+        self, key: int, exc: BaseException, started: float, finished: float, took: float
+    ) -> None:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        exc.__traceback__ = None
+        try:
+            frames = p.dumps(exc)
+            pickle.loads(frames[0], buffers=frames[1:])  # it must also come back
+        except BaseException:
+            frames = p.dumps(_describe(exc))
+            tb_extra: Any = (tb, False)
+        else:
+            tb_extra = (tb, True)
+        header = (key, p.RAISED, started, finished, took, tb_extra)
+        self.sock.send_multipart([p.RESULT, p.dump_header(header), *frames], copy=False)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="A dagron worker process (started by dagron).")
+    parser.add_argument("address", help="the coordinator's ZeroMQ address")
+    parser.add_argument("--name", default=f"{socket.gethostname()}/{os.getpid()}")
+    parser.add_argument("--parent-pid", type=int, default=None)
+    parser.add_argument("--status-file", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    # The coordinator owns Ctrl-C: a terminal's SIGINT reaches the whole process group, and
+    # the coordinator decides what happens to running tasks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    Worker(args.address, args.name, args.parent_pid, args.status_file).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""The processes backend through DAGExecutor: same results as threads, real faults."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import dagron
+from dagron import DAG, DAGExecutor, LocalCluster, NodeStatus, Pipeline, task
+from dagron.errors import SerializationError, TaskTimeoutError, WorkerLostError
+from dagron.workers.testing import wait_for_no_workers
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_workers() -> Iterator[None]:
+    yield
+    assert wait_for_no_workers() == [], "worker processes outlived the run"
+
+
+def chain(*names: str) -> DAG:
+    dag = DAG()
+    dag.add_nodes(names)
+    dag.add_edges(list(zip(names, names[1:])))
+    return dag
+
+
+def etl() -> DAG:
+    return chain("extract", "transform", "load")
+
+
+def fan_out() -> DAG:
+    return (
+        DAG.builder()
+        .add_nodes(["extract_api", "extract_db", "transform_api", "transform_db", "merge", "load"])
+        .add_edges(
+            [
+                ("extract_api", "transform_api"),
+                ("extract_db", "transform_db"),
+                ("transform_api", "merge"),
+                ("transform_db", "merge"),
+                ("merge", "load"),
+            ]
+        )
+        .build()
+    )
+
+
+def outcome(result: dagron.ExecutionResult) -> dict[str, tuple[NodeStatus, Any]]:
+    return {n: (r.status, r.result) for n, r in result.node_results.items()}
+
+
+ETL_TASKS = {
+    "extract": lambda: [{"id": 1, "name": "Alice"}, {"id": 2, "name": "Bob"}],
+    "transform": lambda: [{"id": 1, "name": "ALICE"}, {"id": 2, "name": "BOB"}],
+    "load": lambda: "2 rows written",
+}
+
+
+def test_processes_seed_etl_matches_threads() -> None:
+    threads = DAGExecutor(etl()).execute(ETL_TASKS)
+    procs = DAGExecutor(etl(), backend="processes", max_workers=2).execute(ETL_TASKS)
+    assert outcome(procs) == outcome(threads)
+    assert procs.succeeded == 3 and procs.failed == 0
+    assert procs.node_results["load"].result == "2 rows written"
+    assert list(procs.node_results) == ["extract", "transform", "load"]
+    for r in procs.node_results.values():
+        assert r.worker and r.worker != threads.node_results[r.name].worker
+        assert r.attempts == 1 and r.started_at is not None and r.finished_at is not None
+
+
+def test_processes_fan_out_extracts_overlap_in_workers() -> None:
+    def slow(tag: str, seconds: float) -> Any:
+        return lambda: time.sleep(seconds) or [{"source": tag}]
+
+    tasks = {
+        "extract_api": slow("api", 0.5),
+        "extract_db": slow("db", 0.3),
+        "transform_api": lambda: "api clean",
+        "transform_db": lambda: "db clean",
+        "merge": lambda: "merged 2 sources",
+        "load": lambda: "loaded to warehouse",
+    }
+    result = DAGExecutor(fan_out(), backend="processes", max_workers=4).execute(tasks)
+    assert result.succeeded == 6
+    api, db = result.node_results["extract_api"], result.node_results["extract_db"]
+    assert api.worker != db.worker
+    # The two extracts ran at the same time: each started before the other finished.
+    assert api.started_at < db.finished_at and db.started_at < api.finished_at
+    # Durations are measured around the call, in the worker.
+    assert api.duration_seconds >= 0.5 and db.duration_seconds >= 0.3
+
+
+def test_processes_fail_fast_table_as_seed() -> None:
+    def bad_transform() -> None:
+        raise ValueError("Data quality check failed!")
+
+    tasks = dict(ETL_TASKS, transform=bad_transform)
+    result = DAGExecutor(etl(), backend="processes", max_workers=2).execute(tasks)
+    assert (result.failed, result.skipped) == (1, 1)
+    statuses = {n: r.status for n, r in result.node_results.items()}
+    assert statuses == {
+        "extract": NodeStatus.COMPLETED,
+        "transform": NodeStatus.FAILED,
+        "load": NodeStatus.SKIPPED,
+    }
+    err = result.node_results["transform"]
+    assert isinstance(err.error, ValueError) and str(err.error) == "Data quality check failed!"
+    assert err.traceback is not None and "bad_transform" in err.traceback
+    assert err.worker
+
+
+def test_processes_pipeline_passes_data_between_workers() -> None:
+    @task
+    def fetch() -> list[int]:
+        return [1, 2, 3]
+
+    @task
+    def double(fetch: list[int]) -> list[int]:
+        return [x * 2 for x in fetch]
+
+    @task
+    def save(double: list[int]) -> str:
+        return f"saved {len(double)} items"
+
+    pipeline = Pipeline(tasks=[fetch, double, save], name="numbers")
+    result = pipeline.execute(backend="processes", max_workers=2)
+    assert result.node_results["save"].result == "saved 3 items"
+    assert result.node_results["double"].result == [2, 4, 6]
+
+
+def test_processes_pass_results_forwards_large_values() -> None:
+    blob = os.urandom(8 * 2**20)
+    dag = chain("make", "measure")
+    result = DAGExecutor(dag, backend="processes", max_workers=2).execute(
+        {"make": lambda parents: blob, "measure": lambda parents: len(parents["make"])},
+        pass_results=True,
+    )
+    assert result.node_results["measure"].result == len(blob)
+    assert result.node_results["make"].result == blob
+
+
+def test_processes_timeout_kills_worker_and_run_goes_on() -> None:
+    dag = DAG()
+    dag.add_nodes(["stuck", "after_stuck", "free", "after_free"])
+    dag.add_edges([("stuck", "after_stuck"), ("free", "after_free")])
+    started = time.monotonic()
+    result = DAGExecutor(dag, backend="processes", max_workers=2, fail_fast=False).execute(
+        {
+            "stuck": lambda: time.sleep(120),
+            "after_stuck": lambda: 1,
+            "free": lambda: 2,
+            "after_free": lambda: 3,
+        },
+        timeout={"stuck": 0.5},
+    )
+    assert time.monotonic() - started < 60
+    stuck = result.node_results["stuck"]
+    assert stuck.status is NodeStatus.TIMED_OUT
+    assert isinstance(stuck.error, TaskTimeoutError)
+    assert stuck.worker
+    assert result.node_results["after_stuck"].status is NodeStatus.SKIPPED
+    assert result.node_results["after_free"].result == 3
+
+
+def kill_first_attempt(marker: str) -> str:
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("died once")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return "survived"
+
+
+def test_processes_killed_worker_is_replaced_and_node_retried(tmp_path: Path) -> None:
+    marker = str(tmp_path / "marker")
+    dag = chain("fragile", "after")
+    result = DAGExecutor(dag, backend="processes", max_workers=1, retries=1).execute(
+        {"fragile": lambda: kill_first_attempt(marker), "after": lambda: "done"}
+    )
+    fragile = result.node_results["fragile"]
+    assert fragile.status is NodeStatus.COMPLETED
+    assert fragile.result == "survived" and fragile.attempts == 2
+    assert result.node_results["after"].result == "done"
+
+
+def test_processes_node_that_keeps_killing_workers_fails_alone() -> None:
+    dag = DAG()
+    dag.add_nodes(["killer", "other"])
+    result = DAGExecutor(
+        dag, backend="processes", max_workers=2, retries=2, fail_fast=False
+    ).execute({"killer": lambda: os.kill(os.getpid(), signal.SIGKILL), "other": lambda: "fine"})
+    killer = result.node_results["killer"]
+    assert killer.status is NodeStatus.FAILED and killer.attempts == 3
+    assert isinstance(killer.error, WorkerLostError)
+    assert "signal 9" in str(killer.error)
+    assert result.node_results["other"].result == "fine"
+
+
+def test_processes_unpicklable_task_and_result_name_node_and_type() -> None:
+    lock = threading.Lock()
+    dag = DAG()
+    dag.add_nodes(["holds_lock", "returns_lock", "fine"])
+    result = DAGExecutor(dag, backend="processes", max_workers=2, fail_fast=False).execute(
+        {"holds_lock": lambda: lock.locked(), "returns_lock": threading.Lock, "fine": lambda: 1}
+    )
+    task_err = result.node_results["holds_lock"].error
+    assert isinstance(task_err, SerializationError)
+    assert task_err.node_name == "holds_lock" and "lock" in task_err.type_name
+    assert "holds_lock" in str(task_err)
+    result_err = result.node_results["returns_lock"].error
+    assert isinstance(result_err, SerializationError)
+    assert result_err.node_name == "returns_lock" and result_err.what == "result"
+    assert result.node_results["fine"].result == 1
+
+
+def test_processes_cancel_event_stops_promptly() -> None:
+    cancel = threading.Event()
+    dag = DAG()
+    dag.add_nodes(["long", "trigger", "later"])
+    dag.add_edge("trigger", "later")
+
+    def on_complete(name: str, *_: Any) -> None:
+        if name == "trigger":
+            cancel.set()
+
+    callbacks = dagron.ExecutionCallbacks(on_complete=on_complete)
+    started = time.monotonic()
+    result = DAGExecutor(dag, backend="processes", max_workers=2, callbacks=callbacks).execute(
+        {"long": lambda: time.sleep(120), "trigger": lambda: 1, "later": lambda: 2},
+        cancel_event=cancel,
+    )
+    assert time.monotonic() - started < 60
+    assert result.node_results["long"].status is NodeStatus.CANCELLED
+    assert result.node_results["later"].status is NodeStatus.CANCELLED
+    assert result.node_results["trigger"].status is NodeStatus.COMPLETED
+
+
+def test_processes_local_cluster_keeps_workers_warm() -> None:
+    dag = DAG()
+    dag.add_nodes([f"n{i}" for i in range(20)])
+    tasks = {f"n{i}": os.getpid for i in range(20)}
+    with LocalCluster(n_workers=2) as cluster:
+        pids = {w["pid"] for w in cluster.workers}
+        first = DAGExecutor(dag, backend=cluster).execute(tasks)
+        second = DAGExecutor(dag, backend=cluster).execute(tasks)
+        assert {r.result for r in first.node_results.values()} <= pids
+        assert {r.result for r in second.node_results.values()} <= pids
+        assert {w["pid"] for w in cluster.workers} == pids
+        assert sum(w["tasks_done"] for w in cluster.workers) == 40
+    assert cluster.status.value == "closed"
+
+
+def test_processes_local_cluster_memory_limit_fails_node() -> None:
+    dag = DAG()
+    dag.add_nodes(["hog", "fine"])
+    with LocalCluster(n_workers=1, memory_limit=200 * 2**20) as cluster:
+        result = DAGExecutor(dag, backend=cluster, fail_fast=False).execute(
+            {
+                "hog": lambda: [bytearray(2**20) for _ in range(2000)] and time.sleep(30),
+                "fine": lambda: "ok",
+            }
+        )
+    hog = result.node_results["hog"]
+    assert hog.status is NodeStatus.FAILED
+    assert isinstance(hog.error, WorkerLostError) and "memory limit" in str(hog.error)
+    assert result.node_results["fine"].result == "ok"

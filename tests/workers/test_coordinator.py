@@ -1,0 +1,163 @@
+"""The coordinator with real worker processes: results, errors, faults, clean-up."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import threading
+import time
+
+import pytest
+
+from dagron.errors import RemoteTaskError, SerializationError, WorkerLostError
+from dagron.workers.coordinator import Coordinator
+from dagron.workers.protocol import SerializedValue
+from dagron.workers.testing import collect, running_coordinator
+
+
+class Unpicklable(Exception):
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        raise TypeError("not today")
+
+
+def raise_unpicklable() -> None:
+    raise Unpicklable("boom")
+
+
+def test_coordinator_runs_tasks_and_returns_serialized_values() -> None:
+    with running_coordinator(2) as c:
+        for k in range(10):
+            c.submit(k, pow, (2, k), f"n{k}")
+        done = collect(c, set(range(10)))
+    for k in range(10):
+        _key, ok, value, tb, started, finished, duration, worker = done[k]
+        assert ok is True and tb is None
+        assert isinstance(value, SerializedValue)
+        assert value.load() == 2**k
+        assert started <= finished and duration >= 0
+        assert worker.rsplit("/", 1)[-1].startswith("w")
+
+
+def test_coordinator_sends_lambdas_and_closures() -> None:
+    base = 40
+    with running_coordinator(1) as c:
+        c.submit(1, lambda x: x + base, (2,), "a")
+        assert collect(c, {1})[1][2].load() == 42
+
+
+def test_coordinator_raw_bytes_and_buffers_move_out_of_band() -> None:
+    payload = bytes(range(256)) * 4096
+    with running_coordinator(1) as c:
+        c.submit(1, bytes, (payload,), "bytes")
+        c.submit(2, bytearray, (payload,), "bytearray")
+        done = collect(c, {1, 2})
+    assert done[1][2].load() == payload
+    assert done[2][2].load() == bytearray(payload)
+    # A forwarded value pickles as its frames, and comes back equal.
+    assert pickle.loads(pickle.dumps(done[2][2], protocol=5)) == bytearray(payload)
+
+
+def test_coordinator_task_exception_keeps_type_and_traceback() -> None:
+    with running_coordinator(1) as c:
+        c.submit(1, int, ("x",), "parse")
+        c.submit(2, raise_unpicklable, (), "weird")
+        done = collect(c, {1, 2})
+    _, ok, err, tb, *_ = done[1]
+    assert ok is False and isinstance(err, ValueError)
+    assert "invalid literal" in str(err) and "Traceback" in tb
+    _, ok, err, tb, *_rest, worker = done[2]
+    assert isinstance(err, RemoteTaskError)
+    assert err.type_name == "Unpicklable" and "boom" in str(err)
+    assert "raise_unpicklable" in tb and err.worker == worker
+
+
+def test_coordinator_unpicklable_argument_and_result() -> None:
+    lock = threading.Lock()
+    with running_coordinator(1) as c:
+        c.submit(1, len, ([1, lock],), "arg")
+        c.submit(2, threading.Lock, (), "result")
+        done = collect(c, {1, 2})
+    err = done[1][2]
+    assert isinstance(err, SerializationError)
+    assert err.node_name == "arg" and err.type_name == "_thread.lock" and err.what == "argument"
+    err = done[2][2]
+    assert isinstance(err, SerializationError)
+    assert err.node_name == "result" and err.what == "result" and "lock" in err.type_name
+
+
+def test_coordinator_worker_killed_mid_task_is_reported_and_replaced() -> None:
+    with running_coordinator(1) as c:
+        c.submit(1, time.sleep, (60,), "sleepy")
+        started = [x for x in c.wait(30) if x[1] is None]
+        assert started, "the task should have started"
+        pid = c.workers[0]["pid"]
+        os.kill(pid, signal.SIGKILL)
+        done = collect(c, {1}, timeout=30)
+        _, ok, err, *_ = done[1]
+        assert ok is False and isinstance(err, WorkerLostError)
+        assert "signal 9" in str(err) and "SIGKILL" in str(err)
+        # The pool is back at strength and keeps working.
+        c.submit(2, abs, (-5,), "after")
+        assert collect(c, {2})[2][2].load() == 5
+        assert c.workers[0]["pid"] != pid
+
+
+def test_coordinator_cancel_running_task_kills_its_worker() -> None:
+    with running_coordinator(1) as c:
+        c.submit(1, time.sleep, (60,), "stuck")
+        c.submit(2, abs, (-1,), "queued-behind")
+        assert any(x[1] is None and x[0] == 1 for x in c.wait(30))
+        pid = c.workers[0]["pid"]
+        c.cancel(1)
+        done = collect(c, {2}, timeout=30)
+        assert done[2][2].load() == 1
+        assert c.workers[0]["pid"] != pid
+
+
+def test_coordinator_memory_limit_restarts_worker() -> None:
+    with running_coordinator(1, memory_limit=200 * 2**20) as c:
+        c.submit(1, lambda: [bytearray(2**20) for _ in range(2000)] and time.sleep(30), (), "hog")
+        done = collect(c, {1}, timeout=60)
+        _, ok, err, *_ = done[1]
+        assert ok is False and isinstance(err, WorkerLostError)
+        assert "memory limit" in str(err)
+        c.submit(2, abs, (-2,), "fine")
+        assert collect(c, {2})[2][2].load() == 2
+
+
+def test_coordinator_close_stops_every_worker() -> None:
+    c = Coordinator(2)
+    c.start()
+    pids = [w["pid"] for w in c.workers]
+    c.close()
+    c.close()  # twice is fine
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_coordinator_crash_leaves_no_orphans() -> None:
+    import subprocess
+    import sys
+
+    import psutil
+
+    script = (
+        "import os, sys\n"
+        "from dagron.workers.coordinator import Coordinator\n"
+        "c = Coordinator(2); c.start()\n"
+        "print(' '.join(str(w['pid']) for w in c.workers), flush=True)\n"
+        "os._exit(1)\n"  # dies without closing anything
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    pids = [int(p) for p in out.stdout.split()]
+    assert len(pids) == 2, out.stderr
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+        time.sleep(0.05)
+    assert alive == [], "workers outlived their coordinator"

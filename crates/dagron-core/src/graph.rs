@@ -356,25 +356,45 @@ impl<N> Dag<N> {
     where
         I: IntoIterator<Item = (NodeId, NodeId, Option<EdgeAttrs>)>,
     {
-        let batch: Vec<_> = batch.into_iter().collect();
-        self.reserve_adjacency(&batch);
-        let mut pushed: Vec<(NodeId, NodeId)> = Vec::with_capacity(batch.len());
+        let mut pairs = Vec::new();
+        let mut attrs = Vec::new();
+        for (k, (from, to, a)) in batch.into_iter().enumerate() {
+            pairs.push((from, to));
+            if let Some(a) = a {
+                attrs.push((k, a));
+            }
+        }
+        self.add_edge_list(&pairs, attrs)
+    }
+
+    /// [`Dag::add_edges`] for a batch given as plain pairs, with the attributes of the few
+    /// edges that have any as `(position in pairs, attributes)`, in position order. Keeping
+    /// the pairs compact keeps a large batch cheap to walk.
+    pub fn add_edge_list(
+        &mut self,
+        pairs: &[(NodeId, NodeId)],
+        attrs: Vec<(usize, EdgeAttrs)>,
+    ) -> Result<()> {
+        self.reserve_adjacency(pairs);
+        let mut attrs = attrs.into_iter().peekable();
+        let mut pushed = 0usize;
         let mut failure = None;
-        for (from, to, attrs) in batch {
+        for (k, &(from, to)) in pairs.iter().enumerate() {
             if let Err(e) = self.check_endpoints(from, to) {
                 failure = Some(e);
                 break;
             }
-            self.push_edge(from, to, attrs);
-            pushed.push((from, to));
+            let a = attrs.next_if(|(at, _)| *at == k).map(|(_, a)| a);
+            self.push_edge(from, to, a);
+            pushed += 1;
         }
-        if failure.is_none() && !pushed.is_empty() {
-            failure = self.check_new_edges(&pushed).err();
+        if failure.is_none() && pushed > 0 {
+            failure = self.check_new_edges(pairs).err();
         }
         match failure {
             None => Ok(()),
             Some(e) => {
-                for &(from, to) in pushed.iter().rev() {
+                for &(from, to) in pairs[..pushed].iter().rev() {
                     self.pop_edge(from, to);
                 }
                 Err(e)
@@ -385,13 +405,13 @@ impl<N> Dag<N> {
     /// Grows each touched adjacency list once, to its final size, instead of doubling it
     /// edge by edge: fewer reallocations and no slack. Worth it only for batches that are
     /// large next to the graph, since it counts over all ids.
-    fn reserve_adjacency(&mut self, batch: &[(NodeId, NodeId, Option<EdgeAttrs>)]) {
+    fn reserve_adjacency(&mut self, batch: &[(NodeId, NodeId)]) {
         if batch.len() * 4 < self.nodes.len() {
             return;
         }
         let mut extra_out = vec![0u32; self.nodes.len()];
         let mut extra_in = vec![0u32; self.nodes.len()];
-        for &(from, to, _) in batch {
+        for &(from, to) in batch {
             if let (Some(o), Some(i)) = (
                 extra_out.get_mut(from as usize),
                 extra_in.get_mut(to as usize),

@@ -170,11 +170,16 @@ impl PyDag {
 
     /// Adds edges from an iterable atomically.
     pub fn insert_edges(&mut self, edges: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut batch = Vec::new();
+        let mut pairs = Vec::with_capacity(edges.len().unwrap_or(0));
+        let mut attrs = Vec::new();
         for item in edges.try_iter()? {
-            batch.push(self.parse_edge(&item?)?);
+            let (from, to, a) = self.parse_edge(&item?)?;
+            if let Some(a) = a {
+                attrs.push((pairs.len(), a));
+            }
+            pairs.push((from, to));
         }
-        self.dag.add_edges(batch).py()
+        self.dag.add_edge_list(&pairs, attrs).py()
     }
 
     fn costs_by_id(&self, costs: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<f64>>> {

@@ -270,3 +270,34 @@ def test_processes_local_cluster_memory_limit_fails_node() -> None:
     assert hog.status is NodeStatus.FAILED
     assert isinstance(hog.error, WorkerLostError) and "memory limit" in str(hog.error)
     assert result.node_results["fine"].result == "ok"
+
+
+def test_processes_large_load_loses_nothing() -> None:
+    n = 20_000
+    dag = DAG()
+    dag.add_nodes([f"t{i}" for i in range(n)])
+    with LocalCluster(n_workers=2) as cluster:
+        result = DAGExecutor(dag, backend=cluster).execute({f"t{i}": int for i in range(n)})
+        done = sum(w["tasks_done"] for w in cluster.workers)
+    assert result.succeeded == n and result.ok
+    assert done == n  # every task ran exactly once
+    assert all(r.attempts == 1 for r in result.node_results.values())
+
+
+def test_processes_keyboard_interrupt_cancels_and_stops_workers() -> None:
+    import _thread
+
+    dag = DAG()
+    dag.add_nodes(["long", "trigger", "next"])
+    dag.add_edge("trigger", "next")
+
+    def on_complete(name: str, *_: Any) -> None:
+        if name == "trigger":
+            _thread.interrupt_main()  # as Ctrl-C would, on the coordinating thread
+
+    callbacks = dagron.ExecutionCallbacks(on_complete=on_complete)
+    result = DAGExecutor(dag, backend="processes", max_workers=2, callbacks=callbacks).execute(
+        {"long": lambda: time.sleep(120), "trigger": lambda: 1, "next": lambda: 2}
+    )
+    assert result.node_results["long"].status is NodeStatus.CANCELLED
+    assert result.node_results["next"].status is NodeStatus.CANCELLED

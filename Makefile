@@ -31,7 +31,7 @@ demo: install ## Set up everything and run the seed's ETL pipelines on worker pr
 	$(PY) examples/etl.py --backend processes
 	$(PY) examples/cpu_batch.py
 
-test: install test-rust test-python ## Set up everything and run every test (Rust and Python)
+test: install lint test-rust test-python ## Set up everything; lint, then every test (Rust and Python)
 
 test-rust: ## Rust unit, integration and doc tests of the core
 	cargo test --release -p dagron-core --quiet
@@ -39,9 +39,10 @@ test-rust: ## Rust unit, integration and doc tests of the core
 test-python: ## Python tests in parallel (pytest-xdist)
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
-lint: install ## ruff, cargo fmt --check, clippy -D warnings, stubs against the built module
+lint: install ## ruff, mypy, cargo fmt --check, clippy -D warnings, stubs against the built module
 	$(VENV)/bin/ruff check dagron tests bench examples
 	$(VENV)/bin/ruff format --check dagron tests bench examples
+	$(PY) -m mypy
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(PY) -m mypy.stubtest dagron._core

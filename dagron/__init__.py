@@ -24,6 +24,7 @@ from .errors import (
     MissingTaskError,
     NodeNotFoundError,
     RemoteTaskError,
+    SecurityError,
     SerializationError,
     TaskNotCallableError,
     TaskTimeoutError,
@@ -36,7 +37,7 @@ from .errors import (
 from .executor import DAGExecutor
 from .pipeline import Pipeline, task
 from .result import ExecutionResult, NodeResult, NodeStatus
-from .workers import LocalCluster
+from .workers import Cluster, LocalCluster
 
 __all__ = [
     "DAG",
@@ -45,6 +46,7 @@ __all__ = [
     "DAGExecutor",
     "ExecutionCallbacks",
     "ExecutionResult",
+    "Cluster",
     "LocalCluster",
     "NodeResult",
     "NodeStatus",
@@ -62,6 +64,7 @@ __all__ = [
     "MissingTaskError",
     "NodeNotFoundError",
     "RemoteTaskError",
+    "SecurityError",
     "SerializationError",
     "TaskNotCallableError",
     "TaskTimeoutError",

@@ -29,6 +29,7 @@ __all__ = [
     "WorkerStartError",
     "SerializationError",
     "RemoteTaskError",
+    "SecurityError",
 ]
 
 
@@ -264,6 +265,11 @@ class WorkerLostError(WorkerError):
 
 class WorkerStartError(WorkerError):
     """Worker processes could not be started or did not connect in time."""
+
+
+class SecurityError(WorkerError):
+    """A coordinator or worker would run without the authentication it needs (listening
+    beyond loopback without keys), or its key files are missing or unreadable."""
 
 
 class SerializationError(ExecutionError):

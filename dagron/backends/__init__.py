@@ -39,9 +39,9 @@ def create_backend(spec: Union[str, BackendFactory, Any]) -> Backend:
     zero-argument factory."""
     make = getattr(spec, "backend", None)
     if callable(make):
-        return make()  # type: ignore[no-any-return]
+        return make()
     if callable(spec):
-        return spec()  # type: ignore[no-any-return]
+        return spec()
     try:
         factory = _registry[spec]
     except KeyError:

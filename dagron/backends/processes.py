@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from .base import Completion
 
 if TYPE_CHECKING:
-    from ..workers.cluster import LocalCluster
+    from ..workers.cluster import _ClusterBase
     from ..workers.coordinator import Coordinator
 
 __all__ = ["ProcessesBackend"]
@@ -27,7 +27,7 @@ class ProcessesBackend:
 
     name = "processes"
 
-    def __init__(self, cluster: Optional[LocalCluster] = None, *, prefetch: int = 2) -> None:
+    def __init__(self, cluster: Optional[_ClusterBase] = None, *, prefetch: int = 2) -> None:
         self._cluster = cluster
         self._prefetch = prefetch
         self._coordinator: Optional[Coordinator] = None

@@ -3,6 +3,6 @@ worker processes. See ``docs/processes.md``."""
 
 from __future__ import annotations
 
-from .cluster import LocalCluster
+from .cluster import Cluster, LocalCluster
 
-__all__ = ["LocalCluster"]
+__all__ = ["Cluster", "LocalCluster"]

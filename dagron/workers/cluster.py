@@ -1,20 +1,87 @@
-"""``LocalCluster``: worker processes on this machine that stay warm across runs."""
+"""Clusters users hold and reuse: ``LocalCluster`` on this machine, ``Cluster`` across hosts."""
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import weakref
 from types import TracebackType
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .coordinator import Coordinator
 from .status import Status
 
-__all__ = ["LocalCluster"]
+__all__ = ["Cluster", "LocalCluster"]
 
 
-class LocalCluster:
+class _ClusterBase:
+    """A coordinator with workers that outlive single runs. Runs on one cluster take turns."""
+
+    prefetch: int
+    _coordinator: Coordinator
+
+    def _setup(self, coordinator: Coordinator) -> None:
+        self._coordinator = coordinator
+        self._lock = threading.Lock()
+        self._runs_waiting = 0  # runs queued for the lock; the idle server steps aside
+        self._finalizer = weakref.finalize(self, coordinator.close)
+
+    @property
+    def status(self) -> Status:
+        return self._coordinator.status
+
+    @property
+    def address(self) -> str:
+        """Where workers connect."""
+        return self._coordinator.address
+
+    @property
+    def workers(self) -> list[dict[str, Any]]:
+        """One entry per connected worker process: name, host, pid, slots, tasks done."""
+        with self._lock:
+            return self._coordinator.workers
+
+    @property
+    def n_workers(self) -> int:
+        return max(1, len(self._coordinator.state.workers))
+
+    def backend(self) -> Any:
+        """A backend for one run on this cluster (what ``DAGExecutor(backend=cluster)`` uses)."""
+        from ..backends.processes import ProcessesBackend
+
+        return ProcessesBackend(cluster=self)
+
+    def _acquire(self) -> Coordinator:
+        if self._coordinator.status is not Status.RUNNING:
+            raise RuntimeError(f"this cluster is {self._coordinator.status.value}")
+        self._runs_waiting += 1
+        try:
+            self._lock.acquire()
+        finally:
+            self._runs_waiting -= 1
+        return self._coordinator
+
+    def _release(self) -> None:
+        self._lock.release()
+
+    def close(self) -> None:
+        """Stops the workers (remote ones are told to exit). Safe to call twice."""
+        self._finalizer()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+
+class LocalCluster(_ClusterBase):
     """``n_workers`` local worker processes, started once and reused by every run.
 
     >>> import dagron
@@ -26,7 +93,7 @@ class LocalCluster:
 
     ``prefetch`` is how many tasks each worker holds at once (the one it runs and those
     queued behind it); ``memory_limit`` (bytes) restarts a worker whose resident memory
-    goes over it and fails the node it was running. Runs on one cluster take turns.
+    goes over it and fails the node it was running.
     """
 
     def __init__(
@@ -37,65 +104,94 @@ class LocalCluster:
         memory_limit: Optional[int] = None,
         start_timeout: float = 60.0,
     ) -> None:
-        self.n_workers = n_workers or os.cpu_count() or 1
         self.prefetch = prefetch
         self.memory_limit = memory_limit
-        self._coordinator = Coordinator(
-            self.n_workers,
+        coordinator = Coordinator(
+            n_workers or os.cpu_count() or 1,
             prefetch=prefetch,
             memory_limit=memory_limit,
             start_timeout=start_timeout,
         )
-        # One run at a time: the coordinator is driven by the run's own thread.
-        self._lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, self._coordinator.close)
-        self._coordinator.start()
-
-    @property
-    def status(self) -> Status:
-        return self._coordinator.status
-
-    @property
-    def address(self) -> str:
-        return self._coordinator.address
-
-    @property
-    def workers(self) -> list[dict[str, Any]]:
-        """One entry per worker process: name, pid, tasks done."""
-        return self._coordinator.workers
-
-    def backend(self) -> Any:
-        """A backend for one run on this cluster (what ``DAGExecutor(backend=cluster)`` uses)."""
-        from ..backends.processes import ProcessesBackend
-
-        return ProcessesBackend(cluster=self)
-
-    def _acquire(self) -> Coordinator:
-        if self._coordinator.status is not Status.RUNNING:
-            raise RuntimeError(f"this LocalCluster is {self._coordinator.status.value}")
-        self._lock.acquire()
-        return self._coordinator
-
-    def _release(self) -> None:
-        self._lock.release()
-
-    def close(self) -> None:
-        """Stops every worker process. Safe to call twice."""
-        self._finalizer()
-
-    def __enter__(self) -> LocalCluster:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
+        self._setup(coordinator)
+        coordinator.start()
 
     def __repr__(self) -> str:
         return f"LocalCluster(n_workers={self.n_workers}, status={self.status.value})"
 
 
-_Factory = Callable[[], Any]
+class Cluster(_ClusterBase):
+    """A coordinator endpoint that workers on other hosts join with ``dagron-worker``.
+
+    >>> cluster = dagron.Cluster(listen="tcp://0.0.0.0:7878", keys="keys/")  # doctest: +SKIP
+    >>> cluster.wait_for_workers(4, timeout=60)                               # doctest: +SKIP
+    >>> dagron.DAGExecutor(dag, backend=cluster).execute(tasks)               # doctest: +SKIP
+    >>> cluster.close()  # connected workers are told to exit                  # doctest: +SKIP
+
+    Listening on anything but loopback requires ``keys`` (``dagron keygen DIR``), else
+    :class:`~dagron.errors.SecurityError` is raised before anything is bound. ``local_workers``
+    adds worker processes on this machine. A worker silent for ``heartbeat_timeout`` seconds
+    is declared lost and the node it was running is retried or failed with
+    :class:`~dagron.errors.WorkerLostError`.
+
+    Between runs a background thread keeps answering heartbeats and hellos, so idle workers
+    stay connected.
+    """
+
+    def __init__(
+        self,
+        listen: str = "tcp://127.0.0.1:7878",
+        *,
+        keys: Optional[str] = None,
+        local_workers: int = 0,
+        prefetch: int = 2,
+        heartbeat_period: float = 1.0,
+        heartbeat_timeout: float = 5.0,
+        start_timeout: float = 60.0,
+    ) -> None:
+        self.prefetch = prefetch
+        coordinator = Coordinator(
+            local_workers,
+            listen=listen,
+            keys=os.fspath(keys) if keys is not None else None,
+            prefetch=prefetch,
+            heartbeat_period=heartbeat_period,
+            heartbeat_timeout=heartbeat_timeout,
+            start_timeout=start_timeout,
+        )
+        self._setup(coordinator)
+        self._stop = threading.Event()
+        coordinator.start()
+        self._keepalive = threading.Thread(
+            target=self._serve_while_idle, name="dagron-cluster", daemon=True
+        )
+        self._keepalive.start()
+        self._finalizer.detach()
+        closer = functools.partial(_close_cluster, self._stop, self._lock, coordinator)
+        self._finalizer = weakref.finalize(self, closer)
+
+    def _serve_while_idle(self) -> None:
+        # Runs drive the coordinator themselves while they hold the lock; in between, this
+        # thread does, briefly at a time so a run never waits long for its turn.
+        while not self._stop.is_set():
+            if self._runs_waiting:
+                self._stop.wait(0.01)  # a run wants the coordinator: let it have it
+                continue
+            with self._lock:
+                if self._stop.is_set() or self._coordinator.status is not Status.RUNNING:
+                    return
+                self._coordinator.wait(0.1)
+
+    def wait_for_workers(self, n: int, timeout: Optional[float] = None) -> None:
+        """Blocks until at least ``n`` worker processes are connected."""
+        with self._lock:
+            self._coordinator.wait_for_workers(n, timeout)
+
+    def __repr__(self) -> str:
+        connected = len(self._coordinator.state.workers)
+        return f"Cluster({self.address!r}, workers={connected}, status={self.status.value})"
+
+
+def _close_cluster(stop: threading.Event, lock: threading.Lock, coordinator: Coordinator) -> None:
+    stop.set()
+    with lock:
+        coordinator.close()

@@ -10,27 +10,34 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
 import re
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import zmq
 
 from ..errors import (
     RemoteTaskError,
+    SecurityError,
     SerializationError,
     WorkerLostError,
     WorkerStartError,
 )
 from . import protocol as p
+from .heartbeat import Heartbeats
 from .nanny import LocalProcess, describe_exit, spawn_worker
+from .security import is_loopback_endpoint, load_coordinator_keys
 from .state import CancelOnWorker, CoordinatorState, Dispatch, Instruction, KillWorker, TaskLost
 from .status import Status
 
-__all__ = ["Coordinator"]
+__all__ = ["Coordinator", "RemoteWorker"]
+
+log = logging.getLogger("dagron.workers")
 
 Completion = tuple[int, Optional[bool], Any, Optional[str], float, float, float, str]
 
@@ -66,31 +73,62 @@ def _unpicklable_part(obj: Any) -> str:
     return type(obj).__qualname__
 
 
-class Coordinator:
-    """Runs tasks on ``n_workers`` local worker processes over ZeroMQ ``ipc://``.
+@dataclass
+class RemoteWorker:
+    """A worker this coordinator did not start (it joined over the network)."""
 
-    The socket lives in a fresh private directory (mode 0700), so only this user can reach
-    it. ``prefetch`` is how many tasks each worker holds at once (running plus queued).
+    name: str
+    host: str
+    pid: int
+
+
+class Coordinator:
+    """Runs tasks on worker processes over ZeroMQ.
+
+    By default it starts ``n_workers`` local workers and talks to them over ``ipc://`` in a
+    fresh private directory (mode 0700), so only this user can reach it. With ``listen``
+    (e.g. ``"tcp://0.0.0.0:7878"``) it also accepts workers that connect from elsewhere;
+    listening beyond loopback needs ``keys`` (a ``dagron keygen`` directory): CURVE then
+    authenticates both sides and encrypts the traffic.
+
+    ``prefetch`` is how many tasks each worker holds at once (running plus queued).
+    Remote workers that stay silent for ``heartbeat_timeout`` seconds are declared lost
+    and their running tasks reported; local ones are watched through their process.
     """
 
     def __init__(
         self,
-        n_workers: int,
+        n_workers: int = 1,
         *,
         prefetch: int = 2,
         memory_limit: Optional[int] = None,
         start_timeout: float = 60.0,
+        listen: Optional[str] = None,
+        keys: Optional[str] = None,
+        heartbeat_period: float = 1.0,
+        heartbeat_timeout: float = 5.0,
+        max_message_size: int = 2**31,
     ) -> None:
-        if n_workers < 1:
-            raise ValueError("n_workers must be at least 1")
+        if n_workers < 0 or (n_workers == 0 and listen is None):
+            raise ValueError("n_workers must be at least 1 without a listen address")
+        if listen is not None and keys is None and not is_loopback_endpoint(listen):
+            raise SecurityError(
+                f"refusing to listen on {listen} without keys: anyone who can reach it could "
+                "run code here. Create keys with `dagron keygen DIR` and pass keys=DIR, or "
+                "listen on a loopback address"
+            )
+        curve = load_coordinator_keys(keys) if keys is not None else None
         self.n_workers = n_workers
         self.memory_limit = memory_limit
         self.start_timeout = start_timeout
+        self.keys = keys
+        self.accepts_remote = listen is not None
         self.status = Status.STARTING
         self.state = CoordinatorState(prefetch)
+        self.heartbeats: Heartbeats[bytes] = Heartbeats(heartbeat_period, heartbeat_timeout)
         self._dir = tempfile.mkdtemp(prefix="dagron-")
-        self.address = f"ipc://{self._dir}/coordinator"
-        self._ctx = zmq.Context()
+        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._auth: Optional[Any] = None
         self._sock = self._ctx.socket(zmq.ROUTER)
         # Refuse to drop: a send to a peer that is gone raises instead of vanishing, and no
         # high-water mark silently discards messages (prefetch credit bounds what is queued).
@@ -98,7 +136,21 @@ class Coordinator:
         self._sock.setsockopt(zmq.SNDHWM, 0)
         self._sock.setsockopt(zmq.RCVHWM, 0)
         self._sock.setsockopt(zmq.LINGER, 0)
-        self._sock.bind(self.address)
+        # A peer sending more than this in one message is disconnected by ZeroMQ.
+        self._sock.setsockopt(zmq.MAXMSGSIZE, max_message_size)
+        if curve is not None:
+            from zmq.auth.thread import ThreadAuthenticator
+
+            self._auth = ThreadAuthenticator(self._ctx, log=logging.getLogger("dagron.auth"))
+            self._auth.start()
+            self._auth.configure_curve_callback("*", _AllowKeys(curve.authorized))
+            self._sock.curve_server = True
+            self._sock.curve_secretkey = curve.secret
+            self._sock.curve_publickey = curve.public
+        self._sock.bind(listen if listen is not None else f"ipc://{self._dir}/coordinator")
+        self.address: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._remote: dict[bytes, RemoteWorker] = {}
+        self._written_off: set[bytes] = set()  # remote workers declared lost
         self._procs: dict[str, LocalProcess] = {}
         self._by_id: dict[bytes, LocalProcess] = {}
         self._fn_ids: dict[int, int] = {}  # id(callable) -> fn id
@@ -119,17 +171,19 @@ class Coordinator:
             p.HELLO: self._on_hello,
             p.STARTED: self._on_started,
             p.RESULT: self._on_result,
+            p.HEARTBEAT: self._on_heartbeat,
+            p.MEMORY: self._on_memory,
         }
 
     # ----- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Starts the workers and waits until every one has said hello."""
+        """Starts the local workers and waits until every one has said hello."""
         try:
             for _ in range(self.n_workers):
                 self._spawn()
             deadline = time.monotonic() + self.start_timeout
-            while len(self._by_id) < self.n_workers:
+            while len(self._by_id) < self.n_workers:  # local workers only
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise WorkerStartError(
@@ -146,16 +200,34 @@ class Coordinator:
             self.close()
             raise
 
+    def wait_for_workers(self, n: int, timeout: Optional[float] = None) -> None:
+        """Blocks until at least ``n`` workers (local and remote) are connected."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while len(self.state.workers) < n:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise WorkerStartError(
+                    f"{len(self.state.workers)} of {n} workers connected within {timeout} s"
+                )
+            self._poll(left if left is None else min(left, 0.5))
+
     def close(self) -> None:
-        """Tells every worker to leave, kills those that do not, removes the socket."""
+        """Tells every worker (remote ones too) to leave, kills local ones that do not,
+        removes the socket."""
         if self.status is Status.CLOSED:
             return
         self.status = Status.CLOSING
-        for ident in list(self._by_id):
+        for ident in list(self.state.workers) + list(self._by_id):
             try:
                 self._sock.send_multipart([ident, p.SHUTDOWN, p.dump_header(())], zmq.NOBLOCK)
             except zmq.ZMQError:
                 pass
+        for proc in self._procs.values():
+            # A worker in the middle of a task cannot read the request to leave.
+            if proc.identity is not None and self.state.running_on(proc.identity) is not None:
+                proc.kill()
+        if self._remote:
+            time.sleep(0.2)  # let the requests to leave go out before the socket closes
         deadline = time.monotonic() + 2.0
         for proc in self._procs.values():
             if proc.reap(max(0.0, deadline - time.monotonic())) is None:
@@ -165,25 +237,50 @@ class Coordinator:
         self._procs.clear()
         self._by_id.clear()
         self._sock.close(linger=0)
+        if self._auth is not None:
+            self._auth.stop()
         self._ctx.term()
         shutil.rmtree(self._dir, ignore_errors=True)
         self.status = Status.CLOSED
 
     @property
     def workers(self) -> list[dict[str, Any]]:
-        """One entry per live worker: name, pid, tasks done."""
+        """One entry per live worker: name, host, pid, slots, tasks done, local or not."""
         out = []
+        host = os.uname().nodename
         for proc in self._procs.values():
             slot = self.state.workers.get(proc.identity or b"")
+            done = slot.tasks_done if slot else 0
             out.append(
-                {"name": proc.name, "pid": proc.pid, "tasks_done": slot.tasks_done if slot else 0}
+                {
+                    "name": proc.name,
+                    "host": host,
+                    "pid": proc.pid,
+                    "slots": 1,
+                    "tasks_done": done,
+                    "local": True,
+                }
+            )
+        for ident, remote in self._remote.items():
+            slot = self.state.workers.get(ident)
+            done = slot.tasks_done if slot else 0
+            out.append(
+                {
+                    "name": remote.name,
+                    "host": remote.host,
+                    "pid": remote.pid,
+                    "slots": 1,
+                    "tasks_done": done,
+                    "local": False,
+                }
             )
         return out
 
     def _spawn(self) -> LocalProcess:
         n = next(_names)
         name = f"{os.uname().nodename}/w{n}"
-        proc = spawn_worker(self.address, name, os.path.join(self._dir, f"w{n}.status"))
+        status = os.path.join(self._dir, f"w{n}.status")
+        proc = spawn_worker(self.address, name, status, keys=self.keys)
         self._procs[name] = proc
         return proc
 
@@ -263,7 +360,7 @@ class Coordinator:
             if c[1] is not None:
                 self._tid_of.pop(key, None)
                 self._node_of.pop(tid, None)
-            out.append((key, *c[1:]))  # type: ignore[arg-type]
+            out.append((key, *c[1:]))
         return out
 
     def _poll(self, timeout: Optional[float]) -> None:
@@ -281,6 +378,9 @@ class Coordinator:
             )
         if any(proc.pidfd is None for proc in self._procs.values()):
             wait_ms = min(wait_ms if wait_ms is not None else 1 << 30, 100)
+        if len(self.heartbeats):
+            due = int(self.heartbeats.next_deadline(time.monotonic()) * 1000) + 1
+            wait_ms = min(wait_ms if wait_ms is not None else 1 << 30, due)
         events = dict(poller.poll(wait_ms))
         if self._sock in events:
             self._read_messages()
@@ -292,6 +392,9 @@ class Coordinator:
                 self._on_exit(proc)
         if self.memory_limit is not None:
             self._check_memory()
+        if len(self.heartbeats):
+            for ident in self.heartbeats.expired(time.monotonic()):
+                self._remote_lost(ident)
 
     def _read_messages(self) -> None:
         while True:
@@ -300,42 +403,101 @@ class Coordinator:
             except zmq.Again:
                 return
             if len(frames) < 3:
-                continue  # malformed: dropped
+                log.warning("dropped a malformed message (%d frames)", len(frames))
+                continue
             handler = self._handlers.get(frames[1].bytes)
             if handler is None:
+                log.warning("dropped a message of unknown type %r", frames[1].bytes[:8])
                 continue
             try:
                 handler(frames[0].bytes, frames[2:])
-            except (ValueError, TypeError, IndexError, EOFError, AttributeError):
-                continue  # malformed or hostile frames never stop a run
+            except Exception as exc:  # malformed or hostile frames never stop a run
+                log.warning("dropped a malformed %r message: %s", frames[1].bytes[:8], exc)
 
     # ----- events --------------------------------------------------------------------------
 
     def _on_hello(self, ident: bytes, frames: list[Any]) -> None:
-        version, pid, _host, name = p.load_header(frames[0].bytes)
+        version, pid, host, name = p.load_header(frames[0].bytes)
+        if version != p.PROTOCOL_VERSION:
+            log.warning("refused worker %s: protocol %r, not %r", name, version, p.PROTOCOL_VERSION)
+            return
+        if ident in self.state.workers:
+            return  # a duplicate hello
         proc = self._procs.get(name)
-        if version != p.PROTOCOL_VERSION or proc is None or proc.pid != pid:
-            return  # not one of ours, or a version we do not speak
-        proc.identity = ident
-        self._by_id[ident] = proc
+        if proc is not None and proc.pid == pid:
+            proc.identity = ident
+            self._by_id[ident] = proc
+        elif self.accepts_remote and isinstance(name, str) and isinstance(pid, int):
+            self._remote[ident] = RemoteWorker(name, str(host), pid)
+            self._written_off.discard(ident)
+            self.heartbeats.add(ident, time.monotonic())
+            log.info("worker %s (pid %d on %s) joined", name, pid, host)
+        else:
+            log.warning("refused a hello from %r: not a worker of this coordinator", name)
+            return
         self._worker_names[ident] = name
         self._sock.send_multipart([ident, p.WELCOME, p.dump_header((p.PROTOCOL_VERSION,))])
         self._apply(self.state.worker_joined(ident, name))
+
+    def _on_heartbeat(self, hb_ident: bytes, frames: list[Any]) -> None:
+        worker, _name = p.load_header(frames[0].bytes)
+        # Answer every beat, so the worker knows the coordinator lives.
+        self._send(hb_ident, [p.HEARTBEAT, p.dump_header(())])
+        if worker in self._remote:
+            self.heartbeats.seen(worker, time.monotonic())
+        elif worker in self._written_off:
+            # Back after being declared lost (a cut link that healed): it must start over.
+            self._written_off.discard(worker)
+            self._send(worker, [p.REJOIN, p.dump_header(())])
+
+    def _on_memory(self, hb_ident: bytes, frames: list[Any]) -> None:
+        worker, rss, limit = p.load_header(frames[0].bytes)
+        name = self._worker_names.get(worker)
+        if name is None or worker not in self.state.workers:
+            return
+        reason = (
+            f"worker {name} used {rss / 2**20:.0f} MiB, over its memory limit of "
+            f"{limit / 2**20:.0f} MiB, and was restarted"
+        )
+        proc = self._by_id.get(worker)
+        if proc is not None:
+            proc.killed_for = reason
+        self._apply(self.state.kill(worker, reason))
+        self._forget_remote(worker)
+
+    def _remote_lost(self, ident: bytes) -> None:
+        remote = self._remote.get(ident)
+        if remote is None:
+            return
+        timeout = self.heartbeats.timeout
+        reason = (
+            f"worker {remote.name} (pid {remote.pid} on {remote.host}) sent no heartbeat for "
+            f"{timeout:g} s"
+        )
+        log.warning("%s; declared lost", reason)
+        self._forget_remote(ident)
+        self._written_off.add(ident)
+        self._apply(self.state.worker_lost(ident, reason))
+
+    def _forget_remote(self, ident: bytes) -> None:
+        self._remote.pop(ident, None)
+        self.heartbeats.forget(ident)
 
     def _on_started(self, ident: bytes, frames: list[Any]) -> None:
         key, started = p.load_header(frames[0].bytes)
         if self.state.where.get(key) != ident:
             return
         self.state.task_started(ident, key)
-        proc = self._by_id[ident]
-        self._done.append((key, None, None, None, started, started, 0.0, proc.name))
+        self._done.append((key, None, None, None, started, started, 0.0, self._worker_names[ident]))
 
     def _on_result(self, ident: bytes, frames: list[Any]) -> None:
         key, status, started, finished, took, extra = p.load_header(frames[0].bytes)
         if not self.state.task_finished(ident, key):
             return
         self._tasks.pop(key, None)
-        worker = self._by_id[ident].name
+        worker = self._worker_names[ident]
+        if ident in self._remote:
+            self.heartbeats.seen(ident, time.monotonic())
         payload = [f.buffer for f in frames[1:]]
         if status == p.OK_PICKLED or status == p.OK_RAW:
             value: Any = p.SerializedValue(payload, raw=status == p.OK_RAW)
@@ -429,3 +591,16 @@ class Coordinator:
         except zmq.ZMQError:
             # The peer is gone; its exit notification will account for its tasks.
             pass
+
+
+class _AllowKeys:
+    """CURVE callback for the ZAP authenticator: only the listed public keys get in."""
+
+    def __init__(self, keys: tuple[bytes, ...]) -> None:
+        self._keys = frozenset(keys)
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        allowed = key in self._keys
+        if not allowed:
+            log.warning("refused a connection from an unknown CURVE key")
+        return allowed

@@ -1,4 +1,5 @@
-"""Starts, watches and stops local worker processes.
+"""Starts, watches and stops worker processes: the coordinator's local ones
+(:func:`spawn_worker`) and a worker host's (:class:`WorkerNanny`, behind ``dagron-worker``).
 
 Death is noticed at once: each process has a Linux pidfd that becomes readable when it
 exits, and the coordinator polls those alongside its socket. Where pidfds are missing the
@@ -12,12 +13,13 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Optional
 
 import psutil
 
-__all__ = ["LocalProcess", "describe_exit", "spawn_worker"]
+__all__ = ["LocalProcess", "WorkerNanny", "describe_exit", "spawn_worker"]
 
 
 @dataclass
@@ -94,7 +96,9 @@ def describe_exit(code: Optional[int]) -> str:
     return f"exited with code {code}"
 
 
-def spawn_worker(address: str, name: str, status_file: Optional[str] = None) -> LocalProcess:
+def spawn_worker(
+    address: str, name: str, status_file: Optional[str] = None, keys: Optional[str] = None
+) -> LocalProcess:
     """Starts ``python -m dagron.workers.worker`` connected to ``address``.
 
     The child gets this interpreter's ``sys.path`` so it can import what the caller can (as
@@ -119,6 +123,8 @@ def spawn_worker(address: str, name: str, status_file: Optional[str] = None) -> 
         with open(status_file, "wb") as f:
             f.write(struct.pack("<q", -1))
         cmd += ["--status-file", status_file]
+    if keys is not None:
+        cmd += ["--keys", keys]
     popen = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
     pidfd: Optional[int] = None
     if hasattr(os, "pidfd_open"):
@@ -127,3 +133,113 @@ def spawn_worker(address: str, name: str, status_file: Optional[str] = None) -> 
         except OSError:
             pidfd = None
     return LocalProcess(name=name, popen=popen, pidfd=pidfd, status_file=status_file)
+
+
+class WorkerNanny:
+    """Keeps ``nprocs`` worker processes connected to a coordinator (``dagron-worker``).
+
+    Restarts a worker that crashes; stops when the coordinator tells the workers to leave,
+    when a worker reports the coordinator unreachable for ``death_timeout`` seconds, or on
+    SIGTERM/SIGINT (then it stops its workers first). Reconnecting after a dropped
+    connection is ZeroMQ's job; the coordinator re-admits a worker it had written off.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        nprocs: int = 1,
+        *,
+        keys: Optional[str] = None,
+        name: Optional[str] = None,
+        memory_limit: Optional[int] = None,
+        death_timeout: float = 60.0,
+        heartbeat: float = 1.0,
+    ) -> None:
+        self.address = address
+        self.nprocs = nprocs
+        self.keys = keys
+        self.name = name or f"{os.uname().nodename}/{os.getpid()}"
+        self.memory_limit = memory_limit
+        self.death_timeout = death_timeout
+        self.heartbeat = heartbeat
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.restarts = 0
+        self._stopping = False
+
+    def _start(self, slot: int) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "dagron.workers.worker",
+            self.address,
+            "--name",
+            f"{self.name}/{slot}",
+            "--death-timeout",
+            str(self.death_timeout),
+            "--heartbeat",
+            str(self.heartbeat),
+            "--parent-pid",
+            str(os.getpid()),
+        ]
+        if self.keys is not None:
+            cmd += ["--keys", self.keys]
+        if self.memory_limit is not None:
+            cmd += ["--memory-limit", str(self.memory_limit)]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.procs[slot] = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self._stopping = True
+
+    def run(self) -> int:
+        """Supervises until told to stop; returns the process exit code."""
+        from .protocol import EXIT_COORDINATOR_GONE
+
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        for slot in range(self.nprocs):
+            self._start(slot)
+        code = 0
+        try:
+            while not self._stopping and self.procs:
+                time.sleep(0.1)
+                for slot, proc in list(self.procs.items()):
+                    rc = proc.poll()
+                    if rc is None:
+                        continue
+                    del self.procs[slot]
+                    if rc == 0:
+                        continue  # told to leave by the coordinator
+                    if rc == EXIT_COORDINATOR_GONE:
+                        print(
+                            f"dagron-worker: coordinator {self.address} unreachable for "
+                            f"{self.death_timeout:g} s; stopping",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        self._stopping = True
+                        code = 1
+                        break
+                    self.restarts += 1
+                    print(
+                        f"dagron-worker: worker {self.name}/{slot} {describe_exit(rc)}; restarting",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    self._start(slot)
+        finally:
+            self.stop()
+        return code
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + 3.0
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()

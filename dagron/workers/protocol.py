@@ -18,7 +18,13 @@ STARTED    w -> c       ``(key, started_at)``
 RESULT     w -> c       ``(key, status, started_at, finished_at, duration, extra)`` + frames
 CANCEL     c -> w       ``(key,)``: drop it if it has not started
 SHUTDOWN   c -> w       ``()``
+REJOIN     c -> w       ``()``: "I do not know you (any more)": drop queued work, say hello again
+HEARTBEAT  both         ``(worker identity, name)`` from the worker's heartbeat socket; ``()`` back
+MEMORY     w -> c       ``(worker identity, rss, limit)``: over its memory limit, leaving now
 =========  ===========  =======================================================================
+
+Each worker has two sockets: the task socket, and a heartbeat socket served by a thread of
+its own, so that a task holding the main thread for minutes does not look like a dead host.
 
 A callable is sent to a worker once and referred to by ``fn_id`` afterwards: many nodes
 usually share one function, and pickling it by value (cloudpickle) is the expensive part.
@@ -35,7 +41,13 @@ from ..result import Deferred
 
 __all__ = [
     "CANCEL",
+    "EXIT_COORDINATOR_GONE",
+    "EXIT_MEMORY",
+    "EXIT_PARENT_GONE",
+    "HEARTBEAT",
     "HELLO",
+    "MEMORY",
+    "REJOIN",
     "PROTOCOL_VERSION",
     "RESULT",
     "SHUTDOWN",
@@ -59,6 +71,14 @@ STARTED = b"S"
 RESULT = b"R"
 CANCEL = b"C"
 SHUTDOWN = b"X"
+REJOIN = b"J"
+HEARTBEAT = b"B"
+MEMORY = b"M"
+
+# Worker exit codes the nanny acts on.
+EXIT_PARENT_GONE = 3
+EXIT_COORDINATOR_GONE = 4
+EXIT_MEMORY = 5
 
 # RESULT status values.
 OK_PICKLED = 0  # frames: the value, pickled

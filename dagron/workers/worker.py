@@ -1,8 +1,12 @@
 """The worker process: receive tasks, run them one at a time, send results back.
 
-Started by the coordinator (``python -m dagron.workers.worker ADDRESS``). It connects a
-DEALER socket to the coordinator's ROUTER, says hello, and then loops. It leaves by itself
-when told to, or when the process that started it is gone, so no worker outlives its run.
+Started by the coordinator for local workers, or by ``dagron-worker`` on other hosts
+(``python -m dagron.workers.worker ADDRESS``). It connects a DEALER socket to the
+coordinator's ROUTER, says hello, and then loops. A second socket, served by a thread of its
+own, exchanges heartbeats, so a long task does not look like a dead host and a vanished
+coordinator is noticed even mid-task. The worker leaves by itself when told to, when the
+process that started it is gone, or when the coordinator has been silent for
+``death_timeout`` seconds, so no worker outlives its coordinator.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ import traceback
 from collections import deque
 from typing import Any, Callable, Deque, Optional
 
+import psutil
 import zmq
 
 from . import protocol as p
+from .security import WorkerKeys, load_worker_keys
 
 __all__ = ["Worker", "main"]
 
@@ -35,28 +41,31 @@ def _describe(exc: BaseException) -> tuple[str, str]:
 
 
 class Worker:
-    """One worker's loop. Single-threaded apart from a watchdog on the parent process."""
+    """One worker's loop: tasks on the main thread, heartbeats and watchdogs on another."""
 
     def __init__(
         self,
         address: str,
         name: str,
-        parent_pid: Optional[int],
+        parent_pid: Optional[int] = None,
         status_file: Optional[str] = None,
+        keys: Optional[WorkerKeys] = None,
+        death_timeout: Optional[float] = None,
+        memory_limit: Optional[int] = None,
+        heartbeat_period: float = 1.0,
     ) -> None:
         self.address = address
         self.name = name
         self.parent_pid = parent_pid
-        self.ctx = zmq.Context.instance()
-        self.sock = self.ctx.socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 2000)
-        # No high-water mark on either side: the coordinator bounds what it sends through
-        # prefetch credit, and a result must never be dropped or block the worker.
-        self.sock.setsockopt(zmq.SNDHWM, 0)
-        self.sock.setsockopt(zmq.RCVHWM, 0)
+        self.keys = keys
+        self.death_timeout = death_timeout
+        self.memory_limit = memory_limit
+        self.heartbeat_period = heartbeat_period
+        self.identity = b"w" + os.urandom(8).hex().encode()
+        self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+        self.sock = self._socket(self.identity)
         self.functions: dict[int, Callable[..., Any]] = {}
         self.queue: Deque[_Task] = deque()
-        self.dropped: set[int] = set()
         self.running = True
         # The key of the task being run, in a shared page the coordinator reads if this
         # process dies: a STARTED message can die with the process before it is flushed,
@@ -69,15 +78,30 @@ class Worker:
             p.TASKS: self._on_tasks,
             p.CANCEL: self._on_cancel,
             p.SHUTDOWN: self._on_shutdown,
+            p.REJOIN: self._on_rejoin,
             p.WELCOME: lambda frames: None,
         }
+
+    def _socket(self, identity: bytes) -> zmq.Socket[bytes]:
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.IDENTITY, identity)
+        sock.setsockopt(zmq.LINGER, 2000)
+        # No high-water mark on either side: the coordinator bounds what it sends through
+        # prefetch credit, and a result must never be dropped or block the worker.
+        sock.setsockopt(zmq.SNDHWM, 0)
+        sock.setsockopt(zmq.RCVHWM, 0)
+        if self.keys is not None:
+            sock.curve_secretkey = self.keys.secret
+            sock.curve_publickey = self.keys.public
+            sock.curve_serverkey = self.keys.server_public
+        return sock
 
     # ----- life cycle ----------------------------------------------------------------------
 
     def run(self) -> None:
         self.sock.connect(self.address)
-        hello = (p.PROTOCOL_VERSION, os.getpid(), socket.gethostname(), self.name)
-        self.sock.send_multipart([p.HELLO, p.dump_header(hello)])
+        self._hello()
+        threading.Thread(target=self._heartbeats, name="dagron-heartbeat", daemon=True).start()
         if self.parent_pid is not None:
             threading.Thread(target=self._watch_parent, daemon=True).start()
         try:
@@ -91,13 +115,50 @@ class Worker:
         finally:
             self.sock.close(linger=2000)
 
+    def _hello(self) -> None:
+        hello = (p.PROTOCOL_VERSION, os.getpid(), socket.gethostname(), self.name)
+        self.sock.send_multipart([p.HELLO, p.dump_header(hello)])
+
     def _watch_parent(self) -> None:
-        # Re-parenting means the coordinator's process is gone: leave at once, even in the
+        # Re-parenting means the process that started us is gone: leave at once, even in the
         # middle of a task, rather than linger as an orphan.
         while True:
             time.sleep(0.2)
             if os.getppid() != self.parent_pid:
-                os._exit(3)
+                os._exit(p.EXIT_PARENT_GONE)
+
+    def _heartbeats(self) -> None:
+        """Pings the coordinator every period on a socket of its own; leaves when the
+        coordinator has been silent for ``death_timeout`` or memory goes over the limit."""
+        sock = self._socket(b"h" + self.identity[1:])
+        sock.connect(self.address)
+        beat = [p.HEARTBEAT, p.dump_header((self.identity, self.name))]
+        me = psutil.Process()
+        last_heard = time.monotonic()
+        while True:
+            sock.send_multipart(beat)
+            if sock.poll(int(self.heartbeat_period * 1000)):
+                while sock.poll(0):
+                    sock.recv_multipart()
+                last_heard = time.monotonic()
+            if (
+                self.death_timeout is not None
+                and time.monotonic() - last_heard > self.death_timeout
+            ):
+                print(
+                    f"dagron worker {self.name}: no word from the coordinator at {self.address} "
+                    f"for {self.death_timeout:g} s; exiting",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                os._exit(p.EXIT_COORDINATOR_GONE)
+            if self.memory_limit is not None:
+                rss = me.memory_info().rss
+                if rss > self.memory_limit:
+                    note = (self.identity, rss, self.memory_limit)
+                    sock.send_multipart([p.MEMORY, p.dump_header(note)])
+                    sock.close(linger=1000)  # let the note go out before we do
+                    os._exit(p.EXIT_MEMORY)
 
     def _drain(self, block: bool) -> None:
         """Handles every message waiting (at least one when ``block``)."""
@@ -141,6 +202,12 @@ class Worker:
         self.running = False
         self.queue.clear()
 
+    def _on_rejoin(self, frames: list[Any]) -> None:
+        # The coordinator wrote us off (a network cut, a restart): whatever we hold was
+        # given to others already.
+        self.queue.clear()
+        self._hello()
+
     # ----- running a task ------------------------------------------------------------------
 
     def _send_bad_task(self, key: int, exc: BaseException) -> None:
@@ -179,6 +246,7 @@ class Worker:
     def _send_value(
         self, key: int, value: Any, started: float, finished: float, took: float
     ) -> None:
+        frames: list[Any]
         if type(value) is bytes:
             status, frames = p.OK_RAW, [value]
         else:
@@ -189,8 +257,8 @@ class Worker:
                 header = (key, p.UNPICKLABLE_RESULT, started, finished, took, extra)
                 self.sock.send_multipart([p.RESULT, p.dump_header(header)])
                 return
-        header = (key, status, started, finished, took, None)
-        self.sock.send_multipart([p.RESULT, p.dump_header(header), *frames], copy=False)
+        done: tuple[Any, ...] = (key, status, started, finished, took, None)
+        self.sock.send_multipart([p.RESULT, p.dump_header(done), *frames], copy=False)
 
     def _send_error(
         self, key: int, exc: BaseException, started: float, finished: float, took: float
@@ -210,16 +278,30 @@ class Worker:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="A dagron worker process (started by dagron).")
+    parser = argparse.ArgumentParser(description="One dagron worker process.")
     parser.add_argument("address", help="the coordinator's ZeroMQ address")
     parser.add_argument("--name", default=f"{socket.gethostname()}/{os.getpid()}")
-    parser.add_argument("--parent-pid", type=int, default=None)
+    parser.add_argument("--keys", default=None, help="directory of CURVE keys (dagron keygen)")
+    parser.add_argument("--death-timeout", type=float, default=None)
+    parser.add_argument("--memory-limit", type=int, default=None, help="bytes")
+    parser.add_argument("--heartbeat", type=float, default=1.0, help="seconds between pings")
+    parser.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--status-file", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    # The coordinator owns Ctrl-C: a terminal's SIGINT reaches the whole process group, and
-    # the coordinator decides what happens to running tasks.
+    # The coordinator (or the nanny) owns Ctrl-C: a terminal's SIGINT reaches the whole
+    # process group, and they decide what happens to running tasks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    Worker(args.address, args.name, args.parent_pid, args.status_file).run()
+    keys = load_worker_keys(args.keys) if args.keys else None
+    Worker(
+        args.address,
+        args.name,
+        parent_pid=args.parent_pid,
+        status_file=args.status_file,
+        keys=keys,
+        death_timeout=args.death_timeout,
+        memory_limit=args.memory_limit,
+        heartbeat_period=args.heartbeat,
+    ).run()
     return 0
 
 

@@ -1,0 +1,322 @@
+"""Cluster with remote workers: dagron-worker hosts, keys, heartbeats, hostile peers.
+
+The multi-host cases run workers in network namespaces with their own addresses (root only;
+skipped with the reason otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cloudpickle
+import pytest
+import zmq
+
+import dagron
+from dagron import Cluster, DAGExecutor, NodeStatus
+from dagron.errors import SecurityError
+from dagron.workers import protocol as p
+from dagron.workers.netns import Host, TestNetwork, netns_available
+from dagron.workers.security import generate_keys
+
+WORKER_CMD = [sys.executable, "-m", "dagron.workers.cli"]
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> str:
+    return str(generate_keys(tmp_path / "keys"))
+
+
+def start_host(
+    address: str, keys: str | None, nprocs: int = 2, *extra: str
+) -> subprocess.Popen[bytes]:
+    cmd = [*WORKER_CMD, address, "--nprocs", str(nprocs), "--death-timeout", "10", *extra]
+    if keys is not None:
+        cmd += ["--keys", keys]
+    return subprocess.Popen(cmd)
+
+
+@pytest.fixture
+def hosts() -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wide(n: int) -> dagron.DAG:
+    dag = dagron.DAG()
+    dag.add_nodes([f"n{i}" for i in range(n)])
+    return dag
+
+
+def test_cluster_refuses_open_address_without_keys() -> None:
+    with pytest.raises(SecurityError, match="without keys"):
+        Cluster("tcp://0.0.0.0:0")
+    # Nothing was bound: the refusal comes first.
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+
+
+def test_cluster_keygen_command_writes_usable_keys(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from dagron.workers.cli import dagron_main; dagron_main()",
+            "keygen",
+            str(tmp_path / "k"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert "coordinator.key" in out.stdout
+    names = sorted(f.name for f in (tmp_path / "k").iterdir())
+    assert names == [
+        "authorized",
+        "coordinator.key",
+        "coordinator.key_secret",
+        "worker.key",
+        "worker.key_secret",
+    ]
+    assert (tmp_path / "k").stat().st_mode & 0o777 == 0o700
+
+
+def test_cluster_remote_workers_run_and_leave_on_close(
+    keys: str, hosts: list[subprocess.Popen[bytes]]
+) -> None:
+    with Cluster("tcp://127.0.0.1:*", keys=keys, heartbeat_timeout=3.0) as cluster:
+        hosts.append(start_host(cluster.address, keys, nprocs=2))
+        cluster.wait_for_workers(2, timeout=60)
+        result = DAGExecutor(wide(200), backend=cluster).execute(
+            {f"n{i}": os.getpid for i in range(200)}
+        )
+        assert result.succeeded == 200
+        pids = {w["pid"] for w in cluster.workers}
+        assert {r.result for r in result.node_results.values()} <= pids
+        assert all(not w["local"] and w["slots"] == 1 for w in cluster.workers)
+        assert sum(w["tasks_done"] for w in cluster.workers) == 200
+    assert hosts[0].wait(30) == 0  # told to leave: the nanny exits cleanly
+
+
+def test_cluster_worker_without_keys_is_refused(keys: str, tmp_path: Path) -> None:
+    other = str(generate_keys(tmp_path / "other"))
+    with Cluster("tcp://127.0.0.1:*", keys=keys) as cluster:
+        intruders = [
+            subprocess.Popen([sys.executable, "-m", "dagron.workers.worker", cluster.address]),
+            subprocess.Popen(
+                [sys.executable, "-m", "dagron.workers.worker", cluster.address, "--keys", other]
+            ),
+        ]
+        try:
+            with pytest.raises(dagron.WorkerStartError):
+                cluster.wait_for_workers(1, timeout=3)
+            assert cluster.workers == []
+        finally:
+            for proc in intruders:
+                proc.kill()
+                proc.wait()
+
+
+def test_cluster_nanny_restarts_a_crashed_worker(
+    keys: str, hosts: list[subprocess.Popen[bytes]]
+) -> None:
+    with Cluster("tcp://127.0.0.1:*", keys=keys, heartbeat_timeout=3.0) as cluster:
+        hosts.append(start_host(cluster.address, keys, nprocs=1))
+        cluster.wait_for_workers(1, timeout=60)
+        first = cluster.workers[0]["pid"]
+        dag = wide(1)
+        result = DAGExecutor(dag, backend=cluster, retries=1).execute(
+            {"n0": lambda: os.kill(os.getpid(), signal.SIGKILL)}
+        )
+        assert result.node_results["n0"].status is NodeStatus.FAILED
+        assert isinstance(result.node_results["n0"].error, dagron.WorkerLostError)
+        cluster.wait_for_workers(1, timeout=60)
+        after = DAGExecutor(dag, backend=cluster).execute({"n0": os.getpid})
+        assert after.node_results["n0"].result != first
+
+
+def test_cluster_workers_exit_when_coordinator_dies(keys: str, tmp_path: Path) -> None:
+    script = (
+        "import sys, time, dagron\n"
+        f"c = dagron.Cluster('tcp://127.0.0.1:*', keys={keys!r})\n"
+        "print(c.address, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    coordinator = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        address = coordinator.stdout.readline().strip() if coordinator.stdout else ""
+        host = subprocess.Popen(
+            [*WORKER_CMD, address, "--keys", keys, "--death-timeout", "2", "--nprocs", "1"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(2)
+        coordinator.kill()
+        _, err = host.communicate(timeout=60)
+        assert host.returncode == 1
+        assert "unreachable" in err
+    finally:
+        coordinator.kill()
+        coordinator.wait()
+        if coordinator.stdout:
+            coordinator.stdout.close()
+
+
+def test_cluster_hostile_frames_do_not_disturb_a_run(hosts: list[subprocess.Popen[bytes]]) -> None:
+    rng = random.Random(7)
+    kinds = [p.HELLO, p.STARTED, p.RESULT, p.HEARTBEAT, p.MEMORY, b"?", b""]
+    with Cluster("tcp://127.0.0.1:*", heartbeat_timeout=3.0) as cluster:
+        hosts.append(start_host(cluster.address, None, nprocs=2))
+        cluster.wait_for_workers(2, timeout=60)
+        real = {w["name"] for w in cluster.workers}
+        ctx = zmq.Context()
+        attacker = ctx.socket(zmq.DEALER)
+        attacker.setsockopt(zmq.LINGER, 0)
+        attacker.connect(cluster.address)
+        headers = [
+            p.dump_header((1, 2, 3, 4, 5, 6)),
+            p.dump_header((p.PROTOCOL_VERSION, 1, "x", "evil")),
+            p.dump_header((99, os.getpid(), "x", "future")),
+            p.dump_header(("a",)),
+            b"\x80\x05garbage",
+            os.urandom(64),
+        ]
+        try:
+            for _ in range(300):
+                frames = [rng.choice(kinds)] + [
+                    rng.choice(headers) for _ in range(rng.randrange(0, 4))
+                ]
+                attacker.send_multipart(frames)
+            result = DAGExecutor(wide(300), backend=cluster).execute(
+                {f"n{i}": (lambda i=i: i * 2) for i in range(300)}
+            )
+            for _ in range(300):
+                attacker.send_multipart([rng.choice(kinds), rng.choice(headers)])
+        finally:
+            attacker.close()
+            ctx.term()
+        assert result.succeeded == 300
+        assert [r.result for r in result.node_results.values()] == [i * 2 for i in range(300)]
+        # Only the real workers ran anything; a peer speaking another protocol never joined.
+        assert {r.worker for r in result.node_results.values()} <= real
+        assert "future" not in {w["name"] for w in cluster.workers}
+
+
+# ----- separate hosts -------------------------------------------------------------------
+
+NETNS = netns_available()
+needs_netns = pytest.mark.skipif(NETNS is not None, reason=f"multi-host tests: {NETNS}")
+
+
+@pytest.fixture
+def net() -> Iterator[TestNetwork]:
+    with TestNetwork() as network:
+        yield network
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        return int(s.getsockname()[1])
+
+
+def spread_dag(n: int) -> dagron.DAG:
+    dag = dagron.DAG()
+    dag.add_nodes([f"n{i}" for i in range(n)])
+    dag.add_edges([(f"n{i}", f"n{i + 50}") for i in range(n - 50)])
+    return dag
+
+
+def work(i: int) -> tuple[int, str]:
+    time.sleep(0.005)
+    return i, socket.gethostname() + "/" + str(os.getpid())
+
+
+# Remote hosts cannot import this test module: send its functions by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def start_hosts(net: TestNetwork, port: int, keys: str, count: int = 2) -> list[Host]:
+    """``count`` hosts, each running ``dagron-worker --nprocs 2`` against our port."""
+    hosts = [net.add_host() for _ in range(count)]
+    for host in hosts:
+        address = f"tcp://{host.gateway}:{port}"
+        host.popen([*WORKER_CMD, address, "--keys", keys, "--nprocs", "2", "--name", host.name])
+    return hosts
+
+
+@needs_netns
+def test_cluster_two_hosts_share_a_run(keys: str, net: TestNetwork) -> None:
+    port = free_port()
+    with Cluster(f"tcp://0.0.0.0:{port}", keys=keys, heartbeat_timeout=3.0) as cluster:
+        a, b = start_hosts(net, port, keys)
+        cluster.wait_for_workers(4, timeout=90)
+        assert {w["name"].rsplit("/", 1)[0] for w in cluster.workers} == {a.name, b.name}
+        result = DAGExecutor(spread_dag(1000), backend=cluster).execute(
+            {f"n{i}": (lambda i=i: work(i)) for i in range(1000)}
+        )
+        assert result.succeeded == 1000
+        by_host = {r.worker.rsplit("/", 1)[0] for r in result.node_results.values()}
+        assert by_host == {a.name, b.name}
+        assert [r.result[0] for r in result.node_results.values()] == list(range(1000))
+
+
+@needs_netns
+def test_cluster_cut_off_host_loses_nothing(keys: str, net: TestNetwork) -> None:
+    port = free_port()
+    with Cluster(f"tcp://0.0.0.0:{port}", keys=keys, heartbeat_timeout=2.0) as cluster:
+        a, b = start_hosts(net, port, keys)
+        cluster.wait_for_workers(4, timeout=90)
+        ran: list[str] = []
+
+        def on_complete(name: str, *_: object) -> None:
+            ran.append(name)
+            if len(ran) == 200:
+                net.cut(a)  # mid-run, host a drops off the network
+
+        result = DAGExecutor(
+            spread_dag(1000),
+            backend=cluster,
+            retries=3,
+            callbacks=dagron.ExecutionCallbacks(on_complete=on_complete),
+        ).execute({f"n{i}": (lambda i=i: work(i)) for i in range(1000)})
+        assert result.succeeded == 1000, result
+        assert len(ran) == len(set(ran)) == 1000  # every node recorded exactly once
+        late = [r for r in list(result.node_results.values())[600:]]
+        assert {r.worker.rsplit("/", 1)[0] for r in late} == {b.name}
+        lost = [r for r in result.node_results.values() if r.attempts > 1]
+        assert all(r.status is NodeStatus.COMPLETED for r in lost)
+
+
+@needs_netns
+def test_cluster_host_without_keys_is_refused(keys: str, net: TestNetwork, tmp_path: Path) -> None:
+    port = free_port()
+    wrong = str(generate_keys(tmp_path / "wrong"))
+    shutil.copy(Path(keys) / "coordinator.key", Path(wrong) / "coordinator.key")
+    with Cluster(f"tcp://0.0.0.0:{port}", keys=keys) as cluster:
+        a = net.add_host()
+        a.popen([*WORKER_CMD, f"tcp://{a.gateway}:{port}", "--keys", wrong, "--nprocs", "1"])
+        with pytest.raises(dagron.WorkerStartError):
+            cluster.wait_for_workers(1, timeout=4)
+        assert cluster.workers == []

@@ -90,6 +90,10 @@ class TestNetwork:
         """Takes the host's link down: it stays up but can reach nothing."""
         _ip("link", "set", host.outer_link, "down")
 
+    def restore(self, host: Host) -> None:
+        """Brings a cut host's link back up."""
+        _ip("link", "set", host.outer_link, "up")
+
     def close(self) -> None:
         for host in self.hosts:
             for proc in host.processes:

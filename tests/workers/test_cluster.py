@@ -320,3 +320,42 @@ def test_cluster_host_without_keys_is_refused(keys: str, net: TestNetwork, tmp_p
         with pytest.raises(dagron.WorkerStartError):
             cluster.wait_for_workers(1, timeout=4)
         assert cluster.workers == []
+
+
+def test_cluster_worker_host_stops_cleanly_on_sigterm(keys: str) -> None:
+    import psutil
+
+    with Cluster("tcp://127.0.0.1:*", keys=keys) as cluster:
+        host = start_host(cluster.address, keys, nprocs=2)
+        try:
+            cluster.wait_for_workers(2, timeout=60)
+            children = psutil.Process(host.pid).children()
+            assert len(children) == 2
+            host.send_signal(signal.SIGTERM)
+            assert host.wait(30) == 0
+            _gone, alive = psutil.wait_procs(children, timeout=10)
+            assert alive == []
+        finally:
+            host.kill()
+            host.wait()
+
+
+@needs_netns
+def test_cluster_host_rejoins_after_its_link_heals(keys: str, net: TestNetwork) -> None:
+    port = free_port()
+    with Cluster(f"tcp://0.0.0.0:{port}", keys=keys, heartbeat_timeout=2.0) as cluster:
+        (a,) = start_hosts(net, port, keys, count=1)
+        cluster.wait_for_workers(2, timeout=90)
+        before = {w["pid"] for w in cluster.workers}
+        net.cut(a)
+        deadline = time.monotonic() + 30
+        while cluster.workers and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert cluster.workers == []  # declared lost
+        net.restore(a)
+        cluster.wait_for_workers(2, timeout=60)
+        assert {w["pid"] for w in cluster.workers} == before  # the same processes, back
+        result = DAGExecutor(wide(50), backend=cluster).execute(
+            {f"n{i}": os.getpid for i in range(50)}
+        )
+        assert result.succeeded == 50

@@ -31,6 +31,7 @@ from ..errors import (
 from . import protocol as p
 from .heartbeat import Heartbeats
 from .nanny import LocalProcess, describe_exit, spawn_worker
+from .output import show_log, show_output
 from .security import is_loopback_endpoint, load_coordinator_keys
 from .state import CancelOnWorker, CoordinatorState, Dispatch, Instruction, KillWorker, TaskLost
 from .status import Status
@@ -164,6 +165,9 @@ class Coordinator:
         self._tid_of: dict[int, int] = {}  # executor key -> task id
         self._key_of: dict[int, int] = {}  # task id -> executor key
         self._node_of: dict[int, str] = {}  # task id -> node name, for error messages
+        # Names of recently finished tasks: output shipped on the heartbeat socket can
+        # arrive after the result.
+        self._finished_nodes: dict[int, str] = {}
         self._worker_names: dict[bytes, str] = {}
         self._done: list[Completion] = []
         self._next_memory_check = 0.0
@@ -173,6 +177,7 @@ class Coordinator:
             p.RESULT: self._on_result,
             p.HEARTBEAT: self._on_heartbeat,
             p.MEMORY: self._on_memory,
+            p.OUTPUT: self._on_output,
         }
 
     # ----- life cycle ----------------------------------------------------------------------
@@ -359,7 +364,7 @@ class Coordinator:
                 continue  # cancelled meanwhile
             if c[1] is not None:
                 self._tid_of.pop(key, None)
-                self._node_of.pop(tid, None)
+                self._finished_nodes[tid] = self._node_of.pop(tid, "")
             out.append((key, *c[1:]))
         return out
 
@@ -449,6 +454,25 @@ class Coordinator:
             # Back after being declared lost (a cut link that healed): it must start over.
             self._written_off.discard(worker)
             self._send(worker, [p.REJOIN, p.dump_header(())])
+
+    def _on_output(self, ident: bytes, frames: list[Any]) -> None:
+        worker, chunks = p.load_header(frames[0].bytes)
+        who = self._worker_names.get(worker)
+        if who is None:
+            return
+        if len(self._finished_nodes) > 4096:
+            for tid in list(self._finished_nodes)[:2048]:
+                del self._finished_nodes[tid]
+        for key, stream, payload in chunks:
+            node = (
+                self._node_of.get(key) or self._finished_nodes.get(key) if key is not None else None
+            )
+            prefix = node or who
+            if stream == "log":
+                level, logger, message = payload
+                show_log(prefix, int(level), str(logger), str(message))
+            else:
+                show_output(prefix, str(stream), str(payload))
 
     def _on_memory(self, hb_ident: bytes, frames: list[Any]) -> None:
         worker, rss, limit = p.load_header(frames[0].bytes)

@@ -8,6 +8,7 @@ coordinator falls back to checking ``Popen.poll()`` whenever it wakes.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import struct
@@ -125,6 +126,7 @@ def spawn_worker(
         cmd += ["--status-file", status_file]
     if keys is not None:
         cmd += ["--keys", keys]
+    cmd += ["--forward-output", "--log-level", str(logging.getLogger().getEffectiveLevel())]
     popen = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
     pidfd: Optional[int] = None
     if hasattr(os, "pidfd_open"):
@@ -183,6 +185,7 @@ class WorkerNanny:
         ]
         if self.keys is not None:
             cmd += ["--keys", self.keys]
+        cmd += ["--forward-output"]
         if self.memory_limit is not None:
             cmd += ["--memory-limit", str(self.memory_limit)]
         env = dict(os.environ, PYTHONUNBUFFERED="1")

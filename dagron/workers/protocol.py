@@ -21,6 +21,7 @@ SHUTDOWN   c -> w       ``()``
 REJOIN     c -> w       ``()``: "I do not know you (any more)": drop queued work, say hello again
 HEARTBEAT  both         ``(worker identity, name)`` from the worker's heartbeat socket; ``()`` back
 MEMORY     w -> c       ``(worker identity, rss, limit)``: over its memory limit, leaving now
+OUTPUT     w -> c       ``(worker identity, chunks)``: what tasks printed or logged, see output.py
 =========  ===========  =======================================================================
 
 Each worker has two sockets: the task socket, and a heartbeat socket served by a thread of
@@ -47,6 +48,7 @@ __all__ = [
     "HEARTBEAT",
     "HELLO",
     "MEMORY",
+    "OUTPUT",
     "REJOIN",
     "PROTOCOL_VERSION",
     "RESULT",
@@ -74,6 +76,7 @@ SHUTDOWN = b"X"
 REJOIN = b"J"
 HEARTBEAT = b"B"
 MEMORY = b"M"
+OUTPUT = b"O"
 
 # Worker exit codes the nanny acts on.
 EXIT_PARENT_GONE = 3

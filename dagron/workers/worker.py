@@ -12,6 +12,7 @@ process that started it is gone, or when the coordinator has been silent for
 from __future__ import annotations
 
 import argparse
+import logging
 import mmap
 import os
 import pickle
@@ -29,6 +30,7 @@ import psutil
 import zmq
 
 from . import protocol as p
+from .output import ForwardingHandler, OutputBuffer, TaskStream
 from .security import WorkerKeys, load_worker_keys
 
 __all__ = ["Worker", "main"]
@@ -53,6 +55,8 @@ class Worker:
         death_timeout: Optional[float] = None,
         memory_limit: Optional[int] = None,
         heartbeat_period: float = 1.0,
+        forward_output: bool = False,
+        log_level: int = logging.WARNING,
     ) -> None:
         self.address = address
         self.name = name
@@ -61,6 +65,9 @@ class Worker:
         self.death_timeout = death_timeout
         self.memory_limit = memory_limit
         self.heartbeat_period = heartbeat_period
+        self.output: Optional[OutputBuffer] = None
+        if forward_output:
+            self._forward_output(log_level)
         self.identity = b"w" + os.urandom(8).hex().encode()
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.sock = self._socket(self.identity)
@@ -81,6 +88,22 @@ class Worker:
             p.REJOIN: self._on_rejoin,
             p.WELCOME: lambda frames: None,
         }
+
+    def _forward_output(self, log_level: int) -> None:
+        """Tasks' prints and log records go to the coordinator, tagged with the task."""
+        self.output = OutputBuffer()
+        sys.stdout = TaskStream(self.output, "stdout")
+        sys.stderr = TaskStream(self.output, "stderr")
+        root = logging.getLogger()
+        root.handlers[:] = [ForwardingHandler(self.output)]
+        root.setLevel(log_level)
+
+    def _send_output(self, sock: zmq.Socket[bytes]) -> None:
+        if self.output is None:
+            return
+        chunks = self.output.take()
+        if chunks:
+            sock.send_multipart([p.OUTPUT, p.dump_header((self.identity, chunks))])
 
     def _socket(self, identity: bytes) -> zmq.Socket[bytes]:
         sock = self.ctx.socket(zmq.DEALER)
@@ -134,13 +157,21 @@ class Worker:
         sock.connect(self.address)
         beat = [p.HEARTBEAT, p.dump_header((self.identity, self.name))]
         me = psutil.Process()
-        last_heard = time.monotonic()
+        last_heard = next_beat = time.monotonic()
+        # Wake often enough to ship a task's output while it runs, not only once a beat.
+        tick = (
+            min(self.heartbeat_period, 0.05) if self.output is not None else self.heartbeat_period
+        )
         while True:
-            sock.send_multipart(beat)
-            if sock.poll(int(self.heartbeat_period * 1000)):
+            now = time.monotonic()
+            if now >= next_beat:
+                sock.send_multipart(beat)
+                next_beat = now + self.heartbeat_period
+            if sock.poll(int(tick * 1000)):
                 while sock.poll(0):
                     sock.recv_multipart()
                 last_heard = time.monotonic()
+            self._send_output(sock)
             if (
                 self.death_timeout is not None
                 and time.monotonic() - last_heard > self.death_timeout
@@ -148,7 +179,7 @@ class Worker:
                 print(
                     f"dagron worker {self.name}: no word from the coordinator at {self.address} "
                     f"for {self.death_timeout:g} s; exiting",
-                    file=sys.stderr,
+                    file=sys.__stderr__,
                     flush=True,
                 )
                 os._exit(p.EXIT_COORDINATOR_GONE)
@@ -230,18 +261,32 @@ class Worker:
         self.sock.send_multipart([p.STARTED, p.dump_header((key, started))])
         if self.status is not None:
             self.status[:8] = struct.pack("<q", key)
+        if self.output is not None:
+            self.output.current_key = key
         t0 = time.perf_counter()
         try:
             value = fn(*args)
         except BaseException as exc:
             duration = time.perf_counter() - t0
             finished = time.time()
+            self._end_output()
             self._send_error(key, exc, started, finished, duration)
             return
         duration = time.perf_counter() - t0
         finished = time.time()
+        self._end_output()
         del args
         self._send_value(key, value, started, finished, duration)
+
+    def _end_output(self) -> None:
+        """Ships what the task printed before its result, on the same socket, so the
+        caller sees a node's output before it hears the node finished."""
+        if self.output is None:
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._send_output(self.sock)
+        self.output.current_key = None
 
     def _send_value(
         self, key: int, value: Any, started: float, finished: float, took: float
@@ -285,6 +330,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--death-timeout", type=float, default=None)
     parser.add_argument("--memory-limit", type=int, default=None, help="bytes")
     parser.add_argument("--heartbeat", type=float, default=1.0, help="seconds between pings")
+    parser.add_argument(
+        "--forward-output",
+        action="store_true",
+        help="send what tasks print and log to the coordinator's console",
+    )
+    parser.add_argument("--log-level", type=int, default=logging.WARNING, help=argparse.SUPPRESS)
     parser.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--status-file", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -301,6 +352,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         death_timeout=args.death_timeout,
         memory_limit=args.memory_limit,
         heartbeat_period=args.heartbeat,
+        forward_output=args.forward_output,
+        log_level=args.log_level,
     ).run()
     return 0
 

@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from ._core import DAG, DAGBuilder, __version__
 from .async_executor import AsyncDAGExecutor
+from .backends.dask_backend import DaskBackend
 from .callbacks import ExecutionCallbacks
 from .errors import (
     CycleError,
@@ -39,11 +42,16 @@ from .pipeline import Pipeline, task
 from .result import ExecutionResult, NodeResult, NodeStatus
 from .workers import Cluster, LocalCluster
 
+# A library logs, the application decides where it goes: without this, warnings about
+# failed nodes would reach stderr through logging's last-resort handler.
+logging.getLogger("dagron").addHandler(logging.NullHandler())
+
 __all__ = [
     "DAG",
     "AsyncDAGExecutor",
     "DAGBuilder",
     "DAGExecutor",
+    "DaskBackend",
     "ExecutionCallbacks",
     "ExecutionResult",
     "Cluster",

@@ -8,7 +8,7 @@ by name, lazily imported from ``"module:attribute"`` so unused backends cost not
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, Union
+from typing import Any, Callable, Union, cast
 
 from .base import Backend, Completion
 
@@ -19,6 +19,7 @@ BackendFactory = Callable[[], Backend]
 _registry: dict[str, Union[str, BackendFactory]] = {
     "threads": "dagron.backends.threads:ThreadsBackend",
     "processes": "dagron.backends.processes:ProcessesBackend",
+    "dask": "dagron.backends.dask_backend:DaskBackend",
 }
 
 
@@ -34,12 +35,14 @@ def available_backends() -> list[str]:
 
 
 def create_backend(spec: Union[str, BackendFactory, Any]) -> Backend:
-    """A fresh backend for one run: from a registered name, from an object with a
-    ``backend()`` method (a cluster that hands out backends on its warm workers), or from a
-    zero-argument factory."""
+    """A backend for one run: from a registered name, from an object with a ``backend()``
+    method (a cluster that hands out backends on its warm workers), from a zero-argument
+    factory, or a backend object itself (``DaskBackend(client)``), used as it is."""
     make = getattr(spec, "backend", None)
     if callable(make):
         return make()
+    if all(callable(getattr(spec, m, None)) for m in ("start", "submit", "wait", "shutdown")):
+        return cast(Backend, spec)
     if callable(spec):
         return spec()
     try:

@@ -39,7 +39,9 @@ from .errors import (
 )
 from .executor import DAGExecutor
 from .pipeline import Pipeline, task
+from .profiling import profile
 from .result import ExecutionResult, NodeResult, NodeStatus
+from .tracing import Trace
 from .workers import Cluster, LocalCluster
 
 # A library logs, the application decides where it goes: without this, warnings about
@@ -60,6 +62,8 @@ __all__ = [
     "NodeStatus",
     "Pipeline",
     "task",
+    "Trace",
+    "profile",
     "CycleError",
     "DagronError",
     "DuplicateEdgeError",

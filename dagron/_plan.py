@@ -9,9 +9,9 @@ from typing import Any, Callable, Mapping, Sequence, Union
 
 from ._core import DAG
 from ._run import RetryDelay, RunState, per_node
-from .callbacks import ExecutionCallbacks, TraceRecorder, merge
+from .callbacks import ExecutionCallbacks, merge
 from .errors import MissingTaskError, TaskNotCallableError, UnknownTaskError
-from .result import TraceEvent
+from .tracing import Recorder
 
 Tasks = Mapping[str, Callable[..., Any]]
 PerNode = Union[float, int, None, Mapping[str, Any]]
@@ -108,10 +108,9 @@ def plan(
         for name, t in zip(names, timeouts):
             if t is not None and (not isinstance(t, (int, float)) or t <= 0):
                 raise ValueError(f"timeout of {name!r} must be seconds > 0, not {t!r}")
-    trace: list[TraceEvent] | None = None
+    recorder: Recorder | None = None
     if enable_tracing:
-        recorder = TraceRecorder()
-        trace = recorder.events
+        recorder = Recorder()
         callbacks = merge(recorder.callbacks(), callbacks)
     state = RunState(
         dag,
@@ -123,7 +122,7 @@ def plan(
         retry_delay=retry_delay,
         callbacks=callbacks,
         pass_results=pass_results,
-        trace=trace,
+        trace=recorder,
     )
     return state, asyncs
 

@@ -13,18 +13,24 @@ back to its node without a lookup table, and a late completion of an abandoned a
 from __future__ import annotations
 
 import heapq
+import logging
 import time
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from ._core import DAG, ReadySet
 from .callbacks import ExecutionCallbacks, fire
 from .errors import TaskTimeoutError
-from .result import ExecutionResult, NodeResult, NodeStatus, TraceEvent
+from .result import ExecutionResult, NodeResult, NodeStatus, _describe
+
+if TYPE_CHECKING:
+    from .tracing import Recorder
 
 RetryDelay = Union[float, Callable[[int], float]]
 
 _COMPLETED = NodeStatus.COMPLETED
 _NO_ARGS: tuple[Any, ...] = ()
+
+logger = logging.getLogger("dagron")
 
 
 class RunState:
@@ -42,7 +48,7 @@ class RunState:
         retry_delay: RetryDelay,
         callbacks: ExecutionCallbacks | None,
         pass_results: bool,
-        trace: list[TraceEvent] | None = None,
+        trace: Recorder | None = None,
     ) -> None:
         n = len(names)
         self.n = n
@@ -53,7 +59,9 @@ class RunState:
         self.timeouts = timeouts
         self.retries = retries
         self.retry_delay = retry_delay
+        self.dag = dag
         self.trace = trace
+        self.retried: list[NodeResult] = []  # tries that were retried (kept when tracing)
         self.attempts = [0] * n
         self.current = [-1] * n  # key of the attempt in flight, -1 when none
         self.results: list[NodeResult | None] = [None] * n
@@ -82,6 +90,12 @@ class RunState:
         self.on_retry = cb.on_retry
         self.on_timeout = cb.on_timeout
         self.on_cancel = cb.on_cancel
+        self.debug = logger.isEnabledFor(logging.DEBUG)
+        if self.debug:
+            # Instance attributes shadow the hot methods only when debug logging is on, so a
+            # run without it pays not even a flag test per node.
+            self.start = self._start_logged  # type: ignore[method-assign]
+            self.succeeded = self._succeeded_logged  # type: ignore[method-assign]
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -157,6 +171,15 @@ class RunState:
         )
         if not self.stopping and self.attempts[i] <= self._retries(i):
             self.last_failure[i] = result
+            if self.trace is not None:
+                self.retried.append(result)
+            logger.info(
+                "dagron: node %r attempt %d %s; retrying: %s",
+                name,
+                self.attempts[i],
+                "timed out" if status is NodeStatus.TIMED_OUT else "failed",
+                _describe(error),
+            )
             delay = self._delay(self.attempts[i] + 1)
             if delay > 0:
                 heapq.heappush(self.delayed, (time.monotonic() + delay, i))
@@ -255,7 +278,10 @@ class RunState:
                     started_at=started,
                     finished_at=now if started is not None else None,
                     attempts=self.attempts[i],
+                    worker=self.running_on.get(i),
                 )
+                if self.debug:
+                    logger.debug("dagron: node %r cancelled", self.names[i])
                 if self.on_cancel is not None:
                     fire(self.on_cancel, self.names[i])
         return keys
@@ -265,7 +291,28 @@ class RunState:
         by_name = {}
         for i, r in enumerate(self.results):
             by_name[self.names[i]] = r or NodeResult(self.names[i], NodeStatus.PENDING)
-        return ExecutionResult({name: by_name[name] for name in order}, elapsed, self.trace)
+        results = {name: by_name[name] for name in order}
+        trace = None
+        if self.trace is not None:
+            trace = self.trace.build(results, self.dag.edges(), self.retried)
+        return ExecutionResult(results, elapsed, trace)
+
+    # -- debug logging (installed over start/succeeded when the logger wants DEBUG) ---------
+
+    def _start_logged(self, i: int) -> int:
+        key = RunState.start(self, i)
+        logger.debug("dagron: node %r started (attempt %d)", self.names[i], self.attempts[i])
+        return key
+
+    def _succeeded_logged(
+        self, key: int, value: Any, started: float, finished: float, took: float, worker: str
+    ) -> None:
+        live = self.current[key % self.n] == key
+        RunState.succeeded(self, key, value, started, finished, took, worker)
+        if live:
+            logger.debug(
+                "dagron: node %r completed in %.6f s on %s", self.names[key % self.n], took, worker
+            )
 
     # -- internals --------------------------------------------------------------------------
 
@@ -289,6 +336,7 @@ class RunState:
     def _finish_failed(self, i: int, result: NodeResult) -> None:
         self.results[i] = result
         name = self.names[i]
+        _log_failure(result)
         if result.status is NodeStatus.TIMED_OUT:
             if self.on_timeout is not None:
                 fire(self.on_timeout, name, result.error.timeout)  # type: ignore[union-attr]
@@ -317,6 +365,7 @@ class RunState:
             self.ready.fail(i)  # still "running" in the ReadySet; its descendants are dropped
             result = self.last_failure.pop(i)
             self.results[i] = result
+            _log_failure(result)
             if self.on_failure is not None:
                 fire(self.on_failure, result.name, result.error)
         self.delayed = []
@@ -326,8 +375,23 @@ class RunState:
         for j in indices:
             if results[j] is None:
                 results[j] = NodeResult(names[j], NodeStatus.SKIPPED)
+                if self.debug:
+                    logger.debug("dagron: node %r skipped", names[j])
                 if on_skip is not None:
                     fire(on_skip, names[j])
+
+
+def _log_failure(result: NodeResult) -> None:
+    what = "timed out" if result.status is NodeStatus.TIMED_OUT else "failed"
+    where = f" on {result.worker}" if result.worker else ""
+    logger.warning(
+        "dagron: node %r %s after %d attempt(s)%s: %s",
+        result.name,
+        what,
+        result.attempts,
+        where,
+        _describe(result.error),
+    )
 
 
 def _predecessors(dag: DAG, names: Sequence[str]) -> list[list[int]]:

@@ -14,7 +14,8 @@ from typing import Any, Callable
 from ._core import DAG
 from ._plan import PerNode, Tasks, check_common, plan
 from ._run import RetryDelay, RunState
-from .callbacks import ExecutionCallbacks
+from .callbacks import ExecutionCallbacks, merge
+from .progress import ProgressBar
 from .result import ExecutionResult
 
 __all__ = ["AsyncDAGExecutor"]
@@ -73,26 +74,35 @@ class AsyncDAGExecutor:
         timeout: PerNode = None,
         cancel_event: threading.Event | asyncio.Event | None = None,
         pass_results: bool = False,
+        progress: bool = False,
     ) -> ExecutionResult:
         """Run ``tasks``; see :meth:`dagron.DAGExecutor.execute`. ``cancel_event`` may be a
         ``threading.Event`` or an ``asyncio.Event``. If this coroutine itself is cancelled,
-        the running nodes are cancelled too and ``CancelledError`` propagates."""
+        the running nodes are cancelled too and ``CancelledError`` propagates.
+        ``progress=True`` draws a progress bar on stderr when it is a terminal."""
         t0 = time.perf_counter()
-        state, asyncs = plan(
-            self.dag,
-            tasks,
-            fail_fast=self.fail_fast,
-            timeout=self.timeout if timeout is None else timeout,
-            retries=self.retries,
-            retry_delay=self.retry_delay,
-            callbacks=self.callbacks,
-            enable_tracing=self.enable_tracing,
-            pass_results=pass_results,
-            run_async_inline=True,
-        )
-        order = self.dag.topological_sort()
-        if state.n:
-            await _Driver(state, asyncs, self.max_workers).run(cancel_event)
+        bar = ProgressBar(self.dag.node_count()) if progress else None
+        try:
+            state, asyncs = plan(
+                self.dag,
+                tasks,
+                fail_fast=self.fail_fast,
+                timeout=self.timeout if timeout is None else timeout,
+                retries=self.retries,
+                retry_delay=self.retry_delay,
+                callbacks=self.callbacks if bar is None else merge(bar.callbacks(), self.callbacks),
+                enable_tracing=self.enable_tracing,
+                pass_results=pass_results,
+                run_async_inline=True,
+            )
+            order = self.dag.topological_sort()
+            if state.trace is not None and self.max_workers < 1 << 30:
+                state.trace.slots = self.max_workers
+            if state.n:
+                await _Driver(state, asyncs, self.max_workers).run(cancel_event)
+        finally:
+            if bar is not None:
+                bar.close()
         return state.finish(order, time.perf_counter() - t0)
 
 

@@ -14,7 +14,8 @@ from ._run import RetryDelay, RunState
 from .async_executor import AsyncDAGExecutor
 from .backends import Backend, available_backends, create_backend
 from .backends.base import Completion
-from .callbacks import ExecutionCallbacks
+from .callbacks import ExecutionCallbacks, merge
+from .progress import ProgressBar
 from .result import ExecutionResult
 
 __all__ = ["AsyncDAGExecutor", "DAGExecutor", "ExecutionCallbacks"]
@@ -57,7 +58,9 @@ class DAGExecutor:
     * ``retries`` (int or mapping) extra attempts after a failure or timeout, waiting
       ``retry_delay`` seconds first (or ``retry_delay(attempt)`` for a backoff).
     * ``callbacks``: an :class:`ExecutionCallbacks`, fired on the calling thread.
-    * ``enable_tracing``: record every scheduling event in ``ExecutionResult.trace``.
+    * ``enable_tracing``: record a :class:`dagron.Trace` in ``ExecutionResult.trace``: every
+      attempt's start, end, status and worker, for :func:`dagron.profile`,
+      ``result.timeline(path)`` and ``result.trace.save(path)`` (Chrome/Perfetto JSON).
 
     Per-node settings beat blanket ones: a mapping entry, then ``@task(timeout=, retries=)``,
     then the scalar.
@@ -96,6 +99,7 @@ class DAGExecutor:
         timeout: PerNode = None,
         cancel_event: threading.Event | None = None,
         pass_results: bool = False,
+        progress: bool = False,
     ) -> ExecutionResult:
         """Run ``tasks`` (a mapping of node name to callable) and report every node.
 
@@ -103,32 +107,42 @@ class DAGExecutor:
         pressing Ctrl-C) stops the run: every unfinished node is CANCELLED and ``execute()``
         returns at once, without waiting for calls already running. With ``pass_results``
         each task is called with one argument, a dict mapping each predecessor's name to its
-        result (roots get ``{}``).
+        result (roots get ``{}``). ``progress=True`` draws a live progress bar on stderr
+        (tqdm; quiet when stderr is not a terminal).
 
         Raises :class:`~dagron.errors.MissingTaskError`, :class:`~dagron.errors.UnknownTaskError`
         or :class:`~dagron.errors.TaskNotCallableError` before anything runs.
         """
         t0 = time.perf_counter()
-        state, _ = plan(
-            self.dag,
-            tasks,
-            fail_fast=self.fail_fast,
-            timeout=self.timeout if timeout is None else timeout,
-            retries=self.retries,
-            retry_delay=self.retry_delay,
-            callbacks=self.callbacks,
-            enable_tracing=self.enable_tracing,
-            pass_results=pass_results,
-            run_async_inline=False,
-        )
-        order = self.dag.topological_sort()
-        if state.n:
-            backend = create_backend(self.backend)
-            backend.start(self.max_workers)
-            try:
-                _drive(state, backend, self.max_workers, cancel_event)
-            finally:
-                backend.shutdown(wait=False)
+        bar = ProgressBar(self.dag.node_count()) if progress else None
+        try:
+            state, _ = plan(
+                self.dag,
+                tasks,
+                fail_fast=self.fail_fast,
+                timeout=self.timeout if timeout is None else timeout,
+                retries=self.retries,
+                retry_delay=self.retry_delay,
+                callbacks=self.callbacks if bar is None else merge(bar.callbacks(), self.callbacks),
+                enable_tracing=self.enable_tracing,
+                pass_results=pass_results,
+                run_async_inline=False,
+            )
+            order = self.dag.topological_sort()
+            if state.trace is not None:
+                # A cluster runs as many calls at once as it has workers, whatever max_workers.
+                slots = getattr(self.backend, "n_workers", None)
+                state.trace.slots = slots if isinstance(slots, int) else self.max_workers
+            if state.n:
+                backend = create_backend(self.backend)
+                backend.start(self.max_workers)
+                try:
+                    _drive(state, backend, self.max_workers, cancel_event)
+                finally:
+                    backend.shutdown(wait=False)
+        finally:
+            if bar is not None:
+                bar.close()
         return state.finish(order, time.perf_counter() - t0)
 
     def __repr__(self) -> str:

@@ -156,17 +156,24 @@ class Pipeline:
 
     def execute(self, **options: Any) -> ExecutionResult:
         """Run the pipeline on :class:`DAGExecutor`; ``options`` are its constructor's plus
-        ``cancel_event``. Returns the :class:`ExecutionResult` keyed by task name."""
+        ``cancel_event`` and ``progress``. Returns the :class:`ExecutionResult` keyed by task
+        name."""
         cancel_event = options.pop("cancel_event", None)
+        progress = options.pop("progress", False)
         executor = DAGExecutor(self.dag, **options)
-        return executor.execute(self._calls, cancel_event=cancel_event, pass_results=True)
+        return executor.execute(
+            self._calls, cancel_event=cancel_event, pass_results=True, progress=progress
+        )
 
     async def execute_async(self, **options: Any) -> ExecutionResult:
         """Run the pipeline on :class:`AsyncDAGExecutor` (async tasks awaited on the running
         loop, plain ones on threads)."""
         cancel_event = options.pop("cancel_event", None)
+        progress = options.pop("progress", False)
         executor = AsyncDAGExecutor(self.dag, **options)
-        return await executor.execute(self._calls, cancel_event=cancel_event, pass_results=True)
+        return await executor.execute(
+            self._calls, cancel_event=cancel_event, pass_results=True, progress=progress
+        )
 
     def __repr__(self) -> str:
         label = f" {self.name!r}" if self.name else ""

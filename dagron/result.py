@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from enum import Enum
-from typing import Any, Iterator, Mapping, NamedTuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, NamedTuple, Union
 
 from .errors import ExecutionFailedError
+
+if TYPE_CHECKING:
+    from ._core import DAG
+    from .profiling import Profile
+    from .tracing import Trace
 
 __all__ = ["ExecutionResult", "NodeResult", "NodeStatus", "TraceEvent"]
 
@@ -135,9 +142,9 @@ class NodeResult:
 class TraceEvent(NamedTuple):
     """One scheduling event recorded when ``enable_tracing=True``.
 
-    ``at`` is seconds since the run started (``time.perf_counter`` on the coordinator);
-    ``event`` is one of ``start``, ``complete``, ``failure``, ``retry``, ``timeout``, ``skip``,
-    ``cancel``.
+    ``at`` is seconds since the run started on the coordinator's clock (``time.time()``, the
+    clock of ``NodeResult.started_at``); ``event`` is one of ``start`` (handed to a worker),
+    ``complete``, ``failure``, ``retry``, ``timeout``, ``skip``, ``cancel``.
     """
 
     at: float
@@ -154,7 +161,8 @@ class ExecutionResult:
     ``node_results`` maps each node name to its :class:`NodeResult`, in topological order.
     ``succeeded``, ``failed``, ``skipped``, ``timed_out`` and ``cancelled`` count nodes by
     status; ``total_duration_seconds`` is the run's wall time; ``result["name"]`` is
-    ``result.node_results["name"]``.
+    ``result.node_results["name"]``. ``trace`` is a :class:`dagron.Trace` when the run had
+    ``enable_tracing=True`` (see :meth:`profile` and :meth:`timeline`), else ``None``.
 
     >>> r = ExecutionResult({"a": NodeResult("a", NodeStatus.COMPLETED, 1, attempts=1)}, 0.1)
     >>> r.succeeded, r.ok, r["a"].result
@@ -176,7 +184,7 @@ class ExecutionResult:
         self,
         node_results: dict[str, NodeResult],
         total_duration_seconds: float,
-        trace: list[TraceEvent] | None = None,
+        trace: Trace | None = None,
     ) -> None:
         self.node_results = node_results
         self.total_duration_seconds = total_duration_seconds
@@ -240,6 +248,26 @@ class ExecutionResult:
             errors=errors,
             total=len(self.node_results),
         ) from first
+
+    def profile(self, dag: DAG | None = None, workers: int | None = None) -> Profile:
+        """:func:`dagron.profile` of this run: critical path, bottlenecks, worker use.
+
+        Needs the run's trace (``enable_tracing=True``); without one, pass the ``dag`` that
+        ran and the profile is built from the node results alone.
+        """
+        from .profiling import profile
+
+        return profile(self, dag=dag, workers=workers)
+
+    def timeline(
+        self, path: Union[str, os.PathLike[str]], dag: DAG | None = None, title: str | None = None
+    ) -> Path:
+        """Write the run as a self-contained HTML Gantt chart (one row per worker, bars
+        coloured by status, critical path outlined) to ``path``; returns the path. Needs the
+        trace or the ``dag``, as :meth:`profile` does."""
+        from .timeline import write_timeline
+
+        return write_timeline(self, path, dag=dag, title=title)
 
     def __repr__(self) -> str:
         return (

@@ -20,26 +20,21 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import gc
-import glob
 import json
 import os
-import platform
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from queue import SimpleQueue
 from typing import Any, Callable, Optional
 
+from _common import best, machine_line, upstream_python
+
 Edges = list[tuple[int, int]]
-UPSTREAM = "dagron==0.1.1"
-UPSTREAM_VENV = Path.home() / ".cache" / "dagron-bench" / "upstream-dagron-0.1.1"
 
 
 def noop(*_: Any) -> None:
@@ -59,22 +54,6 @@ def random_dag(n: int, per_node: int = 5, window: int = 200, seed: int = 1) -> E
         for a in rng.sample(range(lo, b), min(b - lo, per_node)):
             edges.add((a, b))
     return sorted(edges)
-
-
-def best(run: Callable[[], None], repeat: int) -> float:
-    """Best wall time of ``repeat`` runs, the garbage collector paused during each (as
-    ``timeit`` does)."""
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - t0)
-        finally:
-            gc.enable()
-    return min(times)
 
 
 # -- runners: each returns the best wall time in seconds -----------------------------------
@@ -164,50 +143,6 @@ print(json.dumps({"version": dagron.__version__, "times": out}))
 """
 
 
-def find_python312() -> tuple[Optional[str], str]:
-    """A Python >= 3.12 interpreter, or None and why not."""
-    candidates = [shutil.which(f"python3.{m}") for m in (14, 13, 12)]
-    pyenv_root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    candidates += sorted(glob.glob(f"{pyenv_root}/versions/3.1[2-9]*/bin/python3"), reverse=True)
-    for exe in filter(None, candidates):
-        try:
-            out = subprocess.run(
-                [exe, "-c", "import sys; print(sys.version_info >= (3, 12))"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if out.stdout.strip() == "True":
-            return exe, ""
-    return None, (
-        "upstream dagron 0.1.1 requires Python >= 3.12 and none was found "
-        "(looked for python3.12+ on PATH and under $PYENV_ROOT/versions)"
-    )
-
-
-def upstream_python() -> tuple[Optional[str], str]:
-    venv_py = UPSTREAM_VENV / "bin" / "python"
-    if venv_py.exists():
-        return str(venv_py), ""
-    exe, why = find_python312()
-    if exe is None:
-        return None, why
-    print(f"# installing {UPSTREAM} into {UPSTREAM_VENV} (with {exe})", flush=True)
-    try:
-        subprocess.run([exe, "-m", "venv", str(UPSTREAM_VENV)], check=True, timeout=300)
-        subprocess.run(
-            [str(venv_py), "-m", "pip", "install", "--quiet", UPSTREAM],
-            check=True,
-            timeout=600,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        shutil.rmtree(UPSTREAM_VENV, ignore_errors=True)
-        return None, f"could not install {UPSTREAM}: {exc}"
-    return str(venv_py), ""
-
-
 def run_upstream(
     workloads: dict[str, tuple[int, Edges]], workers: int, repeat: int
 ) -> tuple[dict[str, float], str]:
@@ -257,10 +192,7 @@ def main() -> None:
 
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
     print(f"date: {now}")
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
-        f"{platform.release()}, {platform.python_implementation()} {platform.python_version()}"
-    )
+    print(machine_line())
     print(f"dagron {dagron.__version__}, max_workers={args.workers}, best of {args.repeat}")
     print("figures: microseconds per node (wall time / nodes), no-op tasks", flush=True)
     table: dict[str, dict[str, Optional[float]]] = {}

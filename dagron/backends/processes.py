@@ -44,8 +44,9 @@ class ProcessesBackend:
         else:
             self._coordinator = self._cluster._acquire()
             workers, prefetch = self._cluster.n_workers, self._cluster.prefetch
-        # Enough submissions in flight that every worker has its next task queued.
-        self.capacity = workers * prefetch
+        # Enough submissions in flight that every worker has its next tasks queued, as many
+        # as the coordinator may hand one worker when tasks are short (it holds the rest).
+        self.capacity = workers * max(prefetch, self._coordinator.state.max_prefetch)
 
     def submit(
         self, key: int, fn: Callable[..., Any], args: tuple[Any, ...], name: str = ""

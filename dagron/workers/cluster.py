@@ -92,8 +92,9 @@ class LocalCluster(_ClusterBase):
     42
 
     ``prefetch`` is how many tasks each worker holds at once (the one it runs and those
-    queued behind it); ``memory_limit`` (bytes) restarts a worker whose resident memory
-    goes over it and fails the node it was running.
+    queued behind it; more, up to 32, when tasks take well under a millisecond);
+    ``memory_limit`` (bytes) restarts a worker whose resident memory goes over it and fails
+    the node it was running.
     """
 
     def __init__(

@@ -46,6 +46,11 @@ _names = itertools.count()
 
 # How often a memory limit is checked, in seconds.
 MEMORY_CHECK_PERIOD = 0.1
+# The most tasks one worker holds when tasks are short (see CoordinatorState).
+MAX_PREFETCH = 32
+
+_NOBLOCK = int(zmq.NOBLOCK)
+_RCVMORE = int(zmq.RCVMORE)
 
 
 _CANNOT_PICKLE = re.compile(r"cannot pickle '([^']+)' object")
@@ -92,7 +97,8 @@ class Coordinator:
     listening beyond loopback needs ``keys`` (a ``dagron keygen`` directory): CURVE then
     authenticates both sides and encrypts the traffic.
 
-    ``prefetch`` is how many tasks each worker holds at once (running plus queued).
+    ``prefetch`` is how many tasks each worker holds at once (running plus queued); for
+    tasks much shorter than a millisecond it holds more, up to ``MAX_PREFETCH``.
     Remote workers that stay silent for ``heartbeat_timeout`` seconds are declared lost
     and their running tasks reported; local ones are watched through their process.
     """
@@ -125,7 +131,7 @@ class Coordinator:
         self.keys = keys
         self.accepts_remote = listen is not None
         self.status = Status.STARTING
-        self.state = CoordinatorState(prefetch)
+        self.state = CoordinatorState(prefetch, max(prefetch, MAX_PREFETCH))
         self.heartbeats: Heartbeats[bytes] = Heartbeats(heartbeat_period, heartbeat_timeout)
         self._dir = tempfile.mkdtemp(prefix="dagron-")
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -171,6 +177,10 @@ class Coordinator:
         self._worker_names: dict[bytes, str] = {}
         self._done: list[Completion] = []
         self._next_memory_check = 0.0
+        self._unassigned = False  # tasks submitted since the last assign()
+        self._poller = zmq.Poller()
+        self._poller_key: Optional[tuple[tuple[int, str], ...]] = None  # built at first poll
+        self._poller_fds: dict[int, LocalProcess] = {}
         self._handlers: dict[bytes, Callable[[bytes, list[Any]], None]] = {
             p.HELLO: self._on_hello,
             p.STARTED: self._on_started,
@@ -306,12 +316,14 @@ class Coordinator:
             self._fail_now(tid, SerializationError(name, _culprit(exc, fn), "task", str(exc)))
             return
         try:
-            frames = p.dumps(args)
+            frames = p.dumps(args) if args else []
         except Exception as exc:
             self._fail_now(tid, SerializationError(name, _culprit(exc, args), "argument", str(exc)))
             return
         self._tasks[tid] = (fn_id, frames)
-        self._apply(self.state.submit(tid, fn_id))
+        # Handed out at the next wait(): tasks submitted together travel together.
+        self.state.add(tid, fn_id)
+        self._unassigned = True
 
     def cancel(self, key: int) -> None:
         tid = self._tid_of.pop(key, None)
@@ -348,6 +360,9 @@ class Coordinator:
 
     def wait(self, timeout: Optional[float]) -> list[Completion]:
         """Returns the completions available, waiting up to ``timeout`` for the first."""
+        if self._unassigned:
+            self._unassigned = False
+            self._apply(self.state.assign())
         if not self._done:
             deadline = None if timeout is None else time.monotonic() + timeout
             while not self._done:
@@ -369,13 +384,17 @@ class Coordinator:
         return out
 
     def _poll(self, timeout: Optional[float]) -> None:
-        poller = zmq.Poller()
-        poller.register(self._sock, zmq.POLLIN)
-        fds: dict[int, LocalProcess] = {}
-        for proc in self._procs.values():
-            if proc.pidfd is not None:
-                poller.register(proc.pidfd, zmq.POLLIN)
-                fds[proc.pidfd] = proc
+        key = tuple(
+            (proc.pidfd, name) for name, proc in self._procs.items() if proc.pidfd is not None
+        )
+        if key != self._poller_key:  # workers came or went: poll the new set of pidfds
+            self._poller = zmq.Poller()
+            self._poller.register(self._sock, zmq.POLLIN)
+            self._poller_fds = {fd: self._procs[name] for fd, name in key}
+            for fd in self._poller_fds:
+                self._poller.register(fd, zmq.POLLIN)
+            self._poller_key = key
+        poller, fds = self._poller, self._poller_fds
         wait_ms = None if timeout is None else max(0, int(timeout * 1000))
         if self.memory_limit is not None:
             wait_ms = min(
@@ -402,27 +421,34 @@ class Coordinator:
                 self._remote_lost(ident)
 
     def _read_messages(self) -> None:
+        # Part by part rather than recv_multipart: identity, type and header arrive as bytes
+        # (cheaper than frame objects for small parts); payload parts stay zero-copy frames.
+        sock, handlers = self._sock, self._handlers
         while True:
             try:
-                frames = self._sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                ident = sock.recv(_NOBLOCK)
             except zmq.Again:
                 return
-            if len(frames) < 3:
-                log.warning("dropped a malformed message (%d frames)", len(frames))
+            parts: list[Any] = []
+            while sock.get(_RCVMORE):
+                parts.append(sock.recv() if len(parts) < 2 else sock.recv(copy=False))
+            if len(parts) < 2:
+                log.warning("dropped a malformed message (%d frames)", len(parts) + 1)
                 continue
-            handler = self._handlers.get(frames[1].bytes)
+            kind = parts[0]
+            handler = handlers.get(kind)
             if handler is None:
-                log.warning("dropped a message of unknown type %r", frames[1].bytes[:8])
+                log.warning("dropped a message of unknown type %r", kind[:8])
                 continue
             try:
-                handler(frames[0].bytes, frames[2:])
+                handler(ident, parts[1:])
             except Exception as exc:  # malformed or hostile frames never stop a run
-                log.warning("dropped a malformed %r message: %s", frames[1].bytes[:8], exc)
+                log.warning("dropped a malformed %r message: %s", kind[:8], exc)
 
     # ----- events --------------------------------------------------------------------------
 
     def _on_hello(self, ident: bytes, frames: list[Any]) -> None:
-        version, pid, host, name = p.load_header(frames[0].bytes)
+        version, pid, host, name = p.load_header(frames[0])
         if version != p.PROTOCOL_VERSION:
             log.warning("refused worker %s: protocol %r, not %r", name, version, p.PROTOCOL_VERSION)
             return
@@ -445,7 +471,7 @@ class Coordinator:
         self._apply(self.state.worker_joined(ident, name))
 
     def _on_heartbeat(self, hb_ident: bytes, frames: list[Any]) -> None:
-        worker, _name = p.load_header(frames[0].bytes)
+        worker, _name = p.load_header(frames[0])
         # Answer every beat, so the worker knows the coordinator lives.
         self._send(hb_ident, [p.HEARTBEAT, p.dump_header(())])
         if worker in self._remote:
@@ -456,7 +482,7 @@ class Coordinator:
             self._send(worker, [p.REJOIN, p.dump_header(())])
 
     def _on_output(self, ident: bytes, frames: list[Any]) -> None:
-        worker, chunks = p.load_header(frames[0].bytes)
+        worker, chunks = p.load_header(frames[0])
         who = self._worker_names.get(worker)
         if who is None:
             return
@@ -475,7 +501,7 @@ class Coordinator:
                 show_output(prefix, str(stream), str(payload))
 
     def _on_memory(self, hb_ident: bytes, frames: list[Any]) -> None:
-        worker, rss, limit = p.load_header(frames[0].bytes)
+        worker, rss, limit = p.load_header(frames[0])
         name = self._worker_names.get(worker)
         if name is None or worker not in self.state.workers:
             return
@@ -508,23 +534,55 @@ class Coordinator:
         self.heartbeats.forget(ident)
 
     def _on_started(self, ident: bytes, frames: list[Any]) -> None:
-        key, started = p.load_header(frames[0].bytes)
+        key, started = p.load_header(frames[0])
+        self._started(ident, key, started)
+
+    def _started(self, ident: bytes, key: int, started: float) -> None:
         if self.state.where.get(key) != ident:
             return
         self.state.task_started(ident, key)
         self._done.append((key, None, None, None, started, started, 0.0, self._worker_names[ident]))
 
     def _on_result(self, ident: bytes, frames: list[Any]) -> None:
-        key, status, started, finished, took, extra = p.load_header(frames[0].bytes)
-        if not self.state.task_finished(ident, key):
+        # Reports of tasks the worker finished, then maybe the task it begins now.
+        reports, started = p.load_header(frames[0])
+        if ident in self._remote:
+            self.heartbeats.seen(ident, time.monotonic())
+        at = 1
+        try:
+            for key, status, began, finished, took, extra, n_frames in reports:
+                self._finished(
+                    ident, key, status, began, finished, took, extra, frames[at : at + n_frames]
+                )
+                at += n_frames
+            if started is not None:
+                self._started(ident, *started)
+        finally:
+            self._apply(self.state.assign())  # top the workers up, whatever came in
+
+    def _finished(
+        self,
+        ident: bytes,
+        key: int,
+        status: int,
+        started: float,
+        finished: float,
+        took: float,
+        extra: Any,
+        frames: list[Any],
+    ) -> None:
+        if not self.state.task_finished(ident, key, took):
             return
         self._tasks.pop(key, None)
         worker = self._worker_names[ident]
-        if ident in self._remote:
-            self.heartbeats.seen(ident, time.monotonic())
-        payload = [f.buffer for f in frames[1:]]
-        if status == p.OK_PICKLED or status == p.OK_RAW:
-            value: Any = p.SerializedValue(payload, raw=status == p.OK_RAW)
+        payload = [f.buffer for f in frames]
+        if status == p.OK_INLINE:
+            if type(extra) is not bytes:
+                raise ValueError("malformed inline result")
+            value: Any = p.SerializedValue([extra], raw=False)
+            self._done.append((key, True, value, None, started, finished, took, worker))
+        elif status == p.OK_PICKLED or status == p.OK_RAW:
+            value = p.SerializedValue(payload, raw=status == p.OK_RAW)
             self._done.append((key, True, value, None, started, finished, took, worker))
         elif status == p.RAISED:
             tb, typed = extra
@@ -545,7 +603,6 @@ class Coordinator:
                 f"could not be loaded on the worker: {detail}",
             )
             self._done.append((key, False, err, tb, started, finished, took, worker))
-        self._apply(self.state.assign())
 
     def _on_exit(self, proc: LocalProcess) -> None:
         code = proc.reap(1.0)
@@ -600,18 +657,19 @@ class Coordinator:
                     proc.kill()
 
     def _send_tasks(self, ins: Dispatch) -> None:
-        frames: list[Any] = [p.TASKS, p.dump_header((len(ins.keys),))]
+        tasks = []
+        body: list[Any] = []
         for key, with_fn in zip(ins.keys, ins.with_fn):
             fn_id, args = self._tasks[key]
-            frames.append(p.dump_header((key, fn_id, with_fn, len(args))))
+            tasks.append((key, fn_id, with_fn, len(args)))
             if with_fn:
-                frames.append(self._fn_frames[fn_id])
-            frames.extend(args)
-        self._send(ins.worker, frames)
+                body.append(self._fn_frames[fn_id])
+            body.extend(args)
+        self._send(ins.worker, [p.TASKS, p.dump_header(tuple(tasks)), *body])
 
     def _send(self, ident: bytes, frames: list[Any]) -> None:
         try:
-            self._sock.send_multipart([ident, *frames], copy=False)
+            p.send_parts(self._sock, [ident, *frames])
         except zmq.ZMQError:
             # The peer is gone; its exit notification will account for its tasks.
             pass

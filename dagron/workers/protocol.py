@@ -12,10 +12,14 @@ type       direction    header / frames
 =========  ===========  =======================================================================
 HELLO      w -> c       ``(version, pid, host, name)``
 WELCOME    c -> w       ``(version,)``
-TASKS      c -> w       ``(n,)`` then per task: header ``(key, fn_id, has_fn, n_arg_frames)``,
-                        the cloudpickled callable when ``has_fn``, then the argument frames
-STARTED    w -> c       ``(key, started_at)``
-RESULT     w -> c       ``(key, status, started_at, finished_at, duration, extra)`` + frames
+TASKS      c -> w       ``((key, fn_id, has_fn, n_arg_frames), ...)``, one entry per task;
+                        then per task the cloudpickled callable when ``has_fn``, then its
+                        argument frames (none: no arguments)
+STARTED    w -> c       ``(key, started_at)``: the worker begins that task now
+RESULT     w -> c       ``(reports, started)``: reports of finished tasks, each
+                        ``(key, status, started_at, finished_at, duration, extra, n_frames)``
+                        with its ``n_frames`` frames following in order; ``started`` is
+                        ``(key, started_at)`` of the task the worker begins now, or None
 CANCEL     c -> w       ``(key,)``: drop it if it has not started
 SHUTDOWN   c -> w       ``()``
 REJOIN     c -> w       ``()``: "I do not know you (any more)": drop queued work, say hello again
@@ -37,6 +41,7 @@ import pickle
 from typing import Any, Callable, Sequence, Union
 
 import cloudpickle
+import zmq
 
 from ..result import Deferred
 
@@ -62,9 +67,10 @@ __all__ = [
     "dumps",
     "load_header",
     "loads",
+    "send_parts",
 ]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 HELLO = b"H"
 WELCOME = b"W"
@@ -89,8 +95,24 @@ OK_RAW = 1  # frames: one frame that is the bytes value itself
 RAISED = 2  # frames: the exception, pickled; extra = traceback text
 UNPICKLABLE_RESULT = 3  # no frames; extra = (type name, message)
 BAD_TASK = 4  # the task or its arguments did not unpickle; extra = (type name, message, tb)
+OK_INLINE = 5  # no frames; extra = the value, pickled (a small one: cheaper than a frame)
 
 Buffer = Union[bytes, memoryview, "pickle.PickleBuffer"]
+
+
+_SNDMORE = int(zmq.SNDMORE)
+# Parts smaller than this are copied into the message (cheaper than tracking a zero-copy
+# reference); larger ones are sent from where they are.
+_COPY_BELOW = 1 << 16
+
+
+def send_parts(sock: zmq.Socket[Any], parts: Sequence[Any], flags: int = 0) -> None:
+    """``sock.send_multipart(parts)`` without its per-call checks and flag objects: a few
+    times cheaper for the small messages that make up most of the traffic."""
+    last = len(parts) - 1
+    for i, part in enumerate(parts):
+        more = flags | _SNDMORE if i < last else flags
+        sock.send(part, more, copy=type(part) is bytes and len(part) < _COPY_BELOW)
 
 
 def dump_header(header: tuple[Any, ...]) -> bytes:
@@ -137,12 +159,17 @@ def _raw_bytes(frame: Any) -> bytes:
     return bytes(frame)
 
 
+# A forwarded value this small is copied into the pickle stream rather than sent as frames.
+INLINE_BYTES = 4096
+
+
 class SerializedValue(Deferred):
     """A task result still in its wire form; :meth:`load` deserialises it once.
 
     Pickling one (to send it to another worker as an argument) hands over its frames as
     out-of-band buffers, so data moves from worker to worker through the coordinator without
-    being deserialised or copied there.
+    being deserialised or copied there. A small value rides in-band instead: a frame of its
+    own costs more than copying a few hundred bytes.
     """
 
     __slots__ = ("_frames", "_raw")
@@ -161,7 +188,11 @@ class SerializedValue(Deferred):
         return loads(self._frames)
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        bufs = tuple(pickle.PickleBuffer(f) for f in self._frames)
+        bufs: tuple[Any, ...]
+        if self.nbytes <= INLINE_BYTES:
+            bufs = tuple(bytes(f) for f in self._frames)
+        else:
+            bufs = tuple(pickle.PickleBuffer(f) for f in self._frames)
         if self._raw:
             return (_raw_bytes, bufs)
         return (_from_frames, bufs)

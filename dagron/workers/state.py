@@ -5,8 +5,11 @@ No sockets, no clock, no threads: :class:`CoordinatorState` is driven by plain m
 keeps the hard part (who runs what, what a lost worker means) testable without processes.
 
 Flow control: every worker holds up to ``prefetch`` tasks (the one it runs plus the ones queued
-behind it), so its next task is already there when one finishes. Tasks handed out together to
-one worker travel as one batch.
+behind it), so its next task is already there when one finishes. When tasks turn out to be
+short, a worker holds more, up to ``max_prefetch``: about ``queue_seconds`` of work at the
+mean task duration seen so far, so that messages carry many tasks each while no worker sits
+on much work another could do. A worker is topped up when it is down to half of that, and
+tasks handed out together to one worker travel as one batch.
 """
 
 from __future__ import annotations
@@ -88,10 +91,17 @@ class CoordinatorState:
     (:meth:`task_finished`), a :class:`TaskLost` instruction, or :meth:`cancel`.
     """
 
-    def __init__(self, prefetch: int = 2) -> None:
+    def __init__(
+        self, prefetch: int = 2, max_prefetch: Optional[int] = None, queue_seconds: float = 0.002
+    ) -> None:
         if prefetch < 1:
             raise ValueError("prefetch must be at least 1")
         self.prefetch = prefetch
+        self.max_prefetch = max(prefetch, max_prefetch or prefetch)
+        self.queue_seconds = queue_seconds
+        # How many tasks a worker may hold now: prefetch until durations say otherwise.
+        self.depth = prefetch
+        self.mean_duration: Optional[float] = None  # moving average of reported durations
         self.workers: dict[WorkerId, WorkerSlot] = {}
         self.pending: Deque[int] = deque()
         self.fn_of: dict[int, int] = {}
@@ -128,6 +138,13 @@ class CoordinatorState:
         self.pending.append(key)
         return self._assign()
 
+    def add(self, key: int, fn_id: int) -> None:
+        """Queues a task without handing anything out (call :meth:`assign` after a burst)."""
+        if key in self.fn_of:
+            raise ValueError(f"task key {key} submitted twice")
+        self.fn_of[key] = fn_id
+        self.pending.append(key)
+
     def submit_many(self, tasks: list[tuple[int, int]]) -> list[Instruction]:
         """Several submissions, dispatched as batches."""
         for key, fn_id in tasks:
@@ -145,12 +162,15 @@ class CoordinatorState:
         slot.running = key
         return []
 
-    def task_finished(self, worker: WorkerId, key: int) -> bool:
-        """A worker reported ``key``'s outcome. True when it should be passed on; False for a
-        stale report (a cancelled task, a worker already written off)."""
+    def task_finished(self, worker: WorkerId, key: int, duration: Optional[float] = None) -> bool:
+        """A worker reported ``key``'s outcome (after running ``duration`` seconds). True when
+        it should be passed on; False for a stale report (a cancelled task, a worker already
+        written off)."""
         slot = self.workers.get(worker)
         if slot is None or self.where.get(key) != worker:
             return False
+        if isinstance(duration, (int, float)) and self.max_prefetch > self.prefetch:
+            self._observe(float(duration))
         if slot.running == key:
             slot.running = None
         elif key in slot.queued:  # finished without a STARTED notice (it failed to load)
@@ -201,6 +221,16 @@ class CoordinatorState:
 
     # ----- internals -----------------------------------------------------------------------
 
+    def _observe(self, duration: float) -> None:
+        if not 0.0 <= duration < 1e6:  # NaN, negative or absurd: not a duration
+            return
+        mean = self.mean_duration
+        # A fast-moving average: one slow task shrinks the queues at once.
+        mean = duration if mean is None else mean + 0.25 * (duration - mean)
+        self.mean_duration = mean
+        fits = int(self.queue_seconds / mean) if mean > 0 else self.max_prefetch
+        self.depth = min(self.max_prefetch, max(self.prefetch, fits))
+
     def _forget(self, key: int) -> None:
         self.fn_of.pop(key, None)
         self.where.pop(key, None)
@@ -209,11 +239,16 @@ class CoordinatorState:
         if not self.pending or not self.workers:
             return []
         batches: dict[WorkerId, list[int]] = {}
+        depth = self.depth
+        # Top a worker up only once it is down to half its queue, so that each message
+        # carries a good batch rather than one task per task finished.
+        slots = [s for s in self.workers.values() if s.load <= depth // 2]
+        if not slots:
+            return []
         # Fill the least-loaded workers first, one task at a time, so a burst spreads evenly.
-        slots = sorted(self.workers.values(), key=lambda s: s.load)
         while self.pending:
             slot = min(slots, key=lambda s: s.load)
-            if slot.load >= self.prefetch:
+            if slot.load >= depth:
                 break
             key = self.pending.popleft()
             slot.queued.append(key)

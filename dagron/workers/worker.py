@@ -24,7 +24,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from typing import Any, Callable, Deque, Optional
+from typing import Any, Callable, Deque, Optional, cast
 
 import psutil
 import zmq
@@ -36,6 +36,24 @@ from .security import WorkerKeys, load_worker_keys
 __all__ = ["Worker", "main"]
 
 _Task = tuple[int, int, list[Any]]  # key, fn_id, argument frames
+
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+_KEY = struct.Struct("<q")
+
+# Reports of finished tasks wait in an outbox while more tasks are queued, and leave together
+# (one message for many short tasks): before the next task starts once as many reports wait
+# as tasks remain queued (so the coordinator tops the queue up in time), once the oldest has
+# waited REPORT_AGE seconds or REPORT_BYTES bytes wait, and whenever the queue is empty.
+REPORT_AGE = 0.001
+REPORT_BYTES = 1 << 20
+# A task's started notice travels with those reports. A task still running NOTICE_AFTER
+# seconds after it began without one is announced (with any waiting reports) by a thread of
+# the worker, so timeouts count from its real start and no report waits on a long task.
+# Only a worker with a status page defers notices: if it dies, the coordinator reads there
+# which task it was running. Others announce every task before it starts, as before.
+NOTICE_AFTER = 0.005
+LOOK_EVERY = 0.0002
 
 
 def _describe(exc: BaseException) -> tuple[str, str]:
@@ -73,6 +91,19 @@ class Worker:
         self.sock = self._socket(self.identity)
         self.functions: dict[int, Callable[..., Any]] = {}
         self.queue: Deque[_Task] = deque()
+        # Reports of finished tasks not sent yet: they leave together, just before the next
+        # task starts (with its started notice) or before the worker waits for work.
+        self.outbox: list[tuple[tuple[Any, ...], list[Any]]] = []
+        self._outbox_since = 0.0
+        self._outbox_bytes = 0
+        # The task socket, the outbox and the notice below are the main thread's while it
+        # holds this lock, which it always does except while a task runs: the notice thread
+        # takes it then to send on the same socket (a lock is the memory barrier ZeroMQ asks
+        # for when a socket changes threads), so messages keep their order.
+        self._lock = threading.Lock()
+        self._unnoticed: Optional[tuple[int, float, float]] = None  # key, started, monotonic
+        self._deferred = threading.Event()  # wakes the notice thread: a notice was deferred
+        self._closing = False
         self.running = True
         # The key of the task being run, in a shared page the coordinator reads if this
         # process dies: a STARTED message can die with the process before it is flushed,
@@ -122,25 +153,61 @@ class Worker:
     # ----- life cycle ----------------------------------------------------------------------
 
     def run(self) -> None:
+        self._lock.acquire()
         self.sock.connect(self.address)
         self._hello()
         threading.Thread(target=self._heartbeats, name="dagron-heartbeat", daemon=True).start()
+        if self.status is not None:  # the only case where started notices are deferred
+            threading.Thread(target=self._notices, name="dagron-notices", daemon=True).start()
         if self.parent_pid is not None:
             threading.Thread(target=self._watch_parent, daemon=True).start()
         try:
+            events = cast(Callable[[int], int], self.sock.get)
+            next_look = 0.0
             while self.running:
                 if self.queue:
-                    self._drain(block=False)
+                    # Between tasks, look for news (a cancel, more work) at most every
+                    # LOOK_EVERY seconds: asking the socket costs a system call.
+                    now = time.monotonic()
+                    if now >= next_look:
+                        next_look = now + LOOK_EVERY
+                        if events(_EVENTS) & _POLLIN:  # cheaper than a recv raising Again
+                            self._drain(block=False)
                     if self.queue:
                         self._run_one(self.queue.popleft())
                 else:
+                    self._flush()
                     self._drain(block=True)
         finally:
+            self._flush()
+            self._closing = True
             self.sock.close(linger=2000)
+            self._lock.release()
 
     def _hello(self) -> None:
         hello = (p.PROTOCOL_VERSION, os.getpid(), socket.gethostname(), self.name)
         self.sock.send_multipart([p.HELLO, p.dump_header(hello)])
+
+    def _notices(self) -> None:
+        """Announces a task that has run NOTICE_AFTER seconds without a started notice,
+        sending the reports waiting before it along with it. Sleeps while no notice is
+        deferred, so a long task is not disturbed (each wake-up costs it a GIL switch)."""
+        while True:
+            self._deferred.wait()
+            time.sleep(NOTICE_AFTER)
+            if not self._lock.acquire(blocking=False):
+                continue  # the main thread is between tasks: look again later
+            try:
+                if self._closing:
+                    return
+                unnoticed = self._unnoticed
+                if unnoticed is None:
+                    self._deferred.clear()  # the main thread sets it again, under the lock
+                elif time.monotonic() - unnoticed[2] >= NOTICE_AFTER:
+                    self._unnoticed = None
+                    self._flush(unnoticed[:2])
+            finally:
+                self._lock.release()
 
     def _watch_parent(self) -> None:
         # Re-parenting means the process that started us is gone: leave at once, even in the
@@ -207,16 +274,13 @@ class Worker:
     # ----- handlers ------------------------------------------------------------------------
 
     def _on_tasks(self, frames: list[Any]) -> None:
-        (count,) = p.load_header(frames[0].bytes)
         at = 1
-        for _ in range(count):
-            key, fn_id, has_fn, n_args = p.load_header(frames[at].bytes)
-            at += 1
+        for key, fn_id, has_fn, n_args in p.load_header(frames[0].bytes):
             if has_fn:
                 try:
                     self.functions[fn_id] = pickle.loads(frames[at].buffer)
                 except BaseException as exc:
-                    self._send_bad_task(key, exc)
+                    self._bad_task(key, exc)
                     at += 1 + n_args
                     continue
                 at += 1
@@ -241,10 +305,48 @@ class Worker:
 
     # ----- running a task ------------------------------------------------------------------
 
-    def _send_bad_task(self, key: int, exc: BaseException) -> None:
+    def _report(
+        self,
+        key: int,
+        status: int,
+        started: float,
+        finished: float,
+        took: float,
+        extra: Any,
+        frames: list[Any],
+    ) -> None:
+        if not self.outbox:
+            self._outbox_since = time.monotonic()
+        self.outbox.append(((key, status, started, finished, took, extra, len(frames)), frames))
+        for f in frames:
+            self._outbox_bytes += len(f) if type(f) is bytes else memoryview(f).nbytes
+
+    def _report_due(self) -> bool:
+        outbox = self.outbox
+        return bool(outbox) and (
+            len(outbox) >= len(self.queue)
+            or self._outbox_bytes >= REPORT_BYTES
+            or time.monotonic() - self._outbox_since >= REPORT_AGE
+        )
+
+    def _flush(self, started: Optional[tuple[int, float]] = None) -> None:
+        """Sends the waiting reports and the notice that task ``started[0]`` begins now, as
+        one message."""
+        if not self.outbox:
+            if started is not None:
+                p.send_parts(self.sock, [p.STARTED, p.dump_header(started)])
+            return
+        outbox, self.outbox = self.outbox, []
+        self._outbox_bytes = 0
+        reports = tuple(header for header, _ in outbox)
+        frames = [f for _, fs in outbox for f in fs]
+        del outbox
+        p.send_parts(self.sock, [p.RESULT, p.dump_header((reports, started)), *frames])
+
+    def _bad_task(self, key: int, exc: BaseException) -> None:
         extra = (*_describe(exc), traceback.format_exc())
-        header = (key, p.BAD_TASK, time.time(), time.time(), 0.0, extra)
-        self.sock.send_multipart([p.RESULT, p.dump_header(header)])
+        now = time.time()
+        self._report(key, p.BAD_TASK, now, now, 0.0, extra, [])
 
     def _run_one(self, task: _Task) -> None:
         key, fn_id, arg_frames = task
@@ -252,28 +354,38 @@ class Worker:
         if fn is None:  # its function failed to load; already reported
             return
         try:
-            args = p.loads(arg_frames)
+            args = p.loads(arg_frames) if arg_frames else ()
         except BaseException as exc:
-            self._send_bad_task(key, exc)
+            self._bad_task(key, exc)
             return
         del arg_frames, task
-        started = time.time()
-        self.sock.send_multipart([p.STARTED, p.dump_header((key, started))])
         if self.status is not None:
-            self.status[:8] = struct.pack("<q", key)
+            _KEY.pack_into(self.status, 0, key)
+        started = time.time()
+        if self.status is None or self._report_due():
+            self._flush((key, started))
+        else:  # announced with the next reports, or by the notice thread if it runs long
+            self._unnoticed = (key, started, time.monotonic())
+            if not self._deferred.is_set():
+                self._deferred.set()
         if self.output is not None:
             self.output.current_key = key
         t0 = time.perf_counter()
+        self._lock.release()
         try:
             value = fn(*args)
         except BaseException as exc:
             duration = time.perf_counter() - t0
             finished = time.time()
+            self._lock.acquire()
+            self._unnoticed = None
             self._end_output()
             self._send_error(key, exc, started, finished, duration)
             return
         duration = time.perf_counter() - t0
         finished = time.time()
+        self._lock.acquire()
+        self._unnoticed = None
         self._end_output()
         del args
         self._send_value(key, value, started, finished, duration)
@@ -299,11 +411,13 @@ class Worker:
                 status, frames = p.OK_PICKLED, p.dumps(value)
             except BaseException as exc:
                 extra = (type(value).__qualname__, f"{_describe(exc)[0]}: {exc}")
-                header = (key, p.UNPICKLABLE_RESULT, started, finished, took, extra)
-                self.sock.send_multipart([p.RESULT, p.dump_header(header)])
+                self._report(key, p.UNPICKLABLE_RESULT, started, finished, took, extra, [])
                 return
-        done: tuple[Any, ...] = (key, status, started, finished, took, None)
-        self.sock.send_multipart([p.RESULT, p.dump_header(done), *frames], copy=False)
+            main = frames[0]
+            if len(frames) == 1 and isinstance(main, bytes) and len(main) <= p.INLINE_BYTES:
+                self._report(key, p.OK_INLINE, started, finished, took, main, [])
+                return
+        self._report(key, status, started, finished, took, None, frames)
 
     def _send_error(
         self, key: int, exc: BaseException, started: float, finished: float, took: float
@@ -318,8 +432,7 @@ class Worker:
             tb_extra: Any = (tb, False)
         else:
             tb_extra = (tb, True)
-        header = (key, p.RAISED, started, finished, took, tb_extra)
-        self.sock.send_multipart([p.RESULT, p.dump_header(header), *frames], copy=False)
+        self._report(key, p.RAISED, started, finished, took, tb_extra, frames)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

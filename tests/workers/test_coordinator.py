@@ -7,6 +7,7 @@ import pickle
 import signal
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -161,3 +162,26 @@ def test_coordinator_crash_leaves_no_orphans() -> None:
         alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
         time.sleep(0.05)
     assert alive == [], "workers outlived their coordinator"
+
+
+def test_coordinator_reports_do_not_wait_behind_a_long_task() -> None:
+    with running_coordinator(1) as c:
+        for k in range(40):  # short tasks: the worker's queue deepens
+            c.submit(k, abs, (-k,), f"warm{k}")
+        collect(c, set(range(40)))
+        c.submit(40, abs, (-40,), "a")
+        c.submit(41, abs, (-41,), "b")
+        c.submit(42, time.sleep, (60,), "long")  # queued right behind them
+        for k in range(43, 60):
+            c.submit(k, abs, (-k,), f"after{k}")
+        # The long task is announced, and the reports before it arrive, while it runs.
+        seen: dict[tuple[int, bool], Any] = {}
+        deadline = time.monotonic() + 10
+        while len(seen) < 3 and time.monotonic() < deadline:
+            for x in c.wait(1):
+                seen[(x[0], x[1] is None)] = x
+        assert (42, True) in seen, "the long task was never announced"
+        assert seen[(40, False)][2].load() == 40 and seen[(41, False)][2].load() == 41
+        c.cancel(42)  # kills its worker; the tasks queued behind it run on the replacement
+        rest = collect(c, set(range(43, 60)), timeout=60)
+        assert all(rest[k][2].load() == k for k in range(43, 60))

@@ -159,3 +159,37 @@ def test_state_rejects_bad_arguments() -> None:
     s.submit(1, 0)
     with pytest.raises(ValueError):
         s.submit(1, 0)
+
+
+def test_state_queues_deepen_for_short_tasks_and_shrink_for_long_ones() -> None:
+    s = CoordinatorState(prefetch=2, max_prefetch=8, queue_seconds=0.002)
+    s.worker_joined(A)
+    out = s.submit_many([(k, 0) for k in range(30)])
+    assert dispatched(out) == {A: [0, 1]}  # nothing known yet: prefetch
+    for k in (0, 1):
+        s.task_started(A, k)
+        assert s.task_finished(A, k, 1e-5)
+    assert dispatched(s.assign()) == {A: list(range(2, 10))}  # short tasks: max_prefetch
+    # Topped up only once down to half its queue: one message per batch, not per task.
+    for k in (2, 3, 4):
+        s.task_started(A, k)
+        assert s.task_finished(A, k, 1e-5)
+        assert s.assign() == []
+    s.task_started(A, 5)
+    assert s.task_finished(A, 5, 1e-5)
+    assert dispatched(s.assign()) == {A: [10, 11, 12, 13]}
+    # One slow task and the queues are back to prefetch.
+    s.task_started(A, 6)
+    assert s.task_finished(A, 6, 1.0)
+    assert s.depth == 2
+    assert s.assign() == []
+
+
+def test_state_ignores_nonsense_durations() -> None:
+    s = CoordinatorState(prefetch=2, max_prefetch=8)
+    s.worker_joined(A)
+    s.submit_many([(k, 0) for k in range(4)])
+    for k, took in zip((0, 1), (float("nan"), "soon")):
+        s.task_started(A, k)
+        assert s.task_finished(A, k, took)  # type: ignore[arg-type]
+    assert s.depth == 2 and s.mean_duration is None

@@ -380,6 +380,9 @@ class Coordinator:
             if c[1] is not None:
                 self._tid_of.pop(key, None)
                 self._finished_nodes[tid] = self._node_of.pop(tid, "")
+                if len(self._finished_nodes) > 4096:  # keep only the recent ones
+                    for old in list(self._finished_nodes)[:2048]:
+                        del self._finished_nodes[old]
             out.append((key, *c[1:]))
         return out
 
@@ -486,9 +489,6 @@ class Coordinator:
         who = self._worker_names.get(worker)
         if who is None:
             return
-        if len(self._finished_nodes) > 4096:
-            for tid in list(self._finished_nodes)[:2048]:
-                del self._finished_nodes[tid]
         for key, stream, payload in chunks:
             node = (
                 self._node_of.get(key) or self._finished_nodes.get(key) if key is not None else None

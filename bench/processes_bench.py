@@ -266,6 +266,37 @@ class DagronRunner(Runner):
         return nbytes(result.node_results["big"].result)
 
 
+class DagronOnDaskRunner(DagronRunner):
+    """dagron's scheduling on a dask.distributed cluster (``DaskBackend``): issue 7's case."""
+
+    name = "dagron on dask"
+
+    def start(self) -> None:
+        import distributed
+
+        self.dask_cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.ERROR,
+        )
+        self.client = distributed.Client(self.dask_cluster)
+        self.noop(4)
+
+    def close(self) -> None:
+        try:
+            if getattr(self, "client", None) is not None:
+                self.client.close()
+        finally:
+            if getattr(self, "dask_cluster", None) is not None:
+                self.dask_cluster.close()
+
+    def _executor(self, dag: Any) -> Any:
+        backend = self.dagron.DaskBackend(self.client)
+        return self.dagron.DAGExecutor(dag, backend=backend, max_workers=2)
+
+
 class FuturesRunner(Runner):
     """A ``concurrent.futures`` executor of processes: ProcessPoolExecutor or loky."""
 
@@ -355,7 +386,7 @@ class DaskRunner(Runner):
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
             silence_logs=logging.ERROR,
         )
         self.client = self.distributed.Client(self.cluster)
@@ -588,6 +619,7 @@ RUNNERS: dict[str, tuple[str, Callable[[], Runner]]] = {
     "ppe": ("ProcessPoolExecutor", PoolRunner),
     "loky": ("loky", LokyRunner),
     "dask": ("dask.distributed", DaskRunner),
+    "dagron-dask": ("dagron on dask", DagronOnDaskRunner),
     "ray": ("ray", RayRunner),
 }
 UPSTREAM_ROW = "upstream dagron 0.1.1"

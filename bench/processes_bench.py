@@ -266,6 +266,39 @@ class DagronRunner(Runner):
         return nbytes(result.node_results["big"].result)
 
 
+class DagronRemoteRunner(DagronRunner):
+    """dagron's Cluster over TCP + CURVE on loopback, two workers from ``dagron-worker``:
+    what remote hosts cost, measured on one machine (issue 5's case)."""
+
+    name = "dagron remote (tcp+curve)"
+
+    def start(self) -> None:
+        import subprocess
+        import tempfile
+
+        from dagron.workers.security import generate_keys
+
+        self.tmp = tempfile.mkdtemp(prefix="dagron-bench-keys-")
+        keys = str(generate_keys(os.path.join(self.tmp, "keys")))
+        self.cluster = self.dagron.Cluster("tcp://127.0.0.1:*", keys=keys)
+        cmd = [sys.executable, "-m", "dagron.workers.cli", self.cluster.address]
+        self.host = subprocess.Popen([*cmd, "--nprocs", "2", "--keys", keys])
+        self.cluster.wait_for_workers(2, timeout=120)
+        self.noop(4)
+
+    def close(self) -> None:
+        import shutil
+
+        try:
+            super().close()
+        finally:
+            host = getattr(self, "host", None)
+            if host is not None:
+                host.terminate()
+                host.wait(30)
+            shutil.rmtree(getattr(self, "tmp", ""), ignore_errors=True)
+
+
 class DagronOnDaskRunner(DagronRunner):
     """dagron's scheduling on a dask.distributed cluster (``DaskBackend``): issue 7's case."""
 
@@ -620,6 +653,7 @@ RUNNERS: dict[str, tuple[str, Callable[[], Runner]]] = {
     "loky": ("loky", LokyRunner),
     "dask": ("dask.distributed", DaskRunner),
     "dagron-dask": ("dagron on dask", DagronOnDaskRunner),
+    "dagron-remote": ("dagron remote (tcp+curve)", DagronRemoteRunner),
     "ray": ("ray", RayRunner),
 }
 UPSTREAM_ROW = "upstream dagron 0.1.1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import os
 from enum import Enum
 from pathlib import Path
@@ -36,14 +37,15 @@ class NodeStatus(Enum):
     CANCELLED = "cancelled"
 
 
-class Deferred:
+class Deferred(abc.ABC):
     """A result a backend has not deserialised yet (the processes backend keeps results as
     bytes until someone reads them). ``NodeResult.result`` calls :meth:`load` once."""
 
     __slots__ = ()
 
+    @abc.abstractmethod
     def load(self) -> Any:
-        raise NotImplementedError
+        """The value itself."""
 
 
 class NodeResult:

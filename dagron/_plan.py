@@ -140,3 +140,30 @@ def _async_flags(calls: Sequence[Any]) -> list[bool]:
 
 def _names(names: Sequence[str]) -> str:
     return ", ".join(repr(n) for n in names)
+
+
+def plan_run(
+    executor: Any,
+    tasks: Any,
+    timeout: Any,
+    pass_results: bool,
+    bar: Any,
+    *,
+    run_async_inline: bool,
+) -> tuple[RunState, list[bool]]:
+    """:func:`plan` with an executor's own settings (``DAGExecutor`` and ``AsyncDAGExecutor``
+    share them): ``timeout`` replaces the executor's when given, and a progress ``bar``'s
+    callbacks run before the user's."""
+    callbacks = executor.callbacks if bar is None else merge(bar.callbacks(), executor.callbacks)
+    return plan(
+        executor.dag,
+        tasks,
+        fail_fast=executor.fail_fast,
+        timeout=executor.timeout if timeout is None else timeout,
+        retries=executor.retries,
+        retry_delay=executor.retry_delay,
+        callbacks=callbacks,
+        enable_tracing=executor.enable_tracing,
+        pass_results=pass_results,
+        run_async_inline=run_async_inline,
+    )

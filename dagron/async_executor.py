@@ -12,9 +12,9 @@ from traceback import format_exc
 from typing import Any, Callable
 
 from ._core import DAG
-from ._plan import PerNode, Tasks, check_common, plan
+from ._plan import PerNode, Tasks, check_common, plan_run
 from ._run import RetryDelay, RunState
-from .callbacks import ExecutionCallbacks, merge
+from .callbacks import ExecutionCallbacks
 from .progress import ProgressBar
 from .result import ExecutionResult
 
@@ -83,18 +83,7 @@ class AsyncDAGExecutor:
         t0 = time.perf_counter()
         bar = ProgressBar(self.dag.node_count()) if progress else None
         try:
-            state, asyncs = plan(
-                self.dag,
-                tasks,
-                fail_fast=self.fail_fast,
-                timeout=self.timeout if timeout is None else timeout,
-                retries=self.retries,
-                retry_delay=self.retry_delay,
-                callbacks=self.callbacks if bar is None else merge(bar.callbacks(), self.callbacks),
-                enable_tracing=self.enable_tracing,
-                pass_results=pass_results,
-                run_async_inline=True,
-            )
+            state, asyncs = plan_run(self, tasks, timeout, pass_results, bar, run_async_inline=True)
             order = self.dag.topological_sort()
             if state.trace is not None and self.max_workers < 1 << 30:
                 state.trace.slots = self.max_workers

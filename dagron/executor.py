@@ -9,12 +9,12 @@ from asyncio import _get_running_loop
 from typing import Any, Callable, Union
 
 from ._core import DAG
-from ._plan import PerNode, RunCoroutine, Tasks, check_common, plan
+from ._plan import PerNode, RunCoroutine, Tasks, check_common, plan_run
 from ._run import RetryDelay, RunState
 from .async_executor import AsyncDAGExecutor
 from .backends import Backend, available_backends, create_backend
 from .backends.base import Completion
-from .callbacks import ExecutionCallbacks, merge
+from .callbacks import ExecutionCallbacks
 from .progress import ProgressBar
 from .result import ExecutionResult
 
@@ -116,18 +116,7 @@ class DAGExecutor:
         t0 = time.perf_counter()
         bar = ProgressBar(self.dag.node_count()) if progress else None
         try:
-            state, _ = plan(
-                self.dag,
-                tasks,
-                fail_fast=self.fail_fast,
-                timeout=self.timeout if timeout is None else timeout,
-                retries=self.retries,
-                retry_delay=self.retry_delay,
-                callbacks=self.callbacks if bar is None else merge(bar.callbacks(), self.callbacks),
-                enable_tracing=self.enable_tracing,
-                pass_results=pass_results,
-                run_async_inline=False,
-            )
+            state, _ = plan_run(self, tasks, timeout, pass_results, bar, run_async_inline=False)
             order = self.dag.topological_sort()
             if state.trace is not None:
                 # A cluster runs as many calls at once as it has workers, whatever max_workers.

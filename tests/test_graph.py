@@ -478,6 +478,21 @@ def test_graph_remove_node_drops_incident_edges() -> None:
     assert not dag.has_edge("a", "b")
 
 
+def test_graph_names_resolve_by_value_not_identity() -> None:
+    # Names are looked up by the very objects first, then by text: equal strings built
+    # separately, non-ASCII names and names freed by the caller all resolve.
+    parts = ["sé", "ß", "数据", "plain"]
+    dag = DAG()
+    dag.add_nodes(["".join(parts[:2]), "".join(parts[2:])])
+    dag.add_edge("".join(parts[:2]), "".join(parts[2:]))
+    assert dag.has_edge("séß", "数据plain")
+    assert dag.successors(str("séß")) == ["数据plain"]
+    dag.remove_node("séß")
+    dag.add_node("".join(parts[:2]))
+    assert dag.nodes() == ["数据plain", "séß"]
+    assert dag.has_node("séß") and not dag.has_edge("séß", "数据plain")
+
+
 def test_graph_remove_node_frees_name_and_new_node_goes_last() -> None:
     dag = DAG()
     dag.add_nodes([("a", "old"), "b", "c"])

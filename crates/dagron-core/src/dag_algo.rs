@@ -93,16 +93,60 @@ pub fn depths<N>(dag: &Dag<N>) -> Vec<u32> {
 /// Nodes grouped by depth (longest path from a root), each group in insertion order. Nodes in
 /// one group never depend on each other.
 pub fn topological_levels<N>(dag: &Dag<N>) -> Vec<Vec<NodeId>> {
-    let depth = depths(dag);
-    let mut levels: Vec<Vec<NodeId>> = Vec::new();
-    for id in dag.node_ids() {
-        let d = depth[id as usize] as usize;
-        if levels.len() <= d {
-            levels.resize_with(d + 1, Vec::new);
+    let levels = Levels::of(dag);
+    (0..levels.len())
+        .map(|l| levels.level(l).to_vec())
+        .collect()
+}
+
+/// Every level of a graph in one allocation: the ids grouped by depth, each group in
+/// insertion order, and where each group starts. A long chain has as many levels as nodes,
+/// so one `Vec` per level would cost an allocation per node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Levels {
+    ids: Vec<NodeId>,
+    starts: Vec<usize>,
+}
+
+impl Levels {
+    /// The levels of `dag` (see [`topological_levels`]).
+    pub fn of<N>(dag: &Dag<N>) -> Self {
+        let depth = depths(dag);
+        let mut starts: Vec<usize> = Vec::new();
+        for id in dag.node_ids() {
+            let d = depth[id as usize] as usize + 1;
+            if starts.len() <= d {
+                starts.resize(d + 1, 0);
+            }
+            starts[d] += 1;
         }
-        levels[d].push(id);
+        for k in 1..starts.len() {
+            starts[k] += starts[k - 1];
+        }
+        let mut next = starts.clone();
+        let mut ids = vec![0; dag.node_count()];
+        for id in dag.node_ids() {
+            let slot = &mut next[depth[id as usize] as usize];
+            ids[*slot] = id;
+            *slot += 1;
+        }
+        Levels { ids, starts }
     }
-    levels
+
+    /// Number of levels.
+    pub fn len(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
+    /// True for the empty graph.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The ids of level `l`, in insertion order.
+    pub fn level(&self, l: usize) -> &[NodeId] {
+        &self.ids[self.starts[l]..self.starts[l + 1]]
+    }
 }
 
 /// A cycle as a node path (first node not repeated), or `None` when the graph is acyclic.

@@ -5,9 +5,11 @@
 
 use hashbrown::DefaultHashBuilder;
 use hashbrown::{HashMap, HashTable};
+use smallvec::SmallVec;
 use std::hash::BuildHasher;
 
 use crate::error::{DagError, Result};
+use crate::name_store::NameStore;
 use crate::traversal;
 
 /// Dense node identifier: the node's position in insertion order (holes left by removals).
@@ -29,18 +31,26 @@ impl EdgeAttrs {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Node<N> {
-    name: Box<str>,
-    data: N,
-    out: Vec<NodeId>,
-    inc: Vec<NodeId>,
+/// Where a graph stood before a run of `add_node` calls; see [`Dag::node_mark`].
+#[derive(Debug, Clone, Copy)]
+pub struct NodeMark {
+    bound: usize,
+    edges: usize,
 }
+
+/// One node's neighbour list. Most DAG nodes have a handful of neighbours, which then sit
+/// inline in the list's own 24 bytes: reading or extending them costs no second cache miss and
+/// building a graph costs no allocation per node.
+pub(crate) type Adjacency = SmallVec<[NodeId; 4]>;
 
 /// A directed acyclic graph whose nodes carry a name and a value of type `N`.
 ///
 /// Every mutation keeps the graph acyclic: an edge that would close a cycle is refused with
 /// [`DagError::Cycle`], and bulk operations apply all of their batch or none of it.
+///
+/// Storage is one array per field, indexed by id (struct of arrays): the liveness flags and
+/// the adjacency lists that every algorithm walks are dense and small, names and values sit
+/// apart until asked for.
 ///
 /// ```
 /// use dagron_core::Dag;
@@ -53,7 +63,11 @@ struct Node<N> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Dag<N = ()> {
-    nodes: Vec<Option<Node<N>>>,
+    alive: Vec<bool>,
+    names: NameStore,
+    data: Vec<Option<N>>,
+    out: Vec<Adjacency>,
+    inc: Vec<Adjacency>,
     index: HashTable<NodeId>,
     hasher: DefaultHashBuilder,
     live: usize,
@@ -80,7 +94,11 @@ impl<N> Dag<N> {
     /// An empty graph with room for `nodes` nodes.
     pub fn with_capacity(nodes: usize) -> Self {
         Dag {
-            nodes: Vec::with_capacity(nodes),
+            alive: Vec::with_capacity(nodes),
+            names: NameStore::with_capacity(nodes),
+            data: Vec::with_capacity(nodes),
+            out: Vec::with_capacity(nodes),
+            inc: Vec::with_capacity(nodes),
             index: HashTable::with_capacity(nodes),
             hasher: DefaultHashBuilder::default(),
             live: 0,
@@ -103,14 +121,14 @@ impl<N> Dag<N> {
 
     /// One past the largest id ever handed out; vectors indexed by id use this length.
     pub fn id_bound(&self) -> usize {
-        self.nodes.len()
+        self.alive.len()
     }
 
     /// The id of the node called `name`.
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
         let hash = self.hasher.hash_one(name);
         self.index
-            .find(hash, |&id| self.name_of(id) == name)
+            .find(hash, |&id| self.names.get(id as usize) == name)
             .copied()
     }
 
@@ -121,78 +139,73 @@ impl<N> Dag<N> {
     }
 
     /// True when `id` names a live node.
+    #[inline]
     pub fn contains(&self, id: NodeId) -> bool {
-        matches!(self.nodes.get(id as usize), Some(Some(_)))
+        self.alive.get(id as usize).copied().unwrap_or(false)
     }
 
-    fn node(&self, id: NodeId) -> &Node<N> {
-        self.nodes[id as usize]
-            .as_ref()
-            .expect("dagron-core: id of a removed node")
-    }
-
-    fn node_mut(&mut self, id: NodeId) -> &mut Node<N> {
-        self.nodes[id as usize]
-            .as_mut()
-            .expect("dagron-core: id of a removed node")
-    }
-
-    fn name_of(&self, id: NodeId) -> &str {
-        self.nodes[id as usize].as_ref().map_or("", |n| &n.name)
+    #[inline]
+    fn live_index(&self, id: NodeId) -> usize {
+        assert!(self.contains(id), "dagron-core: id of a removed node");
+        id as usize
     }
 
     /// The name of a live node.
     pub fn name(&self, id: NodeId) -> &str {
-        &self.node(id).name
+        self.names.get(self.live_index(id))
     }
 
     /// The value stored on a live node.
     pub fn data(&self, id: NodeId) -> &N {
-        &self.node(id).data
+        self.data[self.live_index(id)]
+            .as_ref()
+            .expect("live nodes have a value")
     }
 
     /// The value stored on a live node, mutably.
     pub fn data_mut(&mut self, id: NodeId) -> &mut N {
-        &mut self.node_mut(id).data
+        let i = self.live_index(id);
+        self.data[i].as_mut().expect("live nodes have a value")
     }
 
     /// Live node ids in insertion order.
     pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
-        self.nodes
+        self.alive
             .iter()
             .enumerate()
-            .filter(|(_, n)| n.is_some())
+            .filter(|(_, &a)| a)
             .map(|(i, _)| i as NodeId)
     }
 
     /// Adds a node and returns its id.
     ///
-    /// `name` may be a `&str` or an owned `String`/`Box<str>`, which is kept without a copy.
+    /// `name` may be any string type; its text is copied into the graph's name buffer.
     pub fn add_node<S>(&mut self, name: S, data: N) -> Result<NodeId>
     where
-        S: AsRef<str> + Into<Box<str>>,
+        S: AsRef<str>,
     {
         let text = name.as_ref();
         let hash = self.hasher.hash_one(text);
+        let names = &self.names;
         if self
             .index
-            .find(hash, |&id| self.name_of(id) == text)
+            .find(hash, |&id| names.get(id as usize) == text)
             .is_some()
         {
             return Err(DagError::DuplicateNode(text.to_owned()));
         }
-        let id = NodeId::try_from(self.nodes.len())
-            .map_err(|_| DagError::InvalidArgument("more than 2^32 nodes".into()))?;
-        self.nodes.push(Some(Node {
-            name: name.into(),
-            data,
-            out: Vec::new(),
-            inc: Vec::new(),
-        }));
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        self.index.insert_unique(hash, id, |&i| {
-            hasher.hash_one(nodes[i as usize].as_ref().map_or("", |n| &*n.name))
-        });
+        let id = NodeId::try_from(self.alive.len())
+            .ok()
+            .filter(|&id| id != NodeId::MAX)
+            .ok_or_else(|| DagError::InvalidArgument("more than 2^32 - 1 nodes".into()))?;
+        self.alive.push(true);
+        self.names.push(text);
+        self.data.push(Some(data));
+        self.out.push(Adjacency::new());
+        self.inc.push(Adjacency::new());
+        let (names, hasher) = (&self.names, &self.hasher);
+        self.index
+            .insert_unique(hash, id, |&i| hasher.hash_one(names.get(i as usize)));
         self.live += 1;
         Ok(id)
     }
@@ -200,16 +213,12 @@ impl<N> Dag<N> {
     /// Adds many nodes; on a duplicate name nothing of the batch is kept.
     pub fn add_nodes<S, I>(&mut self, batch: I) -> Result<Vec<NodeId>>
     where
-        S: AsRef<str> + Into<Box<str>>,
+        S: AsRef<str>,
         I: IntoIterator<Item = (S, N)>,
     {
         let iter = batch.into_iter();
         let (lower, _) = iter.size_hint();
-        self.nodes.reserve(lower);
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        self.index.reserve(lower, |&i| {
-            hasher.hash_one(nodes[i as usize].as_ref().map_or("", |n| &*n.name))
-        });
+        self.reserve_nodes(lower);
         let mut added = Vec::with_capacity(lower);
         for (name, data) in iter {
             match self.add_node(name, data) {
@@ -225,16 +234,53 @@ impl<N> Dag<N> {
         Ok(added)
     }
 
+    /// Room for `extra` more nodes in every per-node array and in the name index.
+    pub fn reserve_nodes(&mut self, extra: usize) {
+        self.alive.reserve(extra);
+        self.names.reserve(extra);
+        self.data.reserve(extra);
+        self.out.reserve(extra);
+        self.inc.reserve(extra);
+        let (names, hasher) = (&self.names, &self.hasher);
+        self.index
+            .reserve(extra, |&i| hasher.hash_one(names.get(i as usize)));
+    }
+
+    /// A mark to [`Dag::rollback_nodes`] to: lets a caller that adds nodes one at a time
+    /// (parsing each as it goes) keep a batch all-or-nothing.
+    pub fn node_mark(&self) -> NodeMark {
+        NodeMark {
+            bound: self.id_bound(),
+            edges: self.edges,
+        }
+    }
+
+    /// Removes every node added since `mark`. Only nodes may have been added since: no
+    /// edges, no removals (checked).
+    pub fn rollback_nodes(&mut self, mark: NodeMark) {
+        assert_eq!(
+            self.edges, mark.edges,
+            "dagron-core: edges changed since the node mark"
+        );
+        while self.id_bound() > mark.bound {
+            self.pop_fresh_node(self.id_bound() as NodeId - 1);
+        }
+    }
+
     /// Undoes `add_node` for the most recently added node.
     fn pop_fresh_node(&mut self, id: NodeId) {
-        debug_assert_eq!(id as usize + 1, self.nodes.len());
+        debug_assert_eq!(id as usize + 1, self.alive.len());
         self.unindex(id);
-        self.nodes.pop();
+        self.alive.pop();
+        self.names.pop();
+        self.data.pop();
+        self.out.pop();
+        self.inc.pop();
         self.live -= 1;
     }
 
     fn unindex(&mut self, id: NodeId) {
-        let hash = self.hasher.hash_one(self.name_of(id));
+        let hash = self.hasher.hash_one(self.names.get(id as usize));
         if let Ok(entry) = self.index.find_entry(hash, |&i| i == id) {
             entry.remove();
         }
@@ -246,18 +292,22 @@ impl<N> Dag<N> {
             return Err(DagError::UnknownNode(format!("#{id}")));
         }
         self.unindex(id);
-        let node = self.nodes[id as usize].take().expect("checked above");
-        for &s in &node.out {
-            self.node_mut(s).inc.retain(|&p| p != id);
+        let i = id as usize;
+        self.alive[i] = false;
+        self.names.forget(i, &self.alive);
+        let out = std::mem::take(&mut self.out[i]);
+        let inc = std::mem::take(&mut self.inc[i]);
+        for &s in &out {
+            self.inc[s as usize].retain(|p| *p != id);
             self.attrs.remove(&(id, s));
         }
-        for &p in &node.inc {
-            self.node_mut(p).out.retain(|&c| c != id);
+        for &p in &inc {
+            self.out[p as usize].retain(|c| *c != id);
             self.attrs.remove(&(p, id));
         }
-        self.edges -= node.out.len() + node.inc.len();
+        self.edges -= out.len() + inc.len();
         self.live -= 1;
-        Ok(node.data)
+        Ok(self.data[i].take().expect("live nodes have a value"))
     }
 
     // ----- edges -------------------------------------------------------------------------
@@ -267,11 +317,11 @@ impl<N> Dag<N> {
         if !self.contains(from) || !self.contains(to) {
             return false;
         }
-        let (f, t) = (self.node(from), self.node(to));
-        if f.out.len() <= t.inc.len() {
-            f.out.contains(&to)
+        let (out, inc) = (&self.out[from as usize], &self.inc[to as usize]);
+        if out.len() <= inc.len() {
+            out.contains(&to)
         } else {
-            t.inc.contains(&from)
+            inc.contains(&from)
         }
     }
 
@@ -282,30 +332,30 @@ impl<N> Dag<N> {
 
     /// Direct successors in edge insertion order.
     pub fn successors(&self, id: NodeId) -> &[NodeId] {
-        &self.node(id).out
+        &self.out[self.live_index(id)]
     }
 
     /// Direct predecessors in edge insertion order.
     pub fn predecessors(&self, id: NodeId) -> &[NodeId] {
-        &self.node(id).inc
+        &self.inc[self.live_index(id)]
     }
 
     /// Number of incoming edges.
     pub fn in_degree(&self, id: NodeId) -> usize {
-        self.node(id).inc.len()
+        self.inc[self.live_index(id)].len()
     }
 
     /// Number of outgoing edges.
     pub fn out_degree(&self, id: NodeId) -> usize {
-        self.node(id).out.len()
+        self.out[self.live_index(id)].len()
     }
 
     /// Every edge as `(from, to)`, grouped by source in insertion order.
     pub fn edge_ids(&self) -> impl Iterator<Item = (NodeId, NodeId)> + '_ {
-        self.nodes.iter().enumerate().flat_map(|(i, n)| {
-            n.iter()
-                .flat_map(move |n| n.out.iter().map(move |&t| (i as NodeId, t)))
-        })
+        self.out
+            .iter()
+            .enumerate()
+            .flat_map(|(i, out)| out.iter().map(move |&t| (i as NodeId, t)))
     }
 
     fn check_endpoints(&self, from: NodeId, to: NodeId) -> Result<()> {
@@ -324,8 +374,8 @@ impl<N> Dag<N> {
     }
 
     fn push_edge(&mut self, from: NodeId, to: NodeId, attrs: Option<EdgeAttrs>) {
-        self.node_mut(from).out.push(to);
-        self.node_mut(to).inc.push(from);
+        self.out[from as usize].push(to);
+        self.inc[to as usize].push(from);
         if let Some(a) = attrs.filter(|a| !a.is_empty()) {
             self.attrs.insert((from, to), a);
         }
@@ -334,8 +384,8 @@ impl<N> Dag<N> {
 
     /// Undoes `push_edge` for the most recent edge out of `from` and into `to`.
     fn pop_edge(&mut self, from: NodeId, to: NodeId) {
-        self.node_mut(from).out.pop();
-        self.node_mut(to).inc.pop();
+        self.out[from as usize].pop();
+        self.inc[to as usize].pop();
         self.attrs.remove(&(from, to));
         self.edges -= 1;
     }
@@ -406,11 +456,12 @@ impl<N> Dag<N> {
     /// edge by edge: fewer reallocations and no slack. Worth it only for batches that are
     /// large next to the graph, since it counts over all ids.
     fn reserve_adjacency(&mut self, batch: &[(NodeId, NodeId)]) {
-        if batch.len() * 4 < self.nodes.len() {
+        let n = self.id_bound();
+        if batch.len() * 4 < n {
             return;
         }
-        let mut extra_out = vec![0u32; self.nodes.len()];
-        let mut extra_in = vec![0u32; self.nodes.len()];
+        let mut extra_out = vec![0u32; n];
+        let mut extra_in = vec![0u32; n];
         for &(from, to) in batch {
             if let (Some(o), Some(i)) = (
                 extra_out.get_mut(from as usize),
@@ -420,11 +471,11 @@ impl<N> Dag<N> {
                 *i += 1;
             }
         }
-        for (k, slot) in self.nodes.iter_mut().enumerate() {
-            if let Some(node) = slot {
-                node.out.reserve_exact(extra_out[k] as usize);
-                node.inc.reserve_exact(extra_in[k] as usize);
-            }
+        for (list, extra) in self.out.iter_mut().zip(extra_out) {
+            list.reserve_exact(extra as usize);
+        }
+        for (list, extra) in self.inc.iter_mut().zip(extra_in) {
+            list.reserve_exact(extra as usize);
         }
     }
 
@@ -438,8 +489,15 @@ impl<N> Dag<N> {
             }
             return Ok(());
         }
-        let heads: Vec<NodeId> = new.iter().map(|&(_, to)| to).collect();
-        match crate::dag_algo::find_cycle_from(self, &heads) {
+        // A batch about as large as the graph (building it) reaches most of it anyway: one
+        // plain Kahn pass is cheaper than first marking out the reachable region.
+        let found = if new.len() * 2 >= self.node_count() {
+            crate::dag_algo::find_cycle(self)
+        } else {
+            let heads: Vec<NodeId> = new.iter().map(|&(_, to)| to).collect();
+            crate::dag_algo::find_cycle_from(self, &heads)
+        };
+        match found {
             Some(cycle) => Err(self.cycle_error(cycle, false)),
             None => Ok(()),
         }
@@ -477,10 +535,10 @@ impl<N> Dag<N> {
                 to: name(to),
             });
         }
-        let out = &mut self.node_mut(from).out;
+        let out = &mut self.out[from as usize];
         let pos = out.iter().position(|&t| t == to).expect("edge exists");
         out.remove(pos);
-        let inc = &mut self.node_mut(to).inc;
+        let inc = &mut self.inc[to as usize];
         let pos = inc.iter().position(|&f| f == from).expect("edge exists");
         inc.remove(pos);
         self.attrs.remove(&(from, to));

@@ -7,6 +7,7 @@ pub mod dag_algo;
 pub mod error;
 pub mod export;
 pub mod graph;
+mod name_store;
 pub mod scheduler;
 pub mod traversal;
 

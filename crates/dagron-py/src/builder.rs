@@ -82,11 +82,8 @@ impl PyDagBuilder {
     /// built again).
     fn build(&self, py: Python<'_>) -> PyResult<PyDag> {
         let mut dag = PyDag::empty();
-        let mut specs = Vec::with_capacity(self.nodes.len());
-        for n in &self.nodes {
-            specs.push(NodeSpec::parse(n.bind(py))?);
-        }
-        dag.insert_nodes(specs)?;
+        let specs = self.nodes.iter().map(|n| NodeSpec::parse(n.bind(py)));
+        dag.insert_nodes(specs, self.nodes.len())?;
         let edges = PyList::new(py, self.edges.iter().map(|e| e.bind(py)))?;
         dag.insert_edges(edges.as_any())?;
         Ok(dag)

@@ -9,7 +9,8 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use crate::builder::PyDagBuilder;
 use crate::convert::{from_json_value, to_json_value};
 use crate::errors::{edge_not_found, node_not_found, IntoPyResult};
-use crate::names::{py_hash, NodeData, PyIndex};
+use crate::names::{NodeData, PyIndex};
+use crate::utf8::name_text;
 
 /// A directed acyclic graph of named nodes, stored in Rust.
 #[pyclass(module = "dagron._core", name = "DAG")]
@@ -94,10 +95,7 @@ impl PyDag {
     }
 
     fn lookup(&self, name: &Bound<'_, PyAny>) -> PyResult<Option<NodeId>> {
-        let Ok(s) = name.cast::<PyString>() else {
-            return Ok(None);
-        };
-        Ok(self.index.find(&self.dag, s, py_hash(s)?))
+        self.index.find(&self.dag, name)
     }
 
     fn resolve(&self, name: &Bound<'_, PyAny>) -> PyResult<NodeId> {
@@ -119,23 +117,31 @@ impl PyDag {
         self.dag.node_ids().collect()
     }
 
-    /// Adds parsed node specs atomically.
-    pub fn insert_nodes(&mut self, specs: Vec<NodeSpec<'_>>) -> PyResult<()> {
-        let mut texts = Vec::with_capacity(specs.len());
-        let mut data = Vec::with_capacity(specs.len());
+    /// Adds one parsed node (no rollback: see `insert_nodes`).
+    fn push_node(&mut self, spec: NodeSpec<'_>) -> PyResult<()> {
+        let data = NodeData::new(spec.name.clone().unbind(), spec.payload, spec.metadata);
+        let id = self.dag.add_node(&*name_text(&spec.name)?, data).py()?;
+        self.index.insert(&self.dag, id);
+        Ok(())
+    }
+
+    /// Adds nodes as they are parsed; on the first error nothing of the batch is kept.
+    pub fn insert_nodes<'py, I>(&mut self, specs: I, size_hint: usize) -> PyResult<()>
+    where
+        I: IntoIterator<Item = PyResult<NodeSpec<'py>>>,
+    {
+        self.dag.reserve_nodes(size_hint);
+        self.index.reserve(size_hint);
+        let mark = self.dag.node_mark();
+        let first = self.dag.id_bound();
         for spec in specs {
-            texts.push(spec.name.to_cow()?.into_owned());
-            data.push(NodeData {
-                hash: py_hash(&spec.name)?,
-                name: spec.name.unbind(),
-                payload: spec.payload,
-                metadata: spec.metadata,
-            });
-        }
-        let ids = self.dag.add_nodes(texts.into_iter().zip(data)).py()?;
-        self.index.reserve(ids.len(), &self.dag);
-        for id in ids {
-            self.index.insert(&self.dag, id);
+            if let Err(e) = spec.and_then(|spec| self.push_node(spec)) {
+                for id in first..self.dag.id_bound() {
+                    self.index.remove(&self.dag, id as NodeId);
+                }
+                self.dag.rollback_nodes(mark);
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -224,12 +230,11 @@ impl PyDag {
         };
         let dag = export::from_json_with(text, |name, extras| {
             let name = PyString::new(py, name);
-            NodeData {
-                hash: name.hash().unwrap_or(-1) as u64,
-                name: name.unbind(),
-                payload: convert(extras.payload),
-                metadata: convert(extras.metadata),
-            }
+            NodeData::new(
+                name.unbind(),
+                convert(extras.payload),
+                convert(extras.metadata),
+            )
         })
         .py()?;
         if let Some(e) = failure {
@@ -258,8 +263,8 @@ impl PyDag {
                 let d = this.dag.data(id);
                 (
                     d.name.clone_ref(py),
-                    d.payload.as_ref().map_or_else(none, |p| p.clone_ref(py)),
-                    d.metadata.as_ref().map_or_else(none, |m| m.clone_ref(py)),
+                    d.payload().map_or_else(none, |p| p.clone_ref(py)),
+                    d.metadata().map_or_else(none, |m| m.clone_ref(py)),
                 )
             }),
         )?;
@@ -301,16 +306,16 @@ impl PyDag {
             payload: some_unless_none(payload),
             metadata: some_unless_none(metadata),
         };
-        self.insert_nodes(vec![spec])
+        self.insert_nodes([Ok(spec)], 1)
     }
 
     /// Adds names or `(name, payload[, metadata])` tuples; all or nothing.
     fn add_nodes(&mut self, nodes: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut specs = Vec::new();
-        for item in nodes.try_iter()? {
-            specs.push(NodeSpec::parse(&item?)?);
-        }
-        self.insert_nodes(specs)
+        let size_hint = nodes.len().unwrap_or(0);
+        let specs = nodes
+            .try_iter()?
+            .map(|item| item.and_then(|item| NodeSpec::parse(&item)));
+        self.insert_nodes(specs, size_hint)
     }
 
     #[pyo3(signature = (from_node, to_node, weight=None, label=None))]
@@ -332,7 +337,7 @@ impl PyDag {
 
     fn remove_node(&mut self, name: &Bound<'_, PyAny>) -> PyResult<()> {
         let id = self.resolve(name)?;
-        self.index.remove(self.dag.data(id).hash, id);
+        self.index.remove(&self.dag, id);
         self.dag.remove_node(id).py()?;
         Ok(())
     }
@@ -496,8 +501,7 @@ impl PyDag {
         Ok(self
             .dag
             .data(id)
-            .payload
-            .as_ref()
+            .payload()
             .map_or_else(|| py.None(), |p| p.clone_ref(py)))
     }
 
@@ -507,7 +511,7 @@ impl PyDag {
         payload: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let id = self.resolve(name)?;
-        self.dag.data_mut(id).payload = some_unless_none(payload);
+        self.dag.data_mut(id).set_payload(some_unless_none(payload));
         Ok(())
     }
 
@@ -516,8 +520,7 @@ impl PyDag {
         Ok(self
             .dag
             .data(id)
-            .metadata
-            .as_ref()
+            .metadata()
             .map_or_else(|| py.None(), |m| m.clone_ref(py)))
     }
 
@@ -527,7 +530,9 @@ impl PyDag {
         metadata: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let id = self.resolve(name)?;
-        self.dag.data_mut(id).metadata = some_unless_none(metadata);
+        self.dag
+            .data_mut(id)
+            .set_metadata(some_unless_none(metadata));
         Ok(())
     }
 
@@ -588,14 +593,11 @@ impl PyDag {
     /// Nodes grouped by longest-path depth from the roots.
     fn topological_levels<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let dag = &self.dag;
-        let levels = py.detach(|| dag_algo::topological_levels(dag));
-        PyList::new(
-            py,
-            levels
-                .into_iter()
-                .map(|l| self.names(py, l))
-                .collect::<PyResult<Vec<_>>>()?,
-        )
+        let levels = py.detach(|| dag_algo::Levels::of(dag));
+        let lists = (0..levels.len())
+            .map(|l| self.names(py, levels.level(l).iter().copied()))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, lists)
     }
 
     /// Re-checks acyclicity with one pass over the graph (always True for a DAG).
@@ -626,8 +628,8 @@ impl PyDag {
     /// The versioned dagron JSON document (see docs/graph-json.md).
     fn to_json(&self, py: Python<'_>) -> String {
         export::to_json(&self.dag, |_, d| NodeExtras {
-            payload: d.payload.as_ref().and_then(|p| to_json_value(p.bind(py))),
-            metadata: d.metadata.as_ref().and_then(|m| to_json_value(m.bind(py))),
+            payload: d.payload().and_then(|p| to_json_value(p.bind(py))),
+            metadata: d.metadata().and_then(|m| to_json_value(m.bind(py))),
         })
     }
 

@@ -9,6 +9,7 @@ mod errors;
 mod graph;
 mod names;
 mod scheduler;
+mod utf8;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,50 +1,100 @@
-//! Node data as the bindings keep it, and a name index keyed by Python's own string hash.
+//! Node data as the bindings keep it, and a name index keyed by the identity of the `str`
+//! objects the graph holds.
 //!
-//! Looking a name up in the core's index needs the name as UTF-8, which under the stable ABI
-//! (abi3, Python 3.9) costs a new bytes object per call. Python caches every `str`'s hash, so
-//! an index keyed by that hash, comparing the stored `str` objects, resolves a name from
-//! Python without copying it. The stored `str` objects are also what queries hand back, so
-//! returning 100k names allocates no new strings.
+//! Every node keeps a strong reference to the `str` it was named with, so while the node lives
+//! no other object can have that address: finding the address in the index proves the name,
+//! without reading the string (or even its type) at all. Names given as the very objects the
+//! nodes were created from, the common case (`add_edges` over the list that `add_nodes` took,
+//! names handed back by queries, interned literals), resolve with one probe of a small table.
+//! Any other `str` falls back to the core's own index by UTF-8 text.
 
 use dagron_core::{Dag, NodeId};
 use hashbrown::HashTable;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-/// What the bindings store on each node.
+use crate::utf8::name_text;
+
+/// What the bindings store on each node: the name object, and payload and metadata in a box
+/// of their own, since most nodes have neither (16 bytes a node instead of 32).
 #[derive(Debug)]
 pub struct NodeData {
     pub name: Py<PyString>,
-    pub hash: u64,
-    pub payload: Option<Py<PyAny>>,
-    pub metadata: Option<Py<PyAny>>,
+    extras: Option<Box<Extras>>,
 }
 
-impl NodeData {
-    pub fn clone_ref(&self, py: Python<'_>) -> Self {
-        NodeData {
-            name: self.name.clone_ref(py),
-            hash: self.hash,
-            payload: self.payload.as_ref().map(|p| p.clone_ref(py)),
-            metadata: self.metadata.as_ref().map(|m| m.clone_ref(py)),
-        }
+#[derive(Debug)]
+struct Extras {
+    payload: Option<Py<PyAny>>,
+    metadata: Option<Py<PyAny>>,
+}
+
+impl Extras {
+    fn boxed(payload: Option<Py<PyAny>>, metadata: Option<Py<PyAny>>) -> Option<Box<Self>> {
+        (payload.is_some() || metadata.is_some()).then(|| Box::new(Extras { payload, metadata }))
     }
 }
 
-/// Python's hash of a `str`, as the index's key.
-pub fn py_hash(name: &Bound<'_, PyString>) -> PyResult<u64> {
-    Ok(name.hash()? as u64)
+impl NodeData {
+    pub fn new(
+        name: Py<PyString>,
+        payload: Option<Py<PyAny>>,
+        metadata: Option<Py<PyAny>>,
+    ) -> Self {
+        NodeData {
+            name,
+            extras: Extras::boxed(payload, metadata),
+        }
+    }
+
+    pub fn payload(&self) -> Option<&Py<PyAny>> {
+        self.extras.as_ref().and_then(|e| e.payload.as_ref())
+    }
+
+    pub fn metadata(&self) -> Option<&Py<PyAny>> {
+        self.extras.as_ref().and_then(|e| e.metadata.as_ref())
+    }
+
+    pub fn set_payload(&mut self, payload: Option<Py<PyAny>>) {
+        let metadata = self.extras.take().and_then(|e| e.metadata);
+        self.extras = Extras::boxed(payload, metadata);
+    }
+
+    pub fn set_metadata(&mut self, metadata: Option<Py<PyAny>>) {
+        let payload = self.extras.take().and_then(|e| e.payload);
+        self.extras = Extras::boxed(payload, metadata);
+    }
+
+    pub fn clone_ref(&self, py: Python<'_>) -> Self {
+        NodeData::new(
+            self.name.clone_ref(py),
+            self.payload().map(|p| p.clone_ref(py)),
+            self.metadata().map(|m| m.clone_ref(py)),
+        )
+    }
 }
 
-/// One index entry. The address of the node's `str` sits beside the id so that the common
-/// lookup, with the very object that was inserted, settles without touching the node.
+/// One index entry: the address of a node's `str` and the node's id.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     addr: usize,
     id: NodeId,
 }
 
-/// Name -> id, keyed by Python's string hash.
+/// Spreads an object address over all 64 bits (the finaliser of MurmurHash3): objects of one
+/// allocator size class differ only in a few middle bits, and the table picks buckets by the
+/// low bits and tags by the high ones.
+#[inline]
+fn address_hash(addr: usize) -> u64 {
+    let mut h = addr as u64;
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// Name object -> id.
 #[derive(Debug, Default)]
 pub struct PyIndex {
     table: HashTable<Entry>,
@@ -62,44 +112,34 @@ impl PyIndex {
         index
     }
 
-    pub fn find(
-        &self,
-        dag: &Dag<NodeData>,
-        name: &Bound<'_, PyString>,
-        hash: u64,
-    ) -> Option<NodeId> {
+    /// The node named `name`: by identity first, else by text.
+    pub fn find(&self, dag: &Dag<NodeData>, name: &Bound<'_, PyAny>) -> PyResult<Option<NodeId>> {
         let addr = name.as_ptr() as usize;
-        self.table
-            .find(hash, |e| {
-                e.addr == addr
-                    || dag
-                        .data(e.id)
-                        .name
-                        .bind(name.py())
-                        .as_any()
-                        .eq(name)
-                        .unwrap_or(false)
-            })
-            .map(|e| e.id)
+        if let Some(e) = self.table.find(address_hash(addr), |e| e.addr == addr) {
+            return Ok(Some(e.id));
+        }
+        let Ok(text) = name.cast::<PyString>() else {
+            return Ok(None);
+        };
+        Ok(dag.node_id(&name_text(text)?))
     }
 
     pub fn insert(&mut self, dag: &Dag<NodeData>, id: NodeId) {
-        let data = dag.data(id);
-        let entry = Entry {
-            addr: data.name.as_ptr() as usize,
-            id,
-        };
+        let addr = dag.data(id).name.as_ptr() as usize;
         self.table
-            .insert_unique(data.hash, entry, |e| dag.data(e.id).hash);
+            .insert_unique(address_hash(addr), Entry { addr, id }, |e| {
+                address_hash(e.addr)
+            });
     }
 
-    pub fn remove(&mut self, hash: u64, id: NodeId) {
-        if let Ok(entry) = self.table.find_entry(hash, |e| e.id == id) {
+    pub fn remove(&mut self, dag: &Dag<NodeData>, id: NodeId) {
+        let addr = dag.data(id).name.as_ptr() as usize;
+        if let Ok(entry) = self.table.find_entry(address_hash(addr), |e| e.id == id) {
             entry.remove();
         }
     }
 
-    pub fn reserve(&mut self, extra: usize, dag: &Dag<NodeData>) {
-        self.table.reserve(extra, |e| dag.data(e.id).hash);
+    pub fn reserve(&mut self, extra: usize) {
+        self.table.reserve(extra, |e| address_hash(e.addr));
     }
 }

@@ -44,7 +44,8 @@ def wall(monotonic: float) -> float:
 
 class ClockOffset(NamedTuple):
     """How far a worker's clock runs ahead of the coordinator's (``offset`` seconds, negative
-    when behind) and how well that is known: the true offset lies within ``offset ± error``.
+    when behind) and how well that is known: the true offset lies within ``offset ± error``,
+    and the worker's stamps, once corrected, within ``error`` of the coordinator's clock.
     ``measured`` is True for offsets measured over the heartbeat channel (already taken out of
     the worker's stamps), False for one a trace inferred from stamps that were impossible."""
 

@@ -7,6 +7,7 @@ import inspect
 import os
 from typing import Any, Callable, Mapping, Sequence, Union
 
+from . import _clock
 from ._core import DAG
 from ._run import RetryDelay, RunState, per_node
 from .callbacks import ExecutionCallbacks, merge
@@ -108,6 +109,7 @@ def plan(
         for name, t in zip(names, timeouts):
             if t is not None and (not isinstance(t, (int, float)) or t <= 0):
                 raise ValueError(f"timeout of {name!r} must be seconds > 0, not {t!r}")
+    _clock.anchor()  # the run's timeline: the wall clock now, advanced by the monotonic one
     recorder: Recorder | None = None
     if enable_tracing:
         recorder = Recorder()

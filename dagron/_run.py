@@ -17,6 +17,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
+from . import _clock
 from ._core import DAG, ReadySet
 from .callbacks import ExecutionCallbacks, fire
 from .errors import TaskTimeoutError
@@ -227,7 +228,7 @@ class RunState:
             TaskTimeoutError(name, timeout if timeout is not None else took),
             None,
             started,
-            time.time(),
+            _clock.now(),
             took,
             self.running_on.get(key % self.n),
             NodeStatus.TIMED_OUT,
@@ -268,7 +269,7 @@ class RunState:
         self.inflight = 0
         self.delayed = []
         self.deadlines = []
-        now = time.time()
+        now = _clock.now()
         for i, r in enumerate(self.results):
             if r is None:
                 started = self.clock[i][0] if i in self.clock else None
@@ -323,7 +324,7 @@ class RunState:
     def _arm(self, i: int, key: int, timeout: float) -> None:
         now = time.monotonic()
         deadline = now + timeout
-        self.clock[i] = (time.time(), now, deadline)
+        self.clock[i] = (_clock.wall(now), now, deadline)
         heapq.heappush(self.deadlines, (deadline, key))
 
     def _retries(self, i: int) -> int:

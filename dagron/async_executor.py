@@ -11,6 +11,7 @@ from collections import deque
 from traceback import format_exc
 from typing import Any, Callable
 
+from . import _clock
 from ._core import DAG
 from ._plan import PerNode, Tasks, check_common, plan_run
 from ._run import RetryDelay, RunState
@@ -193,7 +194,7 @@ class _Driver:
     async def _one(
         self, key: int, fn: Callable[..., Any], args: tuple[Any, ...], is_async: bool
     ) -> None:
-        started = time.time()
+        started = _clock.now()
         t0 = time.perf_counter()
         if is_async:
             worker = f"{self.host}/asyncio"
@@ -207,19 +208,28 @@ class _Driver:
                         exc,
                         format_exc(),
                         started,
-                        time.time(),
+                        _clock.now(),
                         time.perf_counter() - t0,
                         worker,
                     )
                 )
             else:
                 self.inbox.put(
-                    (key, True, value, None, started, time.time(), time.perf_counter() - t0, worker)
+                    (
+                        key,
+                        True,
+                        value,
+                        None,
+                        started,
+                        _clock.now(),
+                        time.perf_counter() - t0,
+                        worker,
+                    )
                 )
             return
         fut = _in_thread(self.loop, fn, args)
         ok, value, tb, took, worker = await fut
-        self.inbox.put((key, ok, value, tb, started, time.time(), took, f"{self.host}/{worker}"))
+        self.inbox.put((key, ok, value, tb, started, _clock.now(), took, f"{self.host}/{worker}"))
 
 
 def _in_thread(

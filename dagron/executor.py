@@ -127,6 +127,9 @@ class DAGExecutor:
                 backend.start(self.max_workers)
                 try:
                     _drive(state, backend, self.max_workers, cancel_event)
+                    offsets = getattr(backend, "clock_offsets", None)
+                    if state.trace is not None and offsets is not None:
+                        state.trace.clock_offsets = offsets()
                 finally:
                     backend.shutdown(wait=False)
         finally:

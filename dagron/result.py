@@ -53,7 +53,8 @@ class NodeResult:
 
     ``result`` is the task's return value (COMPLETED only); ``error`` the exception it raised
     and ``traceback`` that exception's traceback as text (FAILED, TIMED_OUT). Times:
-    ``started_at`` and ``finished_at`` are ``time.time()`` stamps taken where the task ran,
+    ``started_at`` and ``finished_at`` are wall-clock stamps taken where the task ran, on the
+    coordinator's timeline (worker processes correct for their clock's measured offset),
     ``duration_seconds`` is measured around the call itself (``time.perf_counter``).
     ``attempts`` counts every try including retries (0 for a node that never started), and
     ``worker`` names where it ran (``host/pid/thread`` for the threads backend).
@@ -144,8 +145,8 @@ class NodeResult:
 class TraceEvent(NamedTuple):
     """One scheduling event recorded when ``enable_tracing=True``.
 
-    ``at`` is seconds since the run started on the coordinator's clock (``time.time()``, the
-    clock of ``NodeResult.started_at``); ``event`` is one of ``start`` (handed to a worker),
+    ``at`` is seconds since the run started on the coordinator's timeline (the one of
+    ``NodeResult.started_at``); ``event`` is one of ``start`` (handed to a worker),
     ``complete``, ``failure``, ``retry``, ``timeout``, ``skip``, ``cancel``.
     """
 

@@ -6,12 +6,15 @@ worker it ran on), the run's start and end, the coordinator's scheduling events
 (:mod:`dagron.profiling`), drawn (:mod:`dagron.timeline`) or exported to Chrome's Trace Event
 Format for Perfetto and ``chrome://tracing`` (:meth:`Trace.to_chrome_trace`).
 
-Clocks: attempt times are ``time.time()`` stamps taken where the task ran; the run's start,
-end and the scheduling events are ``time.time()`` on the coordinator. Workers on this machine
-share its clock. Workers on other hosts are assumed NTP-synced, and when a host's stamps are
-causally impossible (a task that finished after the coordinator heard of it, or started before
-it was sent) the trace shifts that host's times by the smallest offset that makes them
-possible; see :attr:`Trace.clock_offsets`. ``NodeResult`` times are never changed.
+Clocks: every time is on the coordinator's timeline (:mod:`dagron._clock`: its monotonic
+clock plus the wall-clock reading at the run's start). Attempt times are taken where the task
+ran: worker processes measure their clock's offset from the coordinator's over the heartbeat
+channel and stamp on its clock (:mod:`dagron.workers.clocksync`); the measured offsets and
+their error bounds are :attr:`Trace.clock_offsets`. Only for workers that were not measured
+(Dask workers on other hosts), as a last resort, when a host's stamps are causally impossible
+(a task that finished after the coordinator heard of it, or started before it was sent) the
+trace shifts that host's times by the smallest offset that makes them possible, and records
+it there too (``measured=False``); ``NodeResult`` times are never changed by a trace.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import json
 import os
 import re
 import socket
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import (
@@ -37,6 +39,8 @@ from typing import (
 )
 from urllib.parse import urlsplit
 
+from . import _clock
+from ._clock import ClockOffset
 from .callbacks import HOOKS, ExecutionCallbacks
 from .result import NodeResult, NodeStatus, TraceEvent, _describe
 
@@ -44,7 +48,7 @@ if TYPE_CHECKING:
     from .profiling import Profile
     from .result import ExecutionResult
 
-__all__ = ["Attempt", "Lane", "Trace", "TraceEvent"]
+__all__ = ["Attempt", "ClockOffset", "Lane", "Trace", "TraceEvent"]
 
 # Lane of the coordinator's own instant events (skips, cancellations) and of the whole run.
 SCHEDULER_THREAD = "dagron scheduler"
@@ -58,7 +62,7 @@ _OUTCOMES = frozenset({"complete", "failure", "retry", "timeout"})
 class Attempt(NamedTuple):
     """One try of one node.
 
-    ``started_at`` and ``finished_at`` are ``time.time()`` stamps taken where it ran (for a
+    ``started_at`` and ``finished_at`` are wall-clock stamps taken where it ran (for a
     timed-out or cancelled attempt, on the coordinator when it gave up); ``duration`` is the
     ``NodeResult.duration_seconds`` of that try; ``worker`` names where it ran (``None`` when
     unknown); ``error`` is ``"Type: message"`` for a failed try.
@@ -119,7 +123,7 @@ class Trace:
         attempts: Iterable[Attempt],
         events: Iterable[TraceEvent] = (),
         coordinator: str | None = None,
-        clock_offsets: Mapping[str, float] | None = None,
+        clock_offsets: Mapping[str, ClockOffset] | None = None,
         slots: int | None = None,
     ) -> None:
         self.started_at = started_at
@@ -130,8 +134,10 @@ class Trace:
         self.attempts = list(attempts)
         self.events = list(events)
         self.coordinator = coordinator if coordinator is not None else _here()
-        #: seconds subtracted from each remote host's stamps to make them causally possible
-        #: (empty when every host's clock agreed with the coordinator's)
+        #: per worker process, how far its clock ran ahead of the coordinator's, as measured
+        #: (:class:`~dagron._clock.ClockOffset`: ``offset`` and ``error`` in seconds, already
+        #: taken out of its stamps); per host, an offset the trace inferred and took out of
+        #: that host's attempts (``measured=False``); empty for threads
         self.clock_offsets = dict(clock_offsets or {})
         #: how many calls the run could have running at once (``max_workers``, or a cluster's
         #: worker count), if known; the profile counts at most this many workers
@@ -151,6 +157,7 @@ class Trace:
         events: Iterable[TraceEvent] = (),
         coordinator: str | None = None,
         align_clocks: bool = True,
+        clock_offsets: Mapping[str, ClockOffset] | None = None,
         slots: int | None = None,
     ) -> Trace:
         """A trace from node results (in topological order) and the DAG's edges.
@@ -158,7 +165,9 @@ class Trace:
         ``earlier_attempts`` are the results of tries that were retried (a node's own
         ``NodeResult`` is its last try). ``started_at``/``finished_at`` default to the
         earliest start and latest end among the results. ``events`` are the coordinator's
-        scheduling events; with them, remote hosts' clocks are aligned (``align_clocks``).
+        scheduling events; with them, the stamps of remote hosts whose workers are not in
+        ``clock_offsets`` (the offsets measured during the run, by worker) are checked and
+        if need be aligned (``align_clocks``).
 
         >>> a = NodeResult("a", NodeStatus.COMPLETED, started_at=10.0, finished_at=12.0,
         ...                duration_seconds=2.0, attempts=1, worker="h/w1")
@@ -204,11 +213,19 @@ class Trace:
         if finished_at is None:
             finished_at = max((a.finished_at for a in attempts), default=started_at)
         coordinator = coordinator if coordinator is not None else _here()
-        offsets: dict[str, float] = {}
+        ran = {a.worker for a in attempts}
+        measured = {w: o for w, o in (clock_offsets or {}).items() if w in ran}
+        offsets: dict[str, ClockOffset] = dict(measured)
         if align_clocks and events:
-            offsets = _clock_offsets(attempts, events, started_at, coordinator.split("/")[0])
-            if offsets:
-                attempts = [_shift(a, offsets) for a in attempts]
+            inferred = _clock_offsets(
+                [a for a in attempts if a.worker not in measured],
+                events,
+                started_at,
+                coordinator.split("/")[0],
+            )
+            if inferred:
+                attempts = [a if a.worker in measured else _shift(a, inferred) for a in attempts]
+                offsets.update(inferred)
         return cls(
             started_at=started_at,
             finished_at=finished_at,
@@ -261,7 +278,7 @@ class Trace:
         return [a for a in self.attempts if a.node == node]
 
     def event_time(self, event: TraceEvent) -> float:
-        """The ``time.time()`` stamp of a scheduling event."""
+        """The wall-clock stamp of a scheduling event."""
         return self.started_at + event.at
 
     def lanes(self) -> list[Lane]:
@@ -404,7 +421,7 @@ class Trace:
                 "run_started_at": self.started_at,
                 "run_finished_at": self.finished_at,
                 "coordinator": self.coordinator,
-                "clock_offsets": self.clock_offsets,
+                "clock_offsets": {k: o._asdict() for k, o in self.clock_offsets.items()},
             },
         }
 
@@ -469,14 +486,15 @@ class Recorder:
 
     def __init__(self) -> None:
         self.events: list[TraceEvent] = []
-        self.started_at = time.time()
+        self.started_at = _clock.now()
         self.slots: int | None = None  # set by the executor when it knows
+        self.clock_offsets: dict[str, ClockOffset] = {}  # measured by the backend, by worker
 
     def callbacks(self) -> ExecutionCallbacks:
         return ExecutionCallbacks(**{hook: self._recorder(hook[3:]) for hook in HOOKS})
 
     def _recorder(self, event: str) -> Callable[..., None]:
-        append, clock, t0, new = self.events.append, time.time, self.started_at, tuple.__new__
+        append, clock, t0, new = self.events.append, _clock.now, self.started_at, tuple.__new__
 
         def record(name: str, *_: Any) -> None:
             # tuple.__new__ skips the NamedTuple's Python-level __new__ (a frame per event)
@@ -494,9 +512,10 @@ class Recorder:
             results,
             edges,
             started_at=self.started_at,
-            finished_at=time.time(),
+            finished_at=_clock.now(),
             earlier_attempts=earlier_attempts,
             events=self.events,
+            clock_offsets=self.clock_offsets,
             slots=self.slots,
         )
 
@@ -549,12 +568,13 @@ def _host(worker: str) -> str:
 
 def _clock_offsets(
     attempts: Sequence[Attempt], events: Sequence[TraceEvent], t0: float, local_host: str
-) -> dict[str, float]:
+) -> dict[str, ClockOffset]:
     """Per remote host, the offset of its clock from the coordinator's, when its stamps show
     one: a completed attempt must have started after the coordinator sent it and finished
     before the coordinator heard back. With ``d`` the send time and ``c`` the receipt time
     (coordinator clock), ``s`` and ``f`` the worker's stamps, the host's offset lies in
-    ``[f - c, s - d]``; take the value nearest 0 (none when 0 fits)."""
+    ``[f - c, s - d]``; take the value nearest 0 (none when 0 fits). Its error is the width
+    of that interval (or, if no single offset fits, half the gap)."""
     workers = {a.worker for a in attempts if a.worker is not None}
     remote = {h for h in map(_host, workers) if h != local_host and h not in _LOOPBACK}
     if not remote:
@@ -580,23 +600,24 @@ def _clock_offsets(
         lo_hi = bounds.setdefault(host, [-float("inf"), float("inf")])
         lo_hi[0] = max(lo_hi[0], a.finished_at - c[k])
         lo_hi[1] = min(lo_hi[1], a.started_at - d[k])
-    offsets: dict[str, float] = {}
+    offsets: dict[str, ClockOffset] = {}
     for host, (lo, hi) in bounds.items():
         if lo > hi:  # no single offset fits (a clock stepped mid-run): split the difference
-            offsets[host] = (lo + hi) / 2
+            offsets[host] = ClockOffset((lo + hi) / 2, (lo - hi) / 2, measured=False)
         elif lo > 0:
-            offsets[host] = lo
+            offsets[host] = ClockOffset(lo, hi - lo, measured=False)
         elif hi < 0:
-            offsets[host] = hi
+            offsets[host] = ClockOffset(hi, hi - lo, measured=False)
     return offsets
 
 
-def _shift(a: Attempt, offsets: Mapping[str, float]) -> Attempt:
+def _shift(a: Attempt, offsets: Mapping[str, ClockOffset]) -> Attempt:
     if a.worker is None:
         return a
-    delta = offsets.get(_host(a.worker))
-    if not delta:
+    found = offsets.get(_host(a.worker))
+    if found is None:
         return a
+    delta = found.offset
     return a._replace(started_at=a.started_at - delta, finished_at=a.finished_at - delta)
 
 

@@ -26,7 +26,7 @@ import pytest
 import dagron
 from dagron import DAG, AsyncDAGExecutor, DAGExecutor, NodeResult, NodeStatus, Trace
 from dagron.result import TraceEvent
-from dagron.tracing import Attempt
+from dagron.tracing import Attempt, ClockOffset
 from dagron.workers.testing import wait_for_no_workers
 
 WAIT = 10.0
@@ -313,7 +313,10 @@ def test_tracing_processes_backend_lanes_are_worker_processes() -> None:
     assert {procs[e["pid"]] for e in bars} == {host}
     # the work really ran in other processes
     assert os.getpid() not in {r.result for r in result.node_results.values()}
-    assert trace.clock_offsets == {}  # one machine, one clock
+    # measured for every worker that ran something; one machine, one clock: no offset beyond
+    # what a round trip can tell apart from 0
+    assert set(trace.clock_offsets) == workers
+    assert all(o.measured and abs(o.offset) <= o.error for o in trace.clock_offsets.values())
     assert wait_for_no_workers() == [], "worker processes outlived the cluster"
 
 
@@ -390,7 +393,10 @@ def test_trace_aligns_a_remote_host_whose_clock_runs_ahead() -> None:
     trace = Trace.from_results(
         results, [], started_at=100.0, finished_at=101.5, events=events, coordinator="here/7"
     )
-    assert trace.clock_offsets == {"far": pytest.approx(106.1 - 101.2)}
+    (far,) = trace.clock_offsets.items()
+    assert far[0] == "far" and not far[1].measured
+    assert far[1].offset == pytest.approx(106.1 - 101.2)
+    assert far[1].error == pytest.approx((105.3 - 100.1) - (106.1 - 101.2))
     (a,) = trace.attempts_of("a")
     assert 100.1 <= a.started_at and a.finished_at == pytest.approx(101.2)
     assert a.duration == pytest.approx(0.8)
@@ -404,6 +410,40 @@ def test_trace_aligns_a_remote_host_whose_clock_runs_ahead() -> None:
         coordinator="here/7",
     )
     assert consistent.clock_offsets == {}
+
+
+def test_trace_measured_offsets_are_reported_and_replace_the_inferred_shift() -> None:
+    # "far/w1" was measured (its stamps are already on the coordinator's clock), so the
+    # trace reports that and leaves its stamps alone, even ones a late report makes look
+    # impossible; "far/w2" was not measured and is shifted as before. Offsets of workers
+    # that ran nothing in this run are not reported.
+    results = {
+        "a": done("a", 100.30, 101.25, "far/w1"),
+        "b": done("b", 105.3, 106.1, "far/w2"),
+    }
+    events = [
+        TraceEvent(0.1, "a", "start"),
+        TraceEvent(0.2, "b", "start"),
+        TraceEvent(1.2, "a", "complete"),
+        TraceEvent(1.3, "b", "complete"),
+    ]
+    measured = {"far/w1": ClockOffset(37.0, 0.001), "gone/w9": ClockOffset(1.0, 0.1)}
+    trace = Trace.from_results(
+        results,
+        [],
+        started_at=100.0,
+        finished_at=101.5,
+        events=events,
+        coordinator="here/7",
+        clock_offsets=measured,
+    )
+    assert trace.clock_offsets["far/w1"] == ClockOffset(37.0, 0.001, measured=True)
+    assert trace.clock_offsets["far"].offset == pytest.approx(106.1 - 101.3)
+    assert not trace.clock_offsets["far"].measured and "gone/w9" not in trace.clock_offsets
+    assert trace.attempts_of("a")[0].started_at == 100.30
+    assert trace.attempts_of("b")[0].finished_at == pytest.approx(101.3)
+    other = chrome(trace)["otherData"]["clock_offsets"]
+    assert other["far/w1"] == {"offset": 37.0, "error": 0.001, "measured": True}
 
 
 def test_trace_from_results_defaults_and_skipped_nodes() -> None:

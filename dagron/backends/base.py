@@ -24,7 +24,9 @@ class Completion(NamedTuple):
     (an exception) with ``traceback`` as text; ``None`` for a *started* notice, which a backend
     that queues work ahead of the call (prefetch) sends when the call really begins, so the
     node's timeout counts from there (other fields but ``key``, ``started_at`` and ``worker``
-    are then ignored). ``started_at``/``finished_at`` are ``time.time()`` stamps and
+    are then ignored). ``started_at``/``finished_at`` are wall-clock stamps on the run's
+    timeline (:mod:`dagron._clock`; a backend with workers elsewhere moves their stamps onto
+    it) and
     ``duration`` is ``time.perf_counter()`` seconds around the call, all taken where it ran.
     ``value`` may be a :class:`dagron.result.Deferred` that loads on first access.
     """
@@ -85,3 +87,9 @@ class Backend(Protocol):
 # thing that can run (nothing in flight, nothing else ready, no retry waiting), has no
 # timeout, and no cancel_event is in use, so no parallelism is lost and two thread switches
 # per node are saved on chains. The processes backend must not define it.
+#
+# A backend whose workers have clocks of their own may also define
+#
+#     def clock_offsets(self) -> dict[str, ClockOffset]
+#
+# returning each worker's measured clock offset; a traced run records them in its trace.

@@ -24,6 +24,7 @@ from typing import Any, Callable, Optional
 
 import cloudpickle
 
+from .. import _clock
 from ..errors import SerializationError, WorkerLostError
 from ..result import Deferred
 from .base import Completion
@@ -55,6 +56,7 @@ def _run_on_worker(token: str, fn: Callable[..., Any], args: tuple[Any, ...]) ->
 
     worker = get_worker()
     where = f"{worker.address}/pid{os.getpid()}"
+    # The Dask worker's own wall clock: a trace checks these stamps (dagron.tracing).
     started, t0 = time.time(), time.perf_counter()
     worker.log_event(TOPIC, {"token": token, "started": started, "worker": where})
     ok = False
@@ -217,7 +219,7 @@ class DaskBackend:
         if key not in self._names:
             return  # cancelled meanwhile
         if isinstance(item, SerializationError):
-            now = time.time()
+            now = _clock.now()
             self._forget(key)
             out.append((key, False, item, None, now, now, 0.0, "client"))
             return
@@ -242,7 +244,7 @@ class DaskBackend:
                 continue
             del self._waiting[key]
             if t is None:  # the event was lost: the client's clock will have to do
-                now = time.time()
+                now = _clock.now()
                 t = {"started": now, "finished": now, "took": 0.0, "worker": "dask"}
             self._forget(key, keep_future=True)
             value = DaskResult(future)
@@ -262,7 +264,7 @@ class DaskBackend:
             exc = WorkerLostError(f"the Dask workers running node {name!r} died: {exc}")
         elif isinstance(exc, _Unpicklable):
             exc = SerializationError(name, exc.type_name, "result", exc.detail)
-        now = time.time()
+        now = _clock.now()
         started = t["started"] if t else now
         finished = t["finished"] if t else now
         took = t["took"] if t else 0.0

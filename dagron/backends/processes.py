@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from .base import Completion
 
 if TYPE_CHECKING:
+    from .._clock import ClockOffset
     from ..workers.cluster import _ClusterBase
     from ..workers.coordinator import Coordinator
 
@@ -61,6 +62,11 @@ class ProcessesBackend:
     def cancel(self, key: int) -> None:
         assert self._coordinator is not None
         self._coordinator.cancel(key)
+
+    def clock_offsets(self) -> dict[str, ClockOffset]:
+        """Each worker's measured clock offset from this process's clock, by worker name."""
+        assert self._coordinator is not None
+        return self._coordinator.clock_offsets
 
     def shutdown(self, wait: bool) -> None:
         coordinator, self._coordinator = self._coordinator, None

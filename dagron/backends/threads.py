@@ -16,6 +16,7 @@ from queue import Empty, SimpleQueue
 from traceback import format_exc
 from typing import Any, Callable, Optional
 
+from .. import _clock
 from .base import Completion
 
 __all__ = ["ThreadsBackend"]
@@ -81,7 +82,7 @@ class ThreadsBackend:
         The loop uses this only when the node is the one thing that can run at that moment,
         so no parallelism is lost. ``KeyboardInterrupt`` propagates (it stops the run).
         """
-        started = time.time()
+        started = _clock.now()
         t0 = time.perf_counter()
         try:
             value = fn(*args)
@@ -89,9 +90,9 @@ class ThreadsBackend:
             raise
         except BaseException as exc:
             took = time.perf_counter() - t0
-            return (key, False, exc, format_exc(), started, time.time(), took, self._here())  # type: ignore[return-value]
+            return (key, False, exc, format_exc(), started, _clock.now(), took, self._here())  # type: ignore[return-value]
         took = time.perf_counter() - t0
-        return (key, True, value, None, started, time.time(), took, self._here())  # type: ignore[return-value]
+        return (key, True, value, None, started, _clock.now(), took, self._here())  # type: ignore[return-value]
 
     def _here(self) -> str:
         return f"{self._host}/{threading.current_thread().name}"
@@ -124,7 +125,7 @@ class ThreadsBackend:
 
     def _work(self) -> None:
         get, put, abandoned = self._inbox.get, self._outbox.put, self._abandoned
-        clock, perf = time.time, time.perf_counter
+        clock, perf = _clock.now, time.perf_counter
         worker = f"{self._host}/{threading.current_thread().name}"
         while True:
             item = get()

@@ -4,6 +4,10 @@ There is no background thread. Whoever drives a run calls :meth:`Coordinator.wai
 polls the socket and the workers' exit notifications, feeds what happened to
 :class:`~dagron.workers.state.CoordinatorState`, carries out its instructions and returns
 the completions for the executor's loop.
+
+Workers stamp tasks on this process's ``time.monotonic()`` clock (they measure their offset
+from it by the heartbeat exchange, see clocksync.py); completions carry those stamps moved to
+the run's timeline (:mod:`dagron._clock`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any, Callable, Optional
 
 import zmq
 
+from .. import _clock
+from .._clock import ClockOffset
 from ..errors import (
     RemoteTaskError,
     SecurityError,
@@ -175,6 +181,9 @@ class Coordinator:
         # arrive after the result.
         self._finished_nodes: dict[int, str] = {}
         self._worker_names: dict[bytes, str] = {}
+        # Each worker's last reported clock offset, by name; kept after it leaves (its tasks
+        # may still be in the run's trace), the oldest dropped beyond a bound.
+        self._offsets: dict[str, ClockOffset] = {}
         self._done: list[Completion] = []
         self._next_memory_check = 0.0
         self._unassigned = False  # tasks submitted since the last assign()
@@ -291,6 +300,11 @@ class Coordinator:
             )
         return out
 
+    @property
+    def clock_offsets(self) -> dict[str, ClockOffset]:
+        """Worker name -> its clock's measured offset from this process's (seconds ahead)."""
+        return dict(self._offsets)
+
     def _spawn(self) -> LocalProcess:
         n = next(_names)
         name = f"{os.uname().nodename}/w{n}"
@@ -353,7 +367,7 @@ class Coordinator:
         return fn_id
 
     def _fail_now(self, tid: int, exc: BaseException) -> None:
-        now = time.time()
+        now = _clock.now()
         self._done.append((tid, False, exc, None, now, now, 0.0, "coordinator"))
 
     # ----- waiting -------------------------------------------------------------------------
@@ -451,10 +465,14 @@ class Coordinator:
     # ----- events --------------------------------------------------------------------------
 
     def _on_hello(self, ident: bytes, frames: list[Any]) -> None:
-        version, pid, host, name = p.load_header(frames[0])
-        if version != p.PROTOCOL_VERSION:
-            log.warning("refused worker %s: protocol %r, not %r", name, version, p.PROTOCOL_VERSION)
+        hello = p.load_header(frames[0])
+        if hello[0] != p.PROTOCOL_VERSION:
+            name = hello[3] if len(hello) > 3 else "?"
+            log.warning(
+                "refused worker %s: protocol %r, not %r", name, hello[0], p.PROTOCOL_VERSION
+            )
             return
+        _, pid, host, name, offset = hello
         if ident in self.state.workers:
             return  # a duplicate hello
         proc = self._procs.get(name)
@@ -472,11 +490,16 @@ class Coordinator:
         self._worker_names[ident] = name
         self._sock.send_multipart([ident, p.WELCOME, p.dump_header((p.PROTOCOL_VERSION,))])
         self._apply(self.state.worker_joined(ident, name))
+        self._note_offset(ident, offset)
 
     def _on_heartbeat(self, hb_ident: bytes, frames: list[Any]) -> None:
-        worker, _name = p.load_header(frames[0])
-        # Answer every beat, so the worker knows the coordinator lives.
-        self._send(hb_ident, [p.HEARTBEAT, p.dump_header(())])
+        worker, _name, sent, offset = p.load_header(frames[0])
+        # Answer every beat (hellos are preceded by a few), so the worker knows the
+        # coordinator lives; the answer carries this clock, to measure the worker's offset.
+        if not isinstance(sent, float):
+            raise ValueError("malformed clock reading")
+        self._send(hb_ident, [p.HEARTBEAT, p.dump_header((sent, time.monotonic()))])
+        self._note_offset(worker, offset)
         if worker in self._remote:
             self.heartbeats.seen(worker, time.monotonic())
         elif worker in self._written_off:
@@ -515,6 +538,17 @@ class Coordinator:
         self._apply(self.state.kill(worker, reason))
         self._forget_remote(worker)
 
+    def _note_offset(self, worker: bytes, offset: Any) -> None:
+        name = self._worker_names.get(worker)
+        if name is None or offset is None:
+            return
+        measured, error = offset
+        self._offsets.pop(name, None)  # re-inserted last: the dict is oldest first
+        self._offsets[name] = ClockOffset(float(measured), float(error))
+        if len(self._offsets) > 4096:
+            for old in list(self._offsets)[:2048]:
+                del self._offsets[old]
+
     def _remote_lost(self, ident: bytes) -> None:
         remote = self._remote.get(ident)
         if remote is None:
@@ -541,7 +575,8 @@ class Coordinator:
         if self.state.where.get(key) != ident:
             return
         self.state.task_started(ident, key)
-        self._done.append((key, None, None, None, started, started, 0.0, self._worker_names[ident]))
+        at = _clock.wall(started)
+        self._done.append((key, None, None, None, at, at, 0.0, self._worker_names[ident]))
 
     def _on_result(self, ident: bytes, frames: list[Any]) -> None:
         # Reports of tasks the worker finished, then maybe the task it begins now.
@@ -575,6 +610,7 @@ class Coordinator:
             return
         self._tasks.pop(key, None)
         worker = self._worker_names[ident]
+        started, finished = _clock.wall(started), _clock.wall(finished)
         payload = [f.buffer for f in frames]
         if status == p.OK_INLINE:
             if type(extra) is not bytes:
@@ -644,7 +680,7 @@ class Coordinator:
                 self._send_tasks(ins)
             elif isinstance(ins, TaskLost):
                 self._tasks.pop(ins.key, None)
-                now = time.time()
+                now = _clock.now()
                 err = WorkerLostError(ins.reason)
                 worker = self._worker_names.get(ins.worker, "?")
                 self._done.append((ins.key, False, err, None, now, now, 0.0, worker))

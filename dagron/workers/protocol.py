@@ -10,7 +10,8 @@ Message types and their headers:
 =========  ===========  =======================================================================
 type       direction    header / frames
 =========  ===========  =======================================================================
-HELLO      w -> c       ``(version, pid, host, name)``
+HELLO      w -> c       ``(version, pid, host, name, clock)``; ``clock`` is ``(offset, error)``
+                        of the worker's clock (see below), or None if not measured yet
 WELCOME    c -> w       ``(version,)``
 TASKS      c -> w       ``((key, fn_id, has_fn, n_arg_frames), ...)``, one entry per task;
                         then per task the cloudpickled callable when ``has_fn``, then its
@@ -23,10 +24,17 @@ RESULT     w -> c       ``(reports, started)``: reports of finished tasks, each
 CANCEL     c -> w       ``(key,)``: drop it if it has not started
 SHUTDOWN   c -> w       ``()``
 REJOIN     c -> w       ``()``: "I do not know you (any more)": drop queued work, say hello again
-HEARTBEAT  both         ``(worker identity, name)`` from the worker's heartbeat socket; ``()`` back
+HEARTBEAT  w -> c       ``(worker identity, name, sent, clock)`` from the worker's heartbeat
+                        socket: ``sent`` its clock reading, ``clock`` as in HELLO
+HEARTBEAT  c -> w       ``(sent, now)``: the ping's ``sent`` and the coordinator's monotonic
+                        clock, for the worker to measure its offset (clocksync.py)
 MEMORY     w -> c       ``(worker identity, rss, limit)``: over its memory limit, leaving now
 OUTPUT     w -> c       ``(worker identity, chunks)``: what tasks printed or logged, see output.py
 =========  ===========  =======================================================================
+
+Times (``started_at``, ``finished_at``) are on the coordinator's ``time.monotonic()`` clock:
+the worker measures its own clock's offset from it over the heartbeat exchange and takes the
+offset out before sending. ``duration`` is the worker's ``perf_counter`` interval.
 
 Each worker has two sockets: the task socket, and a heartbeat socket served by a thread of
 its own, so that a task holding the main thread for minutes does not look like a dead host.
@@ -70,7 +78,8 @@ __all__ = [
     "send_parts",
 ]
 
-PROTOCOL_VERSION = 2
+# 3: stamps on the coordinator's monotonic clock; clock offsets in HELLO and HEARTBEAT.
+PROTOCOL_VERSION = 3
 
 HELLO = b"H"
 WELCOME = b"W"

@@ -7,6 +7,9 @@ own, exchanges heartbeats, so a long task does not look like a dead host and a v
 coordinator is noticed even mid-task. The worker leaves by itself when told to, when the
 process that started it is gone, or when the coordinator has been silent for
 ``death_timeout`` seconds, so no worker outlives its coordinator.
+
+The heartbeat exchange also measures this process's clock against the coordinator's
+(:mod:`~dagron.workers.clocksync`); tasks are stamped on the coordinator's clock.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import psutil
 import zmq
 
 from . import protocol as p
+from .clocksync import OffsetEstimator
 from .output import ForwardingHandler, OutputBuffer, TaskStream
 from .security import WorkerKeys, load_worker_keys
 
@@ -54,6 +58,11 @@ REPORT_BYTES = 1 << 20
 # which task it was running. Others announce every task before it starts, as before.
 NOTICE_AFTER = 0.005
 LOOK_EVERY = 0.0002
+# Clock exchanges with the coordinator before the hello, so the first tasks are stamped on
+# its clock already; a coordinator slower to answer than SYNC_WAIT seconds in all is measured
+# by the heartbeats that follow instead.
+SYNC_BURST = 5
+SYNC_WAIT = 2.0
 
 
 def _describe(exc: BaseException) -> tuple[str, str]:
@@ -75,6 +84,7 @@ class Worker:
         heartbeat_period: float = 1.0,
         forward_output: bool = False,
         log_level: int = logging.WARNING,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.address = address
         self.name = name
@@ -83,6 +93,12 @@ class Worker:
         self.death_timeout = death_timeout
         self.memory_limit = memory_limit
         self.heartbeat_period = heartbeat_period
+        # Task stamps: ``clock`` (this host's monotonic clock; tests pass a skewed one) minus
+        # its measured offset from the coordinator's, which the heartbeat thread keeps up to
+        # date; reading a float attribute needs no lock.
+        self.clock = clock
+        self.sync = OffsetEstimator()
+        self._correction = 0.0
         self.output: Optional[OutputBuffer] = None
         if forward_output:
             self._forward_output(log_level)
@@ -155,8 +171,13 @@ class Worker:
     def run(self) -> None:
         self._lock.acquire()
         self.sock.connect(self.address)
+        beats = self._socket(b"h" + self.identity[1:])
+        beats.connect(self.address)
+        self._sync_burst(beats)
         self._hello()
-        threading.Thread(target=self._heartbeats, name="dagron-heartbeat", daemon=True).start()
+        threading.Thread(
+            target=self._heartbeats, args=(beats,), name="dagron-heartbeat", daemon=True
+        ).start()
         if self.status is not None:  # the only case where started notices are deferred
             threading.Thread(target=self._notices, name="dagron-notices", daemon=True).start()
         if self.parent_pid is not None:
@@ -185,8 +206,44 @@ class Worker:
             self._lock.release()
 
     def _hello(self) -> None:
-        hello = (p.PROTOCOL_VERSION, os.getpid(), socket.gethostname(), self.name)
+        hello = (p.PROTOCOL_VERSION, os.getpid(), socket.gethostname(), self.name, self._offset())
         self.sock.send_multipart([p.HELLO, p.dump_header(hello)])
+
+    # ----- clocks --------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The coordinator's monotonic clock, as far as it is known here."""
+        return self.clock() - self._correction
+
+    def _offset(self) -> Optional[tuple[float, float]]:
+        est = self.sync.reported
+        return None if est is None else (est.offset, est.error)
+
+    def _ping(self, sock: zmq.Socket[bytes]) -> None:
+        ping = (self.identity, self.name, self.clock(), self._offset())
+        sock.send_multipart([p.HEARTBEAT, p.dump_header(ping)])
+
+    def _on_pong(self, frames: list[bytes]) -> None:
+        received = self.clock()
+        if len(frames) != 2 or frames[0] != p.HEARTBEAT:
+            return
+        try:
+            sent, remote = p.load_header(frames[1])
+        except Exception:
+            return  # malformed: the beat still counts as a sign of life
+        if isinstance(sent, float) and isinstance(remote, float):
+            self.sync.add(sent, remote, received)
+            self._correction = self.sync.correction
+
+    def _sync_burst(self, sock: zmq.Socket[bytes]) -> None:
+        deadline = time.monotonic() + SYNC_WAIT
+        for _ in range(SYNC_BURST):
+            self._ping(sock)
+            left = deadline - time.monotonic()
+            if left <= 0 or not sock.poll(int(left * 1000)):
+                return
+            while sock.poll(0):
+                self._on_pong(sock.recv_multipart())
 
     def _notices(self) -> None:
         """Announces a task that has run NOTICE_AFTER seconds without a started notice,
@@ -217,12 +274,10 @@ class Worker:
             if os.getppid() != self.parent_pid:
                 os._exit(p.EXIT_PARENT_GONE)
 
-    def _heartbeats(self) -> None:
-        """Pings the coordinator every period on a socket of its own; leaves when the
-        coordinator has been silent for ``death_timeout`` or memory goes over the limit."""
-        sock = self._socket(b"h" + self.identity[1:])
-        sock.connect(self.address)
-        beat = [p.HEARTBEAT, p.dump_header((self.identity, self.name))]
+    def _heartbeats(self, sock: zmq.Socket[bytes]) -> None:
+        """Pings the coordinator every period on a socket of its own, measuring the clock
+        offset with each answer; leaves when the coordinator has been silent for
+        ``death_timeout`` or memory goes over the limit."""
         me = psutil.Process()
         last_heard = next_beat = time.monotonic()
         # Wake often enough to ship a task's output while it runs, not only once a beat.
@@ -232,11 +287,11 @@ class Worker:
         while True:
             now = time.monotonic()
             if now >= next_beat:
-                sock.send_multipart(beat)
+                self._ping(sock)
                 next_beat = now + self.heartbeat_period
             if sock.poll(int(tick * 1000)):
                 while sock.poll(0):
-                    sock.recv_multipart()
+                    self._on_pong(sock.recv_multipart())
                 last_heard = time.monotonic()
             self._send_output(sock)
             if (
@@ -345,7 +400,7 @@ class Worker:
 
     def _bad_task(self, key: int, exc: BaseException) -> None:
         extra = (*_describe(exc), traceback.format_exc())
-        now = time.time()
+        now = self.now()
         self._report(key, p.BAD_TASK, now, now, 0.0, extra, [])
 
     def _run_one(self, task: _Task) -> None:
@@ -361,7 +416,7 @@ class Worker:
         del arg_frames, task
         if self.status is not None:
             _KEY.pack_into(self.status, 0, key)
-        started = time.time()
+        started = self.now()
         if self.status is None or self._report_due():
             self._flush((key, started))
         else:  # announced with the next reports, or by the notice thread if it runs long
@@ -376,14 +431,14 @@ class Worker:
             value = fn(*args)
         except BaseException as exc:
             duration = time.perf_counter() - t0
-            finished = time.time()
+            finished = self.now()
             self._lock.acquire()
             self._unnoticed = None
             self._end_output()
             self._send_error(key, exc, started, finished, duration)
             return
         duration = time.perf_counter() - t0
-        finished = time.time()
+        finished = self.now()
         self._lock.acquire()
         self._unnoticed = None
         self._end_output()
@@ -435,6 +490,13 @@ class Worker:
         self._report(key, p.RAISED, started, finished, took, tb_extra, frames)
 
 
+def _skewed(skew: float) -> Callable[[], float]:
+    def clock() -> float:
+        return time.monotonic() + skew
+
+    return clock
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="One dagron worker process.")
     parser.add_argument("address", help="the coordinator's ZeroMQ address")
@@ -451,6 +513,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--log-level", type=int, default=logging.WARNING, help=argparse.SUPPRESS)
     parser.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--status-file", default=None, help=argparse.SUPPRESS)
+    # Tests: a worker whose clock runs this many seconds ahead of the host's.
+    parser.add_argument("--clock-skew", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     # The coordinator (or the nanny) owns Ctrl-C: a terminal's SIGINT reaches the whole
     # process group, and they decide what happens to running tasks.
@@ -467,6 +531,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         heartbeat_period=args.heartbeat,
         forward_output=args.forward_output,
         log_level=args.log_level,
+        clock=_skewed(args.clock_skew) if args.clock_skew else time.monotonic,
     ).run()
     return 0
 

@@ -45,21 +45,6 @@ def start_host(
     return subprocess.Popen(cmd)
 
 
-@pytest.fixture
-def hosts() -> Iterator[list[subprocess.Popen[bytes]]]:
-    procs: list[subprocess.Popen[bytes]] = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def wide(n: int) -> dagron.DAG:
     dag = dagron.DAG()
     dag.add_nodes([f"n{i}" for i in range(n)])
@@ -199,6 +184,8 @@ def test_cluster_hostile_frames_do_not_disturb_a_run(hosts: list[subprocess.Pope
             p.dump_header((p.PROTOCOL_VERSION, 1, "x", "evil")),
             p.dump_header((99, os.getpid(), "x", "future")),
             p.dump_header(("a",)),
+            p.dump_header((b"w0", "evil", "not a clock reading", None)),
+            p.dump_header((b"w0", "evil", 1.0, ("not", "numbers"))),
             b"\x80\x05garbage",
             os.urandom(64),
         ]

@@ -10,8 +10,10 @@ import time
 from typing import Any
 
 import pytest
+import zmq
 
 from dagron.errors import RemoteTaskError, SerializationError, WorkerLostError
+from dagron.workers import protocol as p
 from dagron.workers.coordinator import Coordinator
 from dagron.workers.protocol import SerializedValue
 from dagron.workers.testing import collect, running_coordinator
@@ -185,3 +187,35 @@ def test_coordinator_reports_do_not_wait_behind_a_long_task() -> None:
         c.cancel(42)  # kills its worker; the tasks queued behind it run on the replacement
         rest = collect(c, set(range(43, 60)), timeout=60)
         assert all(rest[k][2].load() == k for k in range(43, 60))
+
+
+def test_coordinator_answers_a_heartbeat_with_its_monotonic_clock() -> None:
+    with running_coordinator(1) as c:
+        ctx = zmq.Context()
+        peer = ctx.socket(zmq.DEALER)
+        peer.connect(c.address)
+        try:
+            before = time.monotonic()
+            peer.send_multipart([p.HEARTBEAT, p.dump_header((b"w-none", "none", 12.5, None))])
+            deadline = time.monotonic() + 30
+            while not peer.poll(0) and time.monotonic() < deadline:
+                c.wait(0.05)
+            kind, header = peer.recv_multipart(zmq.NOBLOCK)
+            after = time.monotonic()
+        finally:
+            peer.close(linger=0)
+            ctx.term()
+    assert kind == p.HEARTBEAT
+    sent, now = p.load_header(header)
+    assert sent == 12.5  # echoed, so the worker pairs the answer with its ping
+    assert before <= now <= after
+
+
+def test_coordinator_knows_each_worker_clock_offset_from_its_hello() -> None:
+    # The worker measures its offset before it says hello, so it is known before any task.
+    with running_coordinator(2) as c:
+        offsets = c.clock_offsets
+        assert set(offsets) == {w["name"] for w in c.workers}
+    for o in offsets.values():
+        # one machine, one clock: 0 within the measured error, which is a round trip at most
+        assert o.measured and abs(o.offset) <= o.error < 1.0

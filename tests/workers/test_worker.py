@@ -1,0 +1,81 @@
+"""The worker process: its clock is measured against the coordinator's, and every stamp it
+sends is on the coordinator's timeline, even when its own clock is far off."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+import time
+
+from dagron import DAG, Cluster, DAGExecutor, NodeStatus
+
+SKEW = 37.0  # seconds the "remote" worker's clock runs ahead of this machine's
+SKEWED = "elsewhere/w1"
+
+
+def skewed_worker(address: str) -> subprocess.Popen[bytes]:
+    """A worker process, as dagron-worker would start on another host, whose clock runs
+    SKEW seconds ahead."""
+    cmd = [sys.executable, "-m", "dagron.workers.worker", address, "--name", SKEWED]
+    cmd += ["--clock-skew", str(SKEW), "--death-timeout", "30"]
+    return subprocess.Popen(cmd)
+
+
+def ladder(rungs: int, width: int) -> DAG:
+    """join0 -> (width nodes) -> join1 -> ... -> join<rungs>: every rung waits for the last."""
+    builder = DAG.builder().add_node("join0")
+    for r in range(rungs):
+        for i in range(width):
+            builder.add_node(f"r{r}n{i}").add_edge(f"join{r}", f"r{r}n{i}")
+        builder.add_node(f"join{r + 1}")
+        for i in range(width):
+            builder.add_edge(f"r{r}n{i}", f"join{r + 1}")
+    return builder.build()
+
+
+def test_worker_skewed_clock_stamps_land_on_the_coordinator_timeline(
+    hosts: list[subprocess.Popen[bytes]],
+) -> None:
+    dag = ladder(rungs=3, width=8)
+    with Cluster("tcp://127.0.0.1:*", local_workers=1, heartbeat_timeout=10.0) as cluster:
+        hosts.append(skewed_worker(cluster.address))
+        cluster.wait_for_workers(2, timeout=60)
+        result = DAGExecutor(dag, backend=cluster, enable_tracing=True).execute(
+            # long enough that both workers get some of each rung; time.sleep pickles by
+            # reference, which the worker (started elsewhere than the tests) can import
+            dict.fromkeys(dag.node_names(), functools.partial(time.sleep, 0.005))
+        )
+    assert result.ok
+    trace = result.trace
+    assert trace is not None
+    nodes = result.node_results
+    assert SKEWED in {r.worker for r in nodes.values()}, "the skewed worker ran nothing"
+    measured = trace.clock_offsets[SKEWED]
+    assert measured.measured and measured.error < 1.0
+    assert abs(measured.offset - SKEW) <= measured.error + 1e-6
+    error = {w: o.error for w, o in trace.clock_offsets.items()}
+    assert set(error) == {r.worker for r in nodes.values()}
+
+    # Every stamp lies within the run, as the coordinator saw it ...
+    for r in nodes.values():
+        assert r.status is NodeStatus.COMPLETED and r.worker is not None
+        assert r.started_at is not None and r.finished_at is not None
+        slack = error[r.worker]
+        assert trace.started_at - slack <= r.started_at <= r.finished_at
+        assert r.finished_at <= trace.finished_at + slack
+    # ... and no node starts before its parents finished, whichever worker ran each.
+    for parent, child in dag.edges():
+        p, c = nodes[parent], nodes[child]
+        assert p.finished_at is not None and c.started_at is not None
+        assert c.started_at >= p.finished_at - error[p.worker or ""] - error[c.worker or ""]
+    # The trace's events and the Chrome export agree with the node results.
+    for a in trace.attempts:
+        r = nodes[a.node]
+        assert (a.started_at, a.finished_at) == (r.started_at, r.finished_at)
+    run = trace.duration * 1e6
+    bars = [e for e in trace.to_chrome_trace()["traceEvents"] if e.get("cat") == "node"]
+    assert len(bars) == len(nodes)
+    for e in bars:
+        slack = error[e["args"]["worker"]] * 1e6 + 1.0
+        assert -slack <= e["ts"] and e["ts"] + e["dur"] <= run + slack

@@ -208,7 +208,11 @@ def test_tracing_records_attempts_failures_retries_and_skips() -> None:
     (fail,) = [e for e in doc["traceEvents"] if e["ph"] == "i" and e["cat"] == "failure"]
     (bar,) = [e for e in doc["traceEvents"] if e["ph"] == "X" and e.get("name") == "broken"]
     assert (fail["pid"], fail["tid"]) == (bar["pid"], bar["tid"])
-    assert fail["ts"] == pytest.approx(bar["ts"] + bar["dur"], abs=2000)
+    (broken_try,) = trace.attempts_of("broken")
+    # at the attempt's end: after the call itself (the bar), never before it
+    span_us = (broken_try.finished_at - broken_try.started_at) * 1e6
+    assert fail["ts"] - bar["ts"] == pytest.approx(span_us, abs=1)
+    assert fail["ts"] >= bar["ts"] + bar["dur"] - 1
     assert bar["args"]["error"] == "ValueError: bad <input>"
     assert bar["cname"] == "terrible"
     assert [(e.node, e.event) for e in trace if e.node == "flaky"] == [

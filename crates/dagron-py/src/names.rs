@@ -81,17 +81,19 @@ struct Entry {
     id: NodeId,
 }
 
-/// Spreads an object address over all 64 bits (the finaliser of MurmurHash3): objects of one
-/// allocator size class differ only in a few middle bits, and the table picks buckets by the
-/// low bits and tags by the high ones.
+/// The table's hash of an object address. hashbrown picks a bucket by the low bits and keeps
+/// the top 7 as a tag. Low bits: the address itself (over 16, CPython's allocation
+/// granularity), so names allocated one after another, as a list of names usually is, land
+/// in neighbouring buckets and building or scanning the index walks memory in order instead
+/// of missing the cache once per name. Top bits: a mix of the whole address (the MurmurHash3
+/// finaliser's first steps), so tags tell apart addresses that share a bucket group.
 #[inline]
 fn address_hash(addr: usize) -> u64 {
-    let mut h = addr as u64;
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
+    let a = addr as u64;
+    let mut m = a ^ (a >> 33);
+    m = m.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    m ^= m >> 33;
+    (m & (0x7f << 57)) | (a >> 4)
 }
 
 /// Name object -> id.

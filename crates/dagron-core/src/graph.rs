@@ -12,6 +12,8 @@ use crate::error::{DagError, Result};
 use crate::name_store::NameStore;
 use crate::traversal;
 
+mod bulk;
+
 /// Dense node identifier: the node's position in insertion order (holes left by removals).
 pub type NodeId = u32;
 
@@ -425,6 +427,17 @@ impl<N> Dag<N> {
         pairs: &[(NodeId, NodeId)],
         attrs: Vec<(usize, EdgeAttrs)>,
     ) -> Result<()> {
+        if pairs.len() > INCREMENTAL_CHECK_MAX
+            && pairs.len() * 4 >= self.id_bound()
+            && self.push_grouped(pairs)
+        {
+            for (k, a) in attrs.into_iter().filter(|(_, a)| !a.is_empty()) {
+                self.attrs.insert(pairs[k], a);
+            }
+            return self
+                .check_new_edges(pairs)
+                .inspect_err(|_| self.pop_grouped(pairs));
+        }
         self.reserve_adjacency(pairs);
         let mut attrs = attrs.into_iter().peekable();
         let mut pushed = 0usize;
@@ -580,11 +593,17 @@ impl<N> Dag<N> {
 mod tests {
     use super::*;
 
-    fn chain(n: usize) -> Dag {
+    /// `n` nodes called `n0`, `n1`, ... and no edges.
+    pub(super) fn nodes(n: usize) -> Dag {
         let mut dag = Dag::new();
         let names: Vec<String> = (0..n).map(|i| format!("n{i}")).collect();
         dag.add_nodes(names.iter().map(|s| (s.as_str(), ())))
             .unwrap();
+        dag
+    }
+
+    fn chain(n: usize) -> Dag {
+        let mut dag = nodes(n);
         dag.add_edges((1..n as u32).map(|i| (i - 1, i, None)))
             .unwrap();
         dag

@@ -1,0 +1,204 @@
+//! Adding a batch of edges about as large as the graph: grouped, not edge by edge.
+//!
+//! Pushing edge by edge touches the source's and the target's neighbour lists once per edge,
+//! in batch order, which for a shuffled batch is a cache miss per list. Here the batch is
+//! first grouped by source and by target (a stable counting sort, so each list still receives
+//! its edges in batch order) and every list is then extended once, walking the lists in id
+//! order.
+
+use hashbrown::HashSet;
+
+use super::{Adjacency, Dag};
+use crate::graph::NodeId;
+
+/// Up to this many neighbours, a duplicate is looked for by scanning the list.
+const SCAN_MAX: usize = 16;
+
+/// Calls `each(key, values)` for every key of the batch that has values, in key order, with
+/// that key's values in batch order; stops at the first `false`. A batch already ordered by
+/// key (a chain added first to last) is walked as it is; any other is grouped by a stable
+/// counting sort over `bound` keys.
+fn for_each_group<K, E>(pairs: &[(NodeId, NodeId)], bound: usize, key_value: K, mut each: E) -> bool
+where
+    K: Fn(&(NodeId, NodeId)) -> (NodeId, NodeId),
+    E: FnMut(usize, &[NodeId]) -> bool,
+{
+    if pairs.is_sorted_by_key(|p| key_value(p).0) {
+        let mut run: Vec<NodeId> = Vec::new();
+        for chunk in pairs.chunk_by(|a, b| key_value(a).0 == key_value(b).0) {
+            run.clear();
+            run.extend(chunk.iter().map(|p| key_value(p).1));
+            if !each(key_value(&chunk[0]).0 as usize, &run) {
+                return false;
+            }
+        }
+        return true;
+    }
+    // Positions fit in u32 for any batch this is used for (checked by the caller).
+    let mut starts = vec![0u32; bound + 1];
+    for p in pairs {
+        starts[key_value(p).0 as usize + 1] += 1;
+    }
+    for k in 1..=bound {
+        starts[k] += starts[k - 1];
+    }
+    let mut sorted = vec![0; pairs.len()];
+    {
+        let mut next = starts[..bound].to_vec();
+        for p in pairs {
+            let (k, v) = key_value(p);
+            let slot = &mut next[k as usize];
+            sorted[*slot as usize] = v;
+            *slot += 1;
+        }
+    }
+    (0..bound).all(|k| {
+        let group = &sorted[starts[k] as usize..starts[k + 1] as usize];
+        group.is_empty() || each(k, group)
+    })
+}
+
+/// Appends `new` to `list` unless that would repeat a neighbour; on a repeat `list` is left
+/// as it was and `false` returned.
+fn extend_unique(list: &mut Adjacency, new: &[NodeId]) -> bool {
+    let old = list.len();
+    if old + new.len() <= SCAN_MAX {
+        for &v in new {
+            if list.contains(&v) {
+                list.truncate(old);
+                return false;
+            }
+            list.push(v);
+        }
+        return true;
+    }
+    let mut seen: HashSet<NodeId> = list.iter().copied().collect();
+    if !new.iter().all(|&v| seen.insert(v)) {
+        return false;
+    }
+    list.extend_from_slice(new);
+    true
+}
+
+impl<N> Dag<N> {
+    /// Adds every edge of `pairs` to the neighbour lists. Returns `false`, with the graph as
+    /// it was, when an endpoint is unknown or an edge is a duplicate (of an existing edge or
+    /// within the batch): the caller redoes the batch edge by edge to name the first such edge
+    /// in batch order. Does not check for cycles.
+    pub(super) fn push_grouped(&mut self, pairs: &[(NodeId, NodeId)]) -> bool {
+        if u32::try_from(pairs.len()).is_err()
+            || !pairs
+                .iter()
+                .all(|&(f, t)| self.contains(f) && self.contains(t))
+        {
+            return false;
+        }
+        let bound = self.id_bound();
+        let mut extended: Vec<(usize, usize)> = Vec::new();
+        let out = &mut self.out;
+        let unique = for_each_group(
+            pairs,
+            bound,
+            |&(f, t)| (f, t),
+            |s, group| {
+                extended.push((s, group.len()));
+                extend_unique(&mut out[s], group)
+            },
+        );
+        if !unique {
+            // The last list refused its group and is unchanged; the ones before took theirs.
+            extended.pop();
+            for (s, added) in extended {
+                let list = &mut self.out[s];
+                list.truncate(list.len() - added);
+            }
+            return false;
+        }
+        let inc = &mut self.inc;
+        for_each_group(
+            pairs,
+            bound,
+            |&(f, t)| (t, f),
+            |t, group| {
+                inc[t].extend_from_slice(group);
+                true
+            },
+        );
+        self.edges += pairs.len();
+        true
+    }
+
+    /// Undoes a successful [`Dag::push_grouped`] of `pairs` (and their attributes).
+    pub(super) fn pop_grouped(&mut self, pairs: &[(NodeId, NodeId)]) {
+        let bound = self.id_bound();
+        let mut out_added = vec![0usize; bound];
+        let mut in_added = vec![0usize; bound];
+        for &(f, t) in pairs {
+            out_added[f as usize] += 1;
+            in_added[t as usize] += 1;
+            self.attrs.remove(&(f, t));
+        }
+        for (list, added) in self.out.iter_mut().zip(out_added) {
+            list.truncate(list.len() - added);
+        }
+        for (list, added) in self.inc.iter_mut().zip(in_added) {
+            list.truncate(list.len() - added);
+        }
+        self.edges -= pairs.len();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::nodes;
+    use crate::{DagError, EdgeAttrs};
+
+    #[test]
+    fn grouped_batch_keeps_batch_order_per_list() {
+        let mut dag = nodes(40);
+        // Shuffled, with a hub whose list spills past the scan limit.
+        let mut batch: Vec<(u32, u32, Option<EdgeAttrs>)> =
+            (1..40).rev().map(|t| (0, t, None)).collect();
+        batch.extend([(5, 7, None), (3, 7, None), (5, 6, None)]);
+        batch[4].2 = Some(EdgeAttrs {
+            weight: Some(2.0),
+            label: None,
+        });
+        dag.add_edges(batch.clone()).unwrap();
+        assert_eq!(
+            dag.successors(0),
+            (1..40).rev().collect::<Vec<u32>>().as_slice()
+        );
+        assert_eq!(dag.successors(5), &[7, 6]);
+        assert_eq!(dag.predecessors(7), &[0, 5, 3]);
+        assert_eq!(dag.edge_attrs(0, 35).unwrap().weight, Some(2.0));
+        assert_eq!(dag.edge_count(), batch.len());
+    }
+
+    #[test]
+    fn grouped_batch_with_a_late_duplicate_or_cycle_keeps_nothing() {
+        for bad in [(0u32, 20u32), (19, 0)] {
+            let mut dag = nodes(30);
+            dag.add_edge(0, 20, None).unwrap();
+            let mut batch: Vec<(u32, u32, Option<EdgeAttrs>)> =
+                (0..29).map(|i| (i, i + 1, None)).collect();
+            batch.push((bad.0, bad.1, None));
+            let before: Vec<_> = dag.edge_ids().collect();
+            let err = dag.add_edges(batch).unwrap_err();
+            if bad == (0, 20) {
+                assert_eq!(
+                    err,
+                    DagError::DuplicateEdge {
+                        from: "n0".into(),
+                        to: "n20".into()
+                    }
+                );
+            } else {
+                assert!(matches!(err, DagError::Cycle { .. }));
+            }
+            assert_eq!(dag.edge_ids().collect::<Vec<_>>(), before);
+            assert_eq!(dag.edge_count(), 1);
+            assert_eq!(dag.predecessors(1), &[] as &[u32]);
+        }
+    }
+}

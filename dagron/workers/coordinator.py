@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import zmq
 
@@ -575,13 +575,14 @@ class Coordinator:
             return
         self._tasks.pop(key, None)
         worker = self._worker_names[ident]
-        payload = [f.buffer for f in frames]
-        if status == p.OK_INLINE:
+        if status == p.OK_INLINE:  # the common case first: a small value, in the header
             if type(extra) is not bytes:
                 raise ValueError("malformed inline result")
             value: Any = p.SerializedValue([extra], raw=False)
             self._done.append((key, True, value, None, started, finished, took, worker))
-        elif status == p.OK_PICKLED or status == p.OK_RAW:
+            return
+        payload = [f.buffer for f in frames]
+        if status == p.OK_PICKLED or status == p.OK_RAW:
             value = p.SerializedValue(payload, raw=status == p.OK_RAW)
             self._done.append((key, True, value, None, started, finished, took, worker))
         elif status == p.RAISED:
@@ -657,14 +658,18 @@ class Coordinator:
                     proc.kill()
 
     def _send_tasks(self, ins: Dispatch) -> None:
-        tasks = []
+        tasks: list[tuple[int, int, bool, Union[int, bytes]]] = []
         body: list[Any] = []
+        inline = p.INLINE_BYTES
         for key, with_fn in zip(ins.keys, ins.with_fn):
             fn_id, args = self._tasks[key]
-            tasks.append((key, fn_id, with_fn, len(args)))
             if with_fn:
                 body.append(self._fn_frames[fn_id])
-            body.extend(args)
+            if len(args) == 1 and type(args[0]) is bytes and len(args[0]) <= inline:
+                tasks.append((key, fn_id, with_fn, args[0]))
+            else:
+                tasks.append((key, fn_id, with_fn, len(args)))
+                body.extend(args)
         self._send(ins.worker, [p.TASKS, p.dump_header(tuple(tasks)), *body])
 
     def _send(self, ident: bytes, frames: list[Any]) -> None:

@@ -275,7 +275,8 @@ class Worker:
 
     def _on_tasks(self, frames: list[Any]) -> None:
         at = 1
-        for key, fn_id, has_fn, n_args in p.load_header(frames[0].bytes):
+        for key, fn_id, has_fn, args in p.load_header(frames[0].bytes):
+            n_args = 0 if type(args) is bytes else args
             if has_fn:
                 try:
                     self.functions[fn_id] = pickle.loads(frames[at].buffer)
@@ -284,8 +285,11 @@ class Worker:
                     at += 1 + n_args
                     continue
                 at += 1
-            self.queue.append((key, fn_id, [f.buffer for f in frames[at : at + n_args]]))
-            at += n_args
+            if n_args:
+                self.queue.append((key, fn_id, [f.buffer for f in frames[at : at + n_args]]))
+                at += n_args
+            else:  # the arguments' pickle came in the header, or there are none
+                self.queue.append((key, fn_id, [args] if args else []))
 
     def _on_cancel(self, frames: list[Any]) -> None:
         (key,) = p.load_header(frames[0].bytes)

@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import logging
 import os
+import pickle
 import re
 import shutil
 import tempfile
@@ -19,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
+import cloudpickle
 import zmq
 
 from ..errors import (
@@ -344,8 +346,8 @@ class Coordinator:
         fn_id = self._fn_ids.get(id(fn))
         if fn_id is None:
             frames = p.dumps(fn, by_value=True)
-            if len(frames) != 1:  # a callable carrying raw buffers: keep it in-band
-                frames = [frames[0]]
+            if len(frames) != 1:  # a callable carrying raw buffers (an array in a closure)
+                frames = [cloudpickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)]  # in-band
             fn_id = len(self._fn_refs)
             self._fn_ids[id(fn)] = fn_id
             self._fn_refs[fn_id] = fn

@@ -47,6 +47,13 @@ def test_coordinator_sends_lambdas_and_closures() -> None:
         assert collect(c, {1})[1][2].load() == 42
 
 
+def test_coordinator_sends_callables_that_capture_buffers() -> None:
+    captured = bytearray(b"x" * 100_000)  # pickle 5 would put it out of band
+    with running_coordinator(1) as c:
+        c.submit(1, lambda: len(captured), (), "closure")
+        assert collect(c, {1})[1][2].load() == 100_000
+
+
 def test_coordinator_raw_bytes_and_buffers_move_out_of_band() -> None:
     payload = bytes(range(256)) * 4096
     with running_coordinator(1) as c:

@@ -16,6 +16,7 @@ import logging
 import mmap
 import os
 import pickle
+import shutil
 import signal
 import socket
 import struct
@@ -30,6 +31,7 @@ import psutil
 import zmq
 
 from . import protocol as p
+from . import shm
 from .output import ForwardingHandler, OutputBuffer, TaskStream
 from .security import WorkerKeys, load_worker_keys
 
@@ -69,6 +71,7 @@ class Worker:
         name: str,
         parent_pid: Optional[int] = None,
         status_file: Optional[str] = None,
+        shm_dir: Optional[str] = None,
         keys: Optional[WorkerKeys] = None,
         death_timeout: Optional[float] = None,
         memory_limit: Optional[int] = None,
@@ -112,6 +115,11 @@ class Worker:
         if status_file is not None:
             with open(status_file, "r+b") as f:
                 self.status = mmap.mmap(f.fileno(), 8)
+        # The coordinator's segment directory (local workers only): large result buffers go
+        # there instead of into frames; see shm.py.
+        self.shm_dir = shm_dir
+        shm.worker_dir = shm_dir
+        self._segments = 0
         self.handlers: dict[bytes, Callable[[list[Any]], None]] = {
             p.TASKS: self._on_tasks,
             p.CANCEL: self._on_cancel,
@@ -215,6 +223,8 @@ class Worker:
         while True:
             time.sleep(0.2)
             if os.getppid() != self.parent_pid:
+                if self.shm_dir is not None:  # nobody else is left to remove it
+                    shutil.rmtree(self.shm_dir, ignore_errors=True)
                 os._exit(p.EXIT_PARENT_GONE)
 
     def _heartbeats(self) -> None:
@@ -321,9 +331,32 @@ class Worker:
     ) -> None:
         if not self.outbox:
             self._outbox_since = time.monotonic()
-        self.outbox.append(((key, status, started, finished, took, extra, len(frames)), frames))
+        segment = None
+        if self.shm_dir is not None and frames:
+            frames, segment = self._to_segment(frames)
+        header = (key, status, started, finished, took, extra, len(frames), segment)
+        self.outbox.append((header, frames))
         for f in frames:
             self._outbox_bytes += len(f) if type(f) is bytes else memoryview(f).nbytes
+
+    def _to_segment(self, frames: list[Any]) -> tuple[list[Any], Optional[tuple[Any, ...]]]:
+        """Moves the large frames into a new shared-memory segment; returns the frames left
+        and the segment's reference (None: all stay frames)."""
+        big = tuple(
+            i
+            for i, f in enumerate(frames)
+            if (len(f) if type(f) is bytes else memoryview(f).nbytes) >= shm.MIN_BYTES
+        )
+        if not big or self.shm_dir is None:
+            return frames, None
+        self._segments += 1
+        name = f"{self.identity.decode()}-{self._segments}"
+        try:
+            sizes = shm.write_segment(os.path.join(self.shm_dir, name), [frames[i] for i in big])
+        except OSError:
+            return frames, None  # /dev/shm full or gone: the frames still work
+        rest = [f for i, f in enumerate(frames) if i not in big]
+        return rest, (name, big, tuple(sizes))
 
     def _report_due(self) -> bool:
         outbox = self.outbox
@@ -455,6 +488,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--log-level", type=int, default=logging.WARNING, help=argparse.SUPPRESS)
     parser.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--status-file", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--shm-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     # The coordinator (or the nanny) owns Ctrl-C: a terminal's SIGINT reaches the whole
     # process group, and they decide what happens to running tasks.
@@ -465,6 +499,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         args.name,
         parent_pid=args.parent_pid,
         status_file=args.status_file,
+        shm_dir=args.shm_dir,
         keys=keys,
         death_timeout=args.death_timeout,
         memory_limit=args.memory_limit,

@@ -628,7 +628,7 @@ class Coordinator:
         if segment is not None and segments is not None:
             name, indices, sizes = segment
             try:
-                adopted, views = segments.adopt(name, sizes)
+                adopted, views = segments.adopt(name, sizes, keep_open=status == p.OK_RAW)
                 payload = shm.interleave(payload, indices, views)
             except (OSError, ValueError, TypeError) as exc:
                 segments.discard(name)

@@ -197,8 +197,12 @@ def _from_segment(
     return _load(shm.interleave(frames, indices, views), raw, mapping)
 
 
-def _load(frames: Sequence[Any], raw: bool, mapping: Optional[mmap.mmap]) -> Any:
+def _load(
+    frames: Sequence[Any], raw: bool, mapping: Optional[mmap.mmap], fd: Optional[int] = None
+) -> Any:
     if raw:
+        if fd is not None:
+            return shm.read_bytes(fd, memoryview(frames[0]).nbytes)
         if mapping is not None:
             shm.populate(mapping)  # one call maps the pages the copy below reads
         return bytes_of(frames[0])
@@ -242,7 +246,9 @@ class SerializedValue(Deferred):
 
     def load(self) -> Any:
         segment = self._segment
-        return _load(self._frames, self._raw, segment[0].mapping if segment else None)
+        if segment is None:
+            return _load(self._frames, self._raw, None)
+        return _load(self._frames, self._raw, segment[0].mapping, segment[0].fd)
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         if self._segment is not None and shm.forwarding.get():

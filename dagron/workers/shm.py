@@ -34,6 +34,8 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, Optional
 
+from .._core import bytes_to_fill
+
 __all__ = [
     "MIN_BYTES",
     "Segment",
@@ -43,6 +45,7 @@ __all__ = [
     "layout",
     "map_segment",
     "populate",
+    "read_bytes",
     "shm_root",
     "write_segment",
 ]
@@ -55,6 +58,10 @@ ALIGN = 64
 # MADV_POPULATE_READ (Linux 5.14): map every page of a range in one call, instead of one page
 # fault per 4 KiB page while copying out of the mapping.
 _MADV_POPULATE_READ = 22
+
+# At most this many adopted segments keep their file open (far below the usual limit of
+# 1,024 open files); the others are read through their mapping.
+MAX_OPEN_FILES = 64
 
 _NAME = re.compile(r"w[0-9a-f]{1,64}-[0-9]{1,20}")
 
@@ -102,17 +109,43 @@ def map_segment(path: str, sizes: Sequence[int]) -> tuple[mmap.mmap, list[memory
     """Maps the segment at ``path`` copy-on-write (whoever holds an array rebuilt on it may
     write to it without changing what others read); returns the mapping and one view per
     buffer."""
+    fd = _open(path, sizes)
+    try:
+        return _map(fd, sizes)
+    finally:
+        os.close(fd)
+
+
+def _open(path: str, sizes: Sequence[int]) -> int:
     offsets = layout(sizes)
     total = offsets[-1] + sizes[-1] if sizes else 0
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    try:
-        if os.fstat(fd).st_size != total or total == 0:
-            raise ValueError(f"segment {os.path.basename(path)} is not {total} bytes long")
-        mapping = mmap.mmap(fd, total, access=mmap.ACCESS_COPY)
-    finally:
+    if os.fstat(fd).st_size != total or total == 0:
         os.close(fd)
+        raise ValueError(f"segment {os.path.basename(path)} is not {total} bytes long")
+    return fd
+
+
+def _map(fd: int, sizes: Sequence[int]) -> tuple[mmap.mmap, list[memoryview]]:
+    offsets = layout(sizes)
+    mapping = mmap.mmap(fd, offsets[-1] + sizes[-1], access=mmap.ACCESS_COPY)
     whole = memoryview(mapping)
     return mapping, [whole[at : at + size] for at, size in zip(offsets, sizes)]
+
+
+def read_bytes(fd: int, size: int) -> bytes:
+    """The first ``size`` bytes of the file ``fd`` as a ``bytes`` object, read straight into
+    it (into huge pages where the kernel allows): cheaper than copying out of a mapping,
+    whose pages would each be mapped first."""
+    out, view = bytes_to_fill(size)
+    with view:
+        done = 0
+        while done < size:
+            got = os.preadv(fd, [view[done:]], done)
+            if got <= 0:
+                raise OSError(f"segment ended after {done} of {size} bytes")
+            done += got
+    return out
 
 
 def populate(mapping: mmap.mmap) -> None:
@@ -123,14 +156,19 @@ def populate(mapping: mmap.mmap) -> None:
 
 class Segment:
     """A segment the coordinator adopted: the mapping, and the name while it is linked (for
-    forwarding). The name is unlinked when this object goes away or the run ends."""
+    forwarding). The name is unlinked when this object goes away or the run ends. A
+    ``bytes`` result's segment also keeps the file open (``fd``), to be read straight into
+    the ``bytes`` object when loaded."""
 
-    __slots__ = ("__weakref__", "mapping", "name", "sizes")
+    __slots__ = ("__weakref__", "fd", "mapping", "name", "sizes")
 
-    def __init__(self, name: str, sizes: tuple[int, ...], mapping: mmap.mmap) -> None:
+    def __init__(
+        self, name: str, sizes: tuple[int, ...], mapping: mmap.mmap, fd: Optional[int]
+    ) -> None:
         self.name = name
         self.sizes = sizes
         self.mapping = mapping
+        self.fd = fd
 
 
 class SegmentDir:
@@ -139,20 +177,41 @@ class SegmentDir:
     def __init__(self, root: str) -> None:
         self.path = tempfile.mkdtemp(prefix=f"dagron-{os.getpid()}-", dir=root)
         self.adopted: set[str] = set()
+        self.open_files = 0  # segments holding their file open (see Segment.fd)
 
     @staticmethod
     def valid(name: Any) -> bool:
         return isinstance(name, str) and _NAME.fullmatch(name) is not None
 
-    def adopt(self, name: str, sizes: Sequence[int]) -> tuple[Segment, list[memoryview]]:
-        """Maps segment ``name`` written by a local worker; returns it and its buffers."""
+    def adopt(
+        self, name: str, sizes: Sequence[int], keep_open: bool = False
+    ) -> tuple[Segment, list[memoryview]]:
+        """Maps segment ``name`` written by a local worker; returns it and its buffers.
+        ``keep_open`` keeps the file open too (a ``bytes`` result), while few are."""
         if not self.valid(name) or not all(type(s) is int and s >= 0 for s in sizes):
             raise ValueError(f"malformed segment reference {name!r}")
-        mapping, views = map_segment(os.path.join(self.path, name), sizes)
-        segment = Segment(name, tuple(sizes), mapping)
+        fd: Optional[int] = _open(os.path.join(self.path, name), sizes)
+        assert fd is not None
+        try:
+            mapping, views = _map(fd, sizes)
+        except BaseException:
+            os.close(fd)
+            raise
+        if keep_open and self.open_files < MAX_OPEN_FILES:
+            self.open_files += 1
+        else:
+            os.close(fd)
+            fd = None
+        segment = Segment(name, tuple(sizes), mapping, fd)
         self.adopted.add(name)
-        weakref.finalize(segment, self.discard, name)
+        weakref.finalize(segment, self._release, name, fd)
         return segment, views
+
+    def _release(self, name: str, fd: Optional[int]) -> None:
+        self.discard(name)
+        if fd is not None:
+            os.close(fd)
+            self.open_files -= 1
 
     def discard(self, name: str) -> None:
         """Unlinks segment ``name`` (a stale one, or one whose result is released)."""

@@ -74,3 +74,23 @@ def test_shm_bytes_of_copies_exactly(size: int) -> None:
     for buffer in (src, bytearray(src), memoryview(src)):
         out = bytes_of(buffer)
         assert type(out) is bytes and out == src
+
+
+def test_shm_bytes_segment_is_read_from_its_file_and_closed_on_release() -> None:
+    segments = shm.SegmentDir(shm.shm_root() or "")
+    try:
+        payload = bytes(range(256)) * 40_000
+        shm.write_segment(os.path.join(segments.path, "wab-1"), [payload])
+        segment, _ = segments.adopt("wab-1", [len(payload)], keep_open=True)
+        fd = segment.fd
+        assert fd is not None and segments.open_files == 1
+        segments.release_all()  # unlinked: the open file still reads
+        out = shm.read_bytes(fd, len(payload))
+        assert type(out) is bytes and out == payload
+        del segment
+        gc.collect()
+        assert segments.open_files == 0
+        with pytest.raises(OSError):
+            os.fstat(fd)
+    finally:
+        segments.close()

@@ -4,7 +4,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence, Union, final
 
 from typing_extensions import TypeAlias
 
-__all__ = ["__version__", "DAG", "DAGBuilder", "ReadySet"]
+__all__ = ["__version__", "DAG", "DAGBuilder", "ReadySet", "bytes_to_fill"]
 
 __version__: str
 
@@ -111,3 +111,14 @@ class ReadySet:
     def fail(self, index: int) -> list[int]: ...
     def requeue(self, index: int) -> None: ...
     def drop_unstarted(self) -> list[int]: ...
+
+def bytes_to_fill(size: int) -> tuple[bytes, memoryview]:
+    """A new ``bytes`` of ``size`` bytes (backed by huge pages when large) and a writable
+    memoryview of its data, to be filled completely and released before the bytes is used.
+
+    >>> out, view = bytes_to_fill(3)
+    >>> with view:
+    ...     view[:] = b"abc"
+    >>> out
+    b'abc'
+    """

@@ -15,13 +15,20 @@ import pytest
 import dagron
 from dagron import DAG, DAGExecutor, LocalCluster, NodeStatus, Pipeline, task
 from dagron.errors import SerializationError, TaskTimeoutError, WorkerLostError
-from dagron.workers.testing import wait_for_no_workers
+from dagron.workers.testing import segment_dirs, wait_for_no_segment_dirs, wait_for_no_workers
 
 
 @pytest.fixture(autouse=True)
 def no_leaked_workers() -> Iterator[None]:
     yield
     assert wait_for_no_workers() == [], "worker processes outlived the run"
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_segments() -> Iterator[None]:
+    before = segment_dirs()
+    yield
+    assert wait_for_no_segment_dirs(before) == set(), "segment directories outlived the run"
 
 
 def chain(*names: str) -> DAG:
@@ -301,3 +308,90 @@ def test_processes_keyboard_interrupt_cancels_and_stops_workers() -> None:
     )
     assert result.node_results["long"].status is NodeStatus.CANCELLED
     assert result.node_results["next"].status is NodeStatus.CANCELLED
+
+
+BIG = 2 * 2**20  # past dagron.workers.shm.MIN_BYTES: results travel through shared memory
+
+
+def big_values() -> dict[str, Any]:
+    payload = bytes(range(256)) * (BIG // 256)
+    values: dict[str, Any] = {"bytes": payload, "bytearray": bytearray(payload)}
+    try:
+        import numpy
+    except ImportError:
+        return values
+    values["numpy"] = numpy.arange(BIG // 8, dtype=numpy.float64).reshape(-1, 8)
+    return values
+
+
+def same(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if type(a).__module__ == "numpy":
+        return bool(a.dtype == b.dtype and a.shape == b.shape and (a == b).all())
+    return bool(a == b)
+
+
+def segment_files(cluster: LocalCluster) -> list[str]:
+    segments = cluster._coordinator._segments
+    assert segments is not None
+    return os.listdir(segments.path)
+
+
+def test_processes_large_results_round_trip_exactly_through_shared_memory() -> None:
+    values = big_values()
+    dag = DAG()
+    dag.add_nodes([*values, "check"])
+    dag.add_edges([(name, "check") for name in values])
+    tasks: dict[str, Any] = {name: (lambda parents, v=v: v) for name, v in values.items()}
+    # Each value reaches the dependent (on a worker, forwarded by segment name) unchanged.
+    tasks["check"] = lambda parents: {n: same(v, values[n]) for n, v in parents.items()}
+    result = DAGExecutor(dag, backend="processes", max_workers=2).execute(tasks, pass_results=True)
+    assert result.node_results["check"].result == dict.fromkeys(values, True)
+    for name, value in values.items():
+        assert same(result.node_results[name].result, value), name
+
+
+def test_processes_cluster_unlinks_segments_when_a_run_ends() -> None:
+    values = big_values()
+    dag = DAG()
+    dag.add_nodes(list(values))
+    with LocalCluster(n_workers=2) as cluster:
+        result = DAGExecutor(dag, backend=cluster).execute(
+            {name: (lambda v=v: v) for name, v in values.items()}
+        )
+        assert segment_files(cluster) == []  # names gone; results still readable
+        for name, value in values.items():
+            assert same(result.node_results[name].result, value), name
+
+
+def test_processes_cluster_unlinks_segments_of_failed_and_cancelled_runs() -> None:
+    dag = DAG()
+    dag.add_nodes(["big", "bad", "after"])
+    dag.add_edge("big", "after")
+    dag.add_edge("bad", "after")
+
+    def bad() -> None:
+        raise ValueError("no")
+
+    cancel = threading.Event()
+
+    def on_complete(name: str, *_: Any) -> None:
+        if name == "big":
+            cancel.set()
+
+    callbacks = dagron.ExecutionCallbacks(on_complete=on_complete)
+    with LocalCluster(n_workers=2) as cluster:
+        failed = DAGExecutor(dag, backend=cluster, fail_fast=False).execute(
+            {"big": lambda: bytes(BIG), "bad": bad, "after": lambda: 1}
+        )
+        assert failed.node_results["bad"].status is NodeStatus.FAILED
+        assert failed.node_results["big"].status is NodeStatus.COMPLETED
+        assert segment_files(cluster) == []
+        cancelled = DAGExecutor(dag, backend=cluster, callbacks=callbacks).execute(
+            {"big": lambda: bytes(BIG), "bad": lambda: time.sleep(120), "after": lambda: 1},
+            cancel_event=cancel,
+        )
+        assert cancelled.node_results["bad"].status is NodeStatus.CANCELLED
+        assert segment_files(cluster) == []
+        assert cancelled.node_results["big"].result == bytes(BIG)

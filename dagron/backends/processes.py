@@ -76,6 +76,6 @@ class ProcessesBackend:
             coordinator.close()
         else:
             # Give the cluster back clean: anything still queued or running is abandoned.
-            coordinator.cancel_all()
+            coordinator.end_run()
             assert self._cluster is not None
             self._cluster._release()

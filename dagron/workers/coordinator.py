@@ -16,13 +16,15 @@ import contextlib
 import itertools
 import logging
 import os
+import pickle
 import re
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
+import cloudpickle
 import zmq
 
 from .. import _clock
@@ -35,6 +37,7 @@ from ..errors import (
     WorkerStartError,
 )
 from . import protocol as p
+from . import shm
 from .heartbeat import Heartbeats
 from .nanny import LocalProcess, describe_exit, spawn_worker
 from .output import show_log, show_output
@@ -107,6 +110,8 @@ class Coordinator:
     tasks much shorter than a millisecond it holds more, up to ``MAX_PREFETCH``.
     Remote workers that stay silent for ``heartbeat_timeout`` seconds are declared lost
     and their running tasks reported; local ones are watched through their process.
+    With ``shared_memory`` (where ``/dev/shm`` exists), local workers return large buffers
+    through shared-memory segments rather than frames (see :mod:`dagron.workers.shm`).
     """
 
     def __init__(
@@ -121,6 +126,7 @@ class Coordinator:
         heartbeat_period: float = 1.0,
         heartbeat_timeout: float = 5.0,
         max_message_size: int = 2**31,
+        shared_memory: bool = True,
     ) -> None:
         if n_workers < 0 or (n_workers == 0 and listen is None):
             raise ValueError("n_workers must be at least 1 without a listen address")
@@ -162,6 +168,11 @@ class Coordinator:
             self._sock.curve_publickey = curve.public
         self._sock.bind(listen if listen is not None else f"ipc://{self._dir}/coordinator")
         self.address: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        # Made by start() for local workers; a coordinator of remote workers only has none.
+        self._segments: Optional[shm.SegmentDir] = None
+        self._shared_memory = shared_memory
+        # Forwarded results go by segment name only where every worker is local.
+        self._by_name = False
         self._remote: dict[bytes, RemoteWorker] = {}
         self._written_off: set[bytes] = set()  # remote workers declared lost
         self._procs: dict[str, LocalProcess] = {}
@@ -204,6 +215,10 @@ class Coordinator:
     def start(self) -> None:
         """Starts the local workers and waits until every one has said hello."""
         try:
+            root = shm.shm_root() if self._shared_memory and self.n_workers else None
+            if root is not None:
+                self._segments = shm.SegmentDir(root)
+                self._by_name = not self.accepts_remote
             for _ in range(self.n_workers):
                 self._spawn()
             deadline = time.monotonic() + self.start_timeout
@@ -265,6 +280,8 @@ class Coordinator:
             self._auth.stop()
         self._ctx.term()
         shutil.rmtree(self._dir, ignore_errors=True)
+        if self._segments is not None:
+            self._segments.close()
         self.status = Status.CLOSED
 
     @property
@@ -309,7 +326,8 @@ class Coordinator:
         n = next(_names)
         name = f"{os.uname().nodename}/w{n}"
         status = os.path.join(self._dir, f"w{n}.status")
-        proc = spawn_worker(self.address, name, status, keys=self.keys)
+        shm_dir = self._segments.path if self._segments is not None else None
+        proc = spawn_worker(self.address, name, status, keys=self.keys, shm_dir=shm_dir)
         self._procs[name] = proc
         return proc
 
@@ -329,11 +347,14 @@ class Coordinator:
         except Exception as exc:
             self._fail_now(tid, SerializationError(name, _culprit(exc, fn), "task", str(exc)))
             return
+        token = shm.forwarding.set(self._by_name)
         try:
             frames = p.dumps(args) if args else []
         except Exception as exc:
             self._fail_now(tid, SerializationError(name, _culprit(exc, args), "argument", str(exc)))
             return
+        finally:
+            shm.forwarding.reset(token)
         self._tasks[tid] = (fn_id, frames)
         # Handed out at the next wait(): tasks submitted together travel together.
         self.state.add(tid, fn_id)
@@ -354,12 +375,19 @@ class Coordinator:
             self.cancel(key)
         self._done.clear()
 
+    def end_run(self) -> None:
+        """A run on this (long-lived) coordinator is over: abandon what it left, and unlink
+        its shared-memory segments (its results keep their mappings)."""
+        self.cancel_all()
+        if self._segments is not None:
+            self._segments.release_all()
+
     def _function_id(self, fn: Callable[..., Any]) -> int:
         fn_id = self._fn_ids.get(id(fn))
         if fn_id is None:
             frames = p.dumps(fn, by_value=True)
-            if len(frames) != 1:  # a callable carrying raw buffers: keep it in-band
-                frames = [frames[0]]
+            if len(frames) != 1:  # a callable carrying raw buffers (an array in a closure)
+                frames = [cloudpickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)]  # in-band
             fn_id = len(self._fn_refs)
             self._fn_ids[id(fn)] = fn_id
             self._fn_refs[fn_id] = fn
@@ -585,9 +613,17 @@ class Coordinator:
             self.heartbeats.seen(ident, time.monotonic())
         at = 1
         try:
-            for key, status, began, finished, took, extra, n_frames in reports:
+            for key, status, began, finished, took, extra, n_frames, segment in reports:
                 self._finished(
-                    ident, key, status, began, finished, took, extra, frames[at : at + n_frames]
+                    ident,
+                    key,
+                    status,
+                    began,
+                    finished,
+                    took,
+                    extra,
+                    frames[at : at + n_frames],
+                    segment,
                 )
                 at += n_frames
             if started is not None:
@@ -605,20 +641,41 @@ class Coordinator:
         took: float,
         extra: Any,
         frames: list[Any],
+        segment: Optional[tuple[Any, ...]] = None,
     ) -> None:
+        segments = self._segments
+        if segment is not None and (segments is None or ident not in self._by_id):
+            raise ValueError("a shared-memory segment from a worker that has none")
         if not self.state.task_finished(ident, key, took):
+            if segment is not None and segments is not None:
+                segments.discard(segment[0])  # nobody will read it
             return
         self._tasks.pop(key, None)
         worker = self._worker_names[ident]
         started, finished = _clock.wall(started), _clock.wall(finished)
-        payload = [f.buffer for f in frames]
-        if status == p.OK_INLINE:
+        if status == p.OK_INLINE:  # the common case first: a small value, in the header
             if type(extra) is not bytes:
                 raise ValueError("malformed inline result")
             value: Any = p.SerializedValue([extra], raw=False)
             self._done.append((key, True, value, None, started, finished, took, worker))
-        elif status == p.OK_PICKLED or status == p.OK_RAW:
-            value = p.SerializedValue(payload, raw=status == p.OK_RAW)
+            return
+        payload = [f.buffer for f in frames]
+        held: Optional[tuple[shm.Segment, tuple[int, ...]]] = None
+        if segment is not None and segments is not None:
+            name, indices, sizes = segment
+            try:
+                adopted, views = segments.adopt(name, sizes, keep_open=status == p.OK_RAW)
+                payload = shm.interleave(payload, indices, views)
+            except (OSError, ValueError, TypeError) as exc:
+                segments.discard(name)
+                unread = SerializationError(
+                    self._node_of.get(key, ""), "shared memory", "result", str(exc)
+                )
+                self._done.append((key, False, unread, None, started, finished, took, worker))
+                return
+            held = (adopted, tuple(indices))
+        if status == p.OK_PICKLED or status == p.OK_RAW:
+            value = p.SerializedValue(payload, status == p.OK_RAW, held)
             self._done.append((key, True, value, None, started, finished, took, worker))
         elif status == p.RAISED:
             tb, typed = extra
@@ -646,6 +703,8 @@ class Coordinator:
         reason = proc.killed_for or f"worker {proc.name} (pid {proc.pid}) {describe_exit(code)}"
         if proc.identity is not None:
             self._by_id.pop(proc.identity, None)
+            if self._segments is not None:  # results it wrote but never sent
+                self._segments.remove_strays(proc.identity.decode() + "-")
             began = proc.last_started()
             if began is not None and self.state.running_on(proc.identity) != began:
                 # It began this task but its STARTED notice died with it.
@@ -693,14 +752,18 @@ class Coordinator:
                     proc.kill()
 
     def _send_tasks(self, ins: Dispatch) -> None:
-        tasks = []
+        tasks: list[tuple[int, int, bool, Union[int, bytes]]] = []
         body: list[Any] = []
+        inline = p.INLINE_BYTES
         for key, with_fn in zip(ins.keys, ins.with_fn):
             fn_id, args = self._tasks[key]
-            tasks.append((key, fn_id, with_fn, len(args)))
             if with_fn:
                 body.append(self._fn_frames[fn_id])
-            body.extend(args)
+            if len(args) == 1 and type(args[0]) is bytes and len(args[0]) <= inline:
+                tasks.append((key, fn_id, with_fn, args[0]))
+            else:
+                tasks.append((key, fn_id, with_fn, len(args)))
+                body.extend(args)
         self._send(ins.worker, [p.TASKS, p.dump_header(tuple(tasks)), *body])
 
     def _send(self, ident: bytes, frames: list[Any]) -> None:

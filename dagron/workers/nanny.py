@@ -98,7 +98,11 @@ def describe_exit(code: Optional[int]) -> str:
 
 
 def spawn_worker(
-    address: str, name: str, status_file: Optional[str] = None, keys: Optional[str] = None
+    address: str,
+    name: str,
+    status_file: Optional[str] = None,
+    keys: Optional[str] = None,
+    shm_dir: Optional[str] = None,
 ) -> LocalProcess:
     """Starts ``python -m dagron.workers.worker`` connected to ``address``.
 
@@ -126,6 +130,8 @@ def spawn_worker(
         cmd += ["--status-file", status_file]
     if keys is not None:
         cmd += ["--keys", keys]
+    if shm_dir is not None:
+        cmd += ["--shm-dir", shm_dir]
     cmd += ["--forward-output", "--log-level", str(logging.getLogger().getEffectiveLevel())]
     popen = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
     pidfd: Optional[int] = None

@@ -14,6 +14,7 @@ tasks handed out together to one worker travel as one batch.
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Deque, Optional, Union
@@ -245,15 +246,25 @@ class CoordinatorState:
         slots = [s for s in self.workers.values() if s.load <= depth // 2]
         if not slots:
             return []
-        # Fill the least-loaded workers first, one task at a time, so a burst spreads evenly.
-        while self.pending:
-            slot = min(slots, key=lambda s: s.load)
-            if slot.load >= depth:
+        # Fill the least-loaded workers first, one task at a time, so a burst spreads evenly
+        # (ties go to the worker that joined first). A heap of (load, order) keeps that cheap.
+        heap = [(s.load, n) for n, s in enumerate(slots)]
+        heapq.heapify(heap)
+        pending, where = self.pending, self.where
+        while pending:
+            load, n = heap[0]
+            if load >= depth:
                 break
-            key = self.pending.popleft()
+            slot = slots[n]
+            key = pending.popleft()
             slot.queued.append(key)
-            self.where[key] = slot.id
-            batches.setdefault(slot.id, []).append(key)
+            where[key] = slot.id
+            batch = batches.get(slot.id)
+            if batch is None:
+                batches[slot.id] = [key]
+            else:
+                batch.append(key)
+            heapq.heapreplace(heap, (load + 1, n))
         out: list[Instruction] = []
         for worker, keys in batches.items():
             slot = self.workers[worker]

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,9 +19,17 @@ from typing import Any, Optional
 
 import psutil
 
+from . import shm
 from .coordinator import Completion, Coordinator
 
-__all__ = ["collect", "live_worker_pids", "running_coordinator", "wait_for_no_workers"]
+__all__ = [
+    "collect",
+    "live_worker_pids",
+    "running_coordinator",
+    "segment_dirs",
+    "wait_for_no_segment_dirs",
+    "wait_for_no_workers",
+]
 
 
 @contextmanager
@@ -72,6 +81,36 @@ def wait_for_no_workers(parent: Optional[int] = None, timeout: float = 10.0) -> 
     deadline = time.monotonic() + timeout
     while True:
         left = live_worker_pids(parent)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+_SEGMENT_DIR = re.compile(r"dagron-([0-9]+)-")
+
+
+def segment_dirs() -> set[str]:
+    """Shared-memory segment directories (see shm.py) of this process or of processes that
+    are gone: the ones nobody will remove if they are left now."""
+    root = shm.shm_root()
+    if root is None:
+        return set()
+    out = set()
+    for name in os.listdir(root):
+        owner = _SEGMENT_DIR.match(name)
+        if owner is not None and (
+            int(owner.group(1)) == os.getpid() or not psutil.pid_exists(int(owner.group(1)))
+        ):
+            out.add(os.path.join(root, name))
+    return out
+
+
+def wait_for_no_segment_dirs(before: set[str], timeout: float = 10.0) -> set[str]:
+    """Waits until no segment directory but those in ``before`` is left (workers of a crashed
+    coordinator remove its directory as they exit); returns the ones still there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = segment_dirs() - before
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.05)

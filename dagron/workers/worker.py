@@ -19,6 +19,7 @@ import logging
 import mmap
 import os
 import pickle
+import shutil
 import signal
 import socket
 import struct
@@ -33,6 +34,7 @@ import psutil
 import zmq
 
 from . import protocol as p
+from . import shm
 from .clocksync import OffsetEstimator
 from .output import ForwardingHandler, OutputBuffer, TaskStream
 from .security import WorkerKeys, load_worker_keys
@@ -78,6 +80,7 @@ class Worker:
         name: str,
         parent_pid: Optional[int] = None,
         status_file: Optional[str] = None,
+        shm_dir: Optional[str] = None,
         keys: Optional[WorkerKeys] = None,
         death_timeout: Optional[float] = None,
         memory_limit: Optional[int] = None,
@@ -128,6 +131,11 @@ class Worker:
         if status_file is not None:
             with open(status_file, "r+b") as f:
                 self.status = mmap.mmap(f.fileno(), 8)
+        # The coordinator's segment directory (local workers only): large result buffers go
+        # there instead of into frames; see shm.py.
+        self.shm_dir = shm_dir
+        shm.worker_dir = shm_dir
+        self._segments = 0
         self.handlers: dict[bytes, Callable[[list[Any]], None]] = {
             p.TASKS: self._on_tasks,
             p.CANCEL: self._on_cancel,
@@ -272,6 +280,8 @@ class Worker:
         while True:
             time.sleep(0.2)
             if os.getppid() != self.parent_pid:
+                if self.shm_dir is not None:  # nobody else is left to remove it
+                    shutil.rmtree(self.shm_dir, ignore_errors=True)
                 os._exit(p.EXIT_PARENT_GONE)
 
     def _heartbeats(self, sock: zmq.Socket[bytes]) -> None:
@@ -330,7 +340,8 @@ class Worker:
 
     def _on_tasks(self, frames: list[Any]) -> None:
         at = 1
-        for key, fn_id, has_fn, n_args in p.load_header(frames[0].bytes):
+        for key, fn_id, has_fn, args in p.load_header(frames[0].bytes):
+            n_args = 0 if type(args) is bytes else args
             if has_fn:
                 try:
                     self.functions[fn_id] = pickle.loads(frames[at].buffer)
@@ -339,8 +350,11 @@ class Worker:
                     at += 1 + n_args
                     continue
                 at += 1
-            self.queue.append((key, fn_id, [f.buffer for f in frames[at : at + n_args]]))
-            at += n_args
+            if n_args:
+                self.queue.append((key, fn_id, [f.buffer for f in frames[at : at + n_args]]))
+                at += n_args
+            else:  # the arguments' pickle came in the header, or there are none
+                self.queue.append((key, fn_id, [args] if args else []))
 
     def _on_cancel(self, frames: list[Any]) -> None:
         (key,) = p.load_header(frames[0].bytes)
@@ -372,9 +386,32 @@ class Worker:
     ) -> None:
         if not self.outbox:
             self._outbox_since = time.monotonic()
-        self.outbox.append(((key, status, started, finished, took, extra, len(frames)), frames))
+        segment = None
+        if self.shm_dir is not None and frames:
+            frames, segment = self._to_segment(frames)
+        header = (key, status, started, finished, took, extra, len(frames), segment)
+        self.outbox.append((header, frames))
         for f in frames:
             self._outbox_bytes += len(f) if type(f) is bytes else memoryview(f).nbytes
+
+    def _to_segment(self, frames: list[Any]) -> tuple[list[Any], Optional[tuple[Any, ...]]]:
+        """Moves the large frames into a new shared-memory segment; returns the frames left
+        and the segment's reference (None: all stay frames)."""
+        big = tuple(
+            i
+            for i, f in enumerate(frames)
+            if (len(f) if type(f) is bytes else memoryview(f).nbytes) >= shm.MIN_BYTES
+        )
+        if not big or self.shm_dir is None:
+            return frames, None
+        self._segments += 1
+        name = f"{self.identity.decode()}-{self._segments}"
+        try:
+            sizes = shm.write_segment(os.path.join(self.shm_dir, name), [frames[i] for i in big])
+        except OSError:
+            return frames, None  # /dev/shm full or gone: the frames still work
+        rest = [f for i, f in enumerate(frames) if i not in big]
+        return rest, (name, big, tuple(sizes))
 
     def _report_due(self) -> bool:
         outbox = self.outbox
@@ -515,6 +552,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--status-file", default=None, help=argparse.SUPPRESS)
     # Tests: a worker whose clock runs this many seconds ahead of the host's.
     parser.add_argument("--clock-skew", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument("--shm-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     # The coordinator (or the nanny) owns Ctrl-C: a terminal's SIGINT reaches the whole
     # process group, and they decide what happens to running tasks.
@@ -525,6 +563,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         args.name,
         parent_pid=args.parent_pid,
         status_file=args.status_file,
+        shm_dir=args.shm_dir,
         keys=keys,
         death_timeout=args.death_timeout,
         memory_limit=args.memory_limit,

@@ -1,4 +1,5 @@
-"""Every test under tests/workers must leave no worker process behind."""
+"""Every test under tests/workers must leave no worker process and no shared-memory
+segment directory behind."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dagron.workers.testing import wait_for_no_workers
+from dagron.workers.testing import segment_dirs, wait_for_no_segment_dirs, wait_for_no_workers
 
 
 @pytest.fixture(autouse=True)
@@ -32,3 +33,10 @@ def hosts() -> Iterator[list[subprocess.Popen[bytes]]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_segments() -> Iterator[None]:
+    before = segment_dirs()
+    yield
+    assert wait_for_no_segment_dirs(before) == set(), "segment directories outlived the test"

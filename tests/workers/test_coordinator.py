@@ -49,6 +49,13 @@ def test_coordinator_sends_lambdas_and_closures() -> None:
         assert collect(c, {1})[1][2].load() == 42
 
 
+def test_coordinator_sends_callables_that_capture_buffers() -> None:
+    captured = bytearray(b"x" * 100_000)  # pickle 5 would put it out of band
+    with running_coordinator(1) as c:
+        c.submit(1, lambda: len(captured), (), "closure")
+        assert collect(c, {1})[1][2].load() == 100_000
+
+
 def test_coordinator_raw_bytes_and_buffers_move_out_of_band() -> None:
     payload = bytes(range(256)) * 4096
     with running_coordinator(1) as c:
@@ -150,13 +157,15 @@ def test_coordinator_crash_leaves_no_orphans() -> None:
         "import os, sys\n"
         "from dagron.workers.coordinator import Coordinator\n"
         "c = Coordinator(2); c.start()\n"
+        "print(c._segments.path, flush=True)\n"
         "print(' '.join(str(w['pid']) for w in c.workers), flush=True)\n"
         "os._exit(1)\n"  # dies without closing anything
     )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
-    pids = [int(p) for p in out.stdout.split()]
+    segments, *words = out.stdout.split()
+    pids = [int(p) for p in words]
     assert len(pids) == 2, out.stderr
     deadline = time.monotonic() + 10
     alive = pids
@@ -164,6 +173,7 @@ def test_coordinator_crash_leaves_no_orphans() -> None:
         alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
         time.sleep(0.05)
     assert alive == [], "workers outlived their coordinator"
+    assert not os.path.exists(segments), "its shared-memory directory outlived it"
 
 
 def test_coordinator_reports_do_not_wait_behind_a_long_task() -> None:
@@ -219,3 +229,104 @@ def test_coordinator_knows_each_worker_clock_offset_from_its_hello() -> None:
     for o in offsets.values():
         # one machine, one clock: 0 within the measured error, which is a round trip at most
         assert o.measured and abs(o.offset) <= o.error < 1.0
+
+
+BIG = 2 * 2**20  # past shm.MIN_BYTES: travels through a shared-memory segment
+
+
+def big_bytes(n: int) -> bytes:
+    return bytes(range(256)) * (n // 256)
+
+
+def kill_self() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def segment_files(c: Coordinator) -> list[str]:
+    assert c._segments is not None
+    return sorted(os.listdir(c._segments.path))
+
+
+def test_coordinator_large_results_come_back_through_shared_memory() -> None:
+    with running_coordinator(1) as c:
+        c.submit(1, big_bytes, (BIG,), "bytes")
+        c.submit(2, bytearray, (BIG,), "bytearray")
+        c.submit(3, big_bytes, (1024,), "small")
+        done = collect(c, {1, 2, 3})
+        values = {k: done[k][2] for k in (1, 2, 3)}
+        assert values[1]._segment is not None and values[2]._segment is not None
+        assert values[3]._segment is None  # small: a frame is cheaper
+        assert len(segment_files(c)) == 2
+        loaded = values[1].load()
+        assert type(loaded) is bytes and loaded == big_bytes(BIG)
+        array = values[2].load()
+        assert type(array) is bytearray and array == bytearray(BIG)
+        array[0] = 7  # a result is the caller's to change
+        del done, values, loaded, array
+        assert segment_files(c) == []  # released results unlink their segments
+
+
+def test_coordinator_numpy_results_are_rebuilt_on_the_mapping() -> None:
+    np = pytest.importorskip("numpy")
+    with running_coordinator(1) as c:
+        c.submit(1, np.arange, (BIG // 8,), "array")
+        value = collect(c, {1})[1][2]
+        array = value.load()
+        assert value._segment is not None
+        assert array.dtype == np.int64 and array.flags.writeable
+        assert int(array[-1]) == BIG // 8 - 1 and int(array.sum()) == sum(range(BIG // 8))
+        c.submit(2, np.sum, (value,), "sum")  # forwarded by name, rebuilt on a mapping there
+        assert collect(c, {2})[2][2].load() == sum(range(BIG // 8))
+
+
+def test_coordinator_forwards_segment_results_by_name() -> None:
+    with running_coordinator(1) as c:
+        c.submit(1, big_bytes, (BIG,), "make")
+        value = collect(c, {1})[1][2]
+        c.submit(2, len, (value,), "measure")
+        _fn, frames = c._tasks[c._tid_of[2]]
+        assert sum(memoryview(f).nbytes for f in frames) < 4096  # a name, not the data
+        assert collect(c, {2})[2][2].load() == BIG
+
+
+def test_coordinator_accepting_remote_workers_forwards_by_value() -> None:
+    with running_coordinator(1, listen="tcp://127.0.0.1:*") as c:
+        c.submit(1, big_bytes, (BIG,), "make")
+        value = collect(c, {1})[1][2]
+        c.submit(2, len, (value,), "measure")
+        _fn, frames = c._tasks[c._tid_of[2]]
+        assert sum(memoryview(f).nbytes for f in frames) >= BIG  # a remote worker could get it
+        assert collect(c, {2})[2][2].load() == BIG
+
+
+def test_coordinator_remote_worker_results_stay_frames() -> None:
+    import subprocess
+    import sys
+
+    c = Coordinator(0, listen="tcp://127.0.0.1:*")
+    worker = subprocess.Popen([sys.executable, "-m", "dagron.workers.worker", c.address])
+    try:
+        c.wait_for_workers(1, timeout=60)
+        assert c._segments is None
+        c.submit(1, bytes, (BIG,), "make")  # a builtin: the worker cannot import this module
+        value = collect(c, {1})[1][2]
+        assert value._segment is None and value.load() == bytes(BIG)
+    finally:
+        c.close()
+        worker.wait(30)
+
+
+def test_coordinator_removes_segments_a_killed_worker_never_sent() -> None:
+    with running_coordinator(1) as c:
+        c.submit(1, big_bytes, (BIG,), "kept")
+        kept = collect(c, {1})[1][2]
+        (proc,) = c._procs.values()
+        assert proc.identity is not None and c._segments is not None
+        stray = os.path.join(c._segments.path, f"{proc.identity.decode()}-999")
+        with open(stray, "wb") as f:
+            f.write(b"written, never reported")
+        c.submit(2, kill_self, (), "killer")
+        _, ok, err, *_ = collect(c, {2})[2]
+        assert ok is False and isinstance(err, WorkerLostError)
+        assert not os.path.exists(stray)
+        assert kept.load() == big_bytes(BIG)  # what it did send survives it

@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod buffers;
 mod builder;
 mod convert;
 mod errors;
@@ -17,5 +18,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<graph::PyDag>()?;
     m.add_class::<builder::PyDagBuilder>()?;
     m.add_class::<scheduler::PyReadySet>()?;
+    m.add_function(wrap_pyfunction!(buffers::bytes_to_fill, m)?)?;
     Ok(())
 }

@@ -6,12 +6,9 @@ use std::collections::{BinaryHeap, VecDeque};
 use crate::error::{DagError, Result};
 use crate::graph::{Dag, NodeId};
 
+/// In-degree by id (0 for removed ids, whose lists are empty).
 fn in_degrees<N>(dag: &Dag<N>) -> Vec<u32> {
-    let mut deg = vec![0u32; dag.id_bound()];
-    for id in dag.node_ids() {
-        deg[id as usize] = dag.in_degree(id) as u32;
-    }
-    deg
+    dag.in_lists().iter().map(|l| l.len() as u32).collect()
 }
 
 /// Kahn's algorithm with a FIFO queue: a topological order in O(V + E) when one exists, and
@@ -21,11 +18,12 @@ fn kahn_fifo<N>(dag: &Dag<N>) -> (Vec<NodeId>, Vec<u32>) {
     // The order doubles as the FIFO queue: what is placed is exactly what was dequeued.
     let mut order = Vec::with_capacity(dag.node_count());
     order.extend(dag.node_ids().filter(|&i| deg[i as usize] == 0));
+    let out = dag.out_lists();
     let mut head = 0;
     while head < order.len() {
         let n = order[head];
         head += 1;
-        for &s in dag.successors(n) {
+        for &s in &out[n as usize] {
             let d = &mut deg[s as usize];
             *d -= 1;
             if *d == 0 {
@@ -54,9 +52,10 @@ pub fn topological_sort<N>(dag: &Dag<N>) -> Vec<NodeId> {
         .filter(|&i| deg[i as usize] == 0)
         .map(Reverse)
         .collect();
+    let out = dag.out_lists();
     while let Some(Reverse(n)) = heap.pop() {
         order.push(n);
-        for &s in dag.successors(n) {
+        for &s in &out[n as usize] {
             let d = &mut deg[s as usize];
             *d -= 1;
             if *d == 0 {
@@ -73,12 +72,13 @@ pub fn depths<N>(dag: &Dag<N>) -> Vec<u32> {
     let mut deg = in_degrees(dag);
     let mut depth = vec![0u32; dag.id_bound()];
     let mut queue: Vec<NodeId> = dag.node_ids().filter(|&i| deg[i as usize] == 0).collect();
+    let out = dag.out_lists();
     let mut head = 0;
     while head < queue.len() {
         let n = queue[head];
         head += 1;
         let next = depth[n as usize] + 1;
-        for &s in dag.successors(n) {
+        for &s in &out[n as usize] {
             let (d, k) = (&mut depth[s as usize], &mut deg[s as usize]);
             *d = (*d).max(next);
             *k -= 1;

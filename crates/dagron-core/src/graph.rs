@@ -332,6 +332,17 @@ impl<N> Dag<N> {
         self.attrs.get(&(from, to))
     }
 
+    /// Every id's successor list, indexed by id (a removed node's is empty): for passes over
+    /// the whole graph, which then need no liveness check per node.
+    pub(crate) fn out_lists(&self) -> &[Adjacency] {
+        &self.out
+    }
+
+    /// Every id's predecessor list, indexed by id (a removed node's is empty).
+    pub(crate) fn in_lists(&self) -> &[Adjacency] {
+        &self.inc
+    }
+
     /// Direct successors in edge insertion order.
     pub fn successors(&self, id: NodeId) -> &[NodeId] {
         &self.out[self.live_index(id)]

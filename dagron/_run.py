@@ -80,6 +80,7 @@ class RunState:
         # says when each really starts; see use_prefetch().
         self.prefetch = False
         self.begun: list[bool] = []
+        self.withdraw: Callable[[int], bool] | None = None
         self.running_on: dict[int, str] = {}  # node -> worker named by its started notice
         self.to_cancel: list[int] = []  # keys the driver must cancel on its backend
         cb = callbacks or ExecutionCallbacks()
@@ -99,11 +100,15 @@ class RunState:
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    def use_prefetch(self) -> None:
+    def use_prefetch(self, withdraw: Callable[[int], bool] | None = None) -> None:
         """The backend queues calls ahead of workers and sends a started notice per call:
-        timeouts then count from that notice, and fail-fast recalls calls not yet begun."""
+        ``on_start`` fires and timeouts count from that notice, and fail-fast recalls calls
+        not yet begun. ``withdraw(key)`` (the backend's, when it has one) takes a queued
+        call back atomically, returning False if it began after all (its notice still on
+        the way); without it a call not known to have begun is taken as withdrawn."""
         self.prefetch = True
         self.begun = [False] * self.n
+        self.withdraw = withdraw
 
     def start(self, i: int) -> int:
         """Node ``i`` (just popped from the ReadySet) goes to a worker; returns its key."""
@@ -113,8 +118,9 @@ class RunState:
         self.current[i] = key
         self.inflight += 1
         if self.prefetch:
-            self.begun[i] = False
-        elif self.timeouts is not None:
+            self.begun[i] = False  # queued: started() arms its clock and fires on_start
+            return key
+        if self.timeouts is not None:
             timeout = self.timeouts[i]
             if timeout is not None:
                 self._arm(i, key, timeout)
@@ -139,6 +145,8 @@ class RunState:
         i = key % self.n
         if self.current[i] != key:
             return  # stale: this attempt was abandoned
+        if self.prefetch and not self.begun[i]:
+            self.started(key, worker)  # its started notice never came: it did begin
         self.current[i] = -1
         self.inflight -= 1
         name = self.names[i]
@@ -163,6 +171,8 @@ class RunState:
         i = key % self.n
         if self.current[i] != key:
             return
+        if self.prefetch and not self.begun[i] and status is not NodeStatus.TIMED_OUT:
+            self.started(key, worker)  # its started notice never came: it did begin
         self.current[i] = -1
         self.inflight -= 1
         name = self.names[i]
@@ -199,7 +209,11 @@ class RunState:
         if worker is not None:
             self.running_on[i] = worker
         if self.prefetch:
+            if self.begun[i]:
+                return  # a repeated notice (a backend may re-send one)
             self.begun[i] = True
+            if self.on_start is not None:
+                fire(self.on_start, self.names[i])
         if self.timeouts is None:
             return
         timeout = self.timeouts[i]
@@ -353,14 +367,19 @@ class RunState:
         self.stopping = True
         self._skip(self.ready.drop_unstarted())
         if self.prefetch:  # queued on the backend but not begun: take back, skip
+            withdraw = self.withdraw
             for i in range(self.n):
                 key = self.current[i]
-                if key >= 0 and not self.begun[i]:
-                    self.current[i] = -1
-                    self.inflight -= 1
-                    self.ready.fail(i)
+                if key < 0 or self.begun[i]:
+                    continue
+                if withdraw is None:
                     self.to_cancel.append(key)
-                    self._skip([i])
+                elif not withdraw(key):
+                    continue  # it began; its started notice is on the way: let it finish
+                self.current[i] = -1
+                self.inflight -= 1
+                self.ready.fail(i)
+                self._skip([i])
         for _, i in sorted(self.delayed, key=lambda e: e[1]):
             self.ready.fail(i)  # still "running" in the ReadySet; its descendants are dropped
             result = self.last_failure.pop(i)

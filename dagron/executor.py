@@ -181,10 +181,15 @@ def _loop(
     poll = IDLE_POLL_SECONDS if cancel_event is None else CANCEL_POLL_SECONDS
     clock = time.monotonic
     run_inline = _inline_runner(backend, cancel_event)
-    # A backend may want more calls outstanding than it runs at once (prefetch).
-    capacity = max(max_workers, getattr(backend, "capacity", max_workers))
-    if capacity > max_workers:
-        state.use_prefetch()
+    # A backend may want more calls outstanding than it runs at once (prefetch), and may
+    # change how many after each wait() (the threads backend adapts it to call durations).
+    has_capacity = hasattr(backend, "capacity")
+    capacity = max(max_workers, backend.capacity if has_capacity else max_workers)
+    if capacity > max_workers or getattr(backend, "queues_ahead", False):
+        state.use_prefetch(getattr(backend, "withdraw", None))
+        if cancel_event is not None and hasattr(backend, "watch_cancel"):
+            backend.watch_cancel(cancel_event)  # so queued calls never begin once it is set
+    resume = getattr(backend, "resume", None)
     names = state.names
     timeouts = state.timeouts
     while True:
@@ -193,6 +198,8 @@ def _loop(
                 backend.cancel(key)
             return
         if not state.stopping:
+            if has_capacity:
+                capacity = backend.capacity
             free = capacity - state.inflight
             if free > 0:
                 batch = pop(free)
@@ -226,6 +233,7 @@ def _loop(
         wakeup = state.next_wakeup()
         timeout = poll if wakeup is None else min(poll, max(0.0, wakeup - clock()))
         report: Completion
+        held = False
         for report in wait(timeout):
             key, ok, value, tb, started, finished, took, worker = report
             if ok:
@@ -234,6 +242,9 @@ def _loop(
                 state.started(key, worker)
             else:
                 failed(key, value, tb, started, finished, took, worker)
+                held = True
+        if held and resume is not None:
+            resume()  # the backend held its queue until these failures were handled
         if state.to_cancel:
             for key in state.to_cancel:
                 backend.cancel(key)

@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 
 from dagron.backends import Backend, available_backends, create_backend, register_backend
-from dagron.backends.threads import ThreadsBackend
+from dagron.backends.threads import MAX_AHEAD, ThreadsBackend
 
 WAIT = 10.0
 
@@ -28,12 +28,13 @@ def release() -> Iterator[threading.Event]:
     ev.set()
 
 
-def collect(b: ThreadsBackend, count: int) -> list[tuple]:  # type: ignore[type-arg]
+def collect(b: ThreadsBackend, count: int, started: bool = False) -> list[tuple]:  # type: ignore[type-arg]
+    """The next ``count`` completions (``started``: the next ``count`` started notices)."""
     out: list[tuple] = []  # type: ignore[type-arg]
     while len(out) < count:
         got = b.wait(WAIT)
         assert got, "backend reported nothing"
-        out.extend(got)
+        out.extend(r for r in got if (r[1] is None) is started)
     return out
 
 
@@ -66,7 +67,10 @@ def test_threads_backend_survives_system_exit_in_a_task(backend: ThreadsBackend)
 
     backend.submit(1, leave, ())
     backend.submit(2, int, ("5",))
-    reports = {r[0]: r for r in collect(backend, 2)}
+    reports: dict[int, tuple] = {}  # type: ignore[type-arg]
+    while len(reports) < 2:
+        reports.update((r[0], r) for r in collect(backend, 1))
+        backend.resume()  # as the loop does once it has seen a failure
     assert reports[1][1] is False and isinstance(reports[1][2], SystemExit)
     assert reports[2][2] == 5
 
@@ -106,6 +110,7 @@ def test_threads_backend_cancel_replaces_a_stuck_thread(
 
     backend.submit(1, stuck, ())
     backend.submit(2, stuck, ())
+    collect(backend, 2, started=True)  # both began: cancelling them abandons their threads
     backend.cancel(1)
     backend.cancel(2)
     backend.submit(3, int, ("1",))  # both threads are stuck, so this needs a new one
@@ -120,12 +125,74 @@ def test_threads_backend_cancel_before_start_never_runs(backend: ThreadsBackend)
     ran: list[int] = []
     backend.submit(1, gate.wait, (WAIT,))
     backend.submit(2, gate.wait, (WAIT,))
-    backend.submit(3, ran.append, (3,))  # queued behind two busy threads... or a third
+    collect(backend, 2, started=True)  # both threads are busy...
+    backend.submit(3, ran.append, (3,))  # ...so this one is queued
     backend.cancel(3)
     gate.set()
     collect(backend, 2)
-    assert ran in ([], [3])  # a third thread may have picked it up before the cancel
     assert backend.wait(0.05) == []
+    assert ran == []
+
+
+def test_threads_backend_withdraw_decides_between_run_and_not(backend: ThreadsBackend) -> None:
+    gate = threading.Event()
+    backend.submit(1, gate.wait, (WAIT,))
+    collect(backend, 1, started=True)
+    assert backend.withdraw(1) is False  # began: it cannot be taken back
+    backend.submit(2, gate.wait, (WAIT,))
+    collect(backend, 1, started=True)
+    backend.submit(3, int, ())
+    assert backend.withdraw(3) is True  # both threads busy: 3 was queued, never runs
+    assert backend.withdraw(3) is False  # and only once
+    gate.set()
+    assert sorted(r[0] for r in collect(backend, 2)) == [1, 2]
+    assert backend.wait(0.05) == []
+
+
+def test_threads_backend_holds_its_queue_after_a_failure_until_resumed() -> None:
+    b = ThreadsBackend(queue_ahead=4)
+    b.start(1)
+    ran: list[int] = []
+    try:
+        b.submit(1, int, ("not a number",))
+        b.submit(2, ran.append, (2,))
+        ((key, ok, *_),) = collect(b, 1)
+        assert (key, ok) == (1, False)
+        assert b.withdraw(2) is True  # the worker waited: the loop may still take it back
+        b.submit(3, ran.append, (3,))
+        b.resume()
+        collect(b, 1)
+        assert ran == [3]
+    finally:
+        b.shutdown(wait=True)
+
+
+def test_threads_backend_begins_nothing_queued_once_cancelled() -> None:
+    b = ThreadsBackend(queue_ahead=4)
+    b.start(1)
+    cancel = threading.Event()
+    ran: list[int] = []
+    b.watch_cancel(cancel)
+    try:
+        b.submit(1, cancel.set, ())  # the first call sets the run's cancel_event
+        b.submit(2, ran.append, (2,))
+        collect(b, 1)
+        assert b.withdraw(2) is True and ran == []
+    finally:
+        b.shutdown(wait=True)
+
+
+def test_threads_backend_queue_ahead_adapts_to_call_durations() -> None:
+    b = ThreadsBackend()
+    b.start(2)
+    assert b.capacity == 2  # no duration known yet: no queue
+    b._observe(1e-6)  # short calls: queue up to MAX_AHEAD per worker
+    assert b.capacity == 2 * MAX_AHEAD
+    b._observe(10.0)  # one slow call shrinks the queue at once
+    assert b.capacity == 2
+    assert ThreadsBackend(queue_ahead=3).capacity == 1
+    with pytest.raises(ValueError, match="queue_ahead"):
+        ThreadsBackend(queue_ahead=0)
 
 
 def test_threads_backend_shutdown_does_not_wait_for_stuck_calls(release: threading.Event) -> None:

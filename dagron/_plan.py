@@ -101,8 +101,11 @@ def plan(
     if not run_async_inline and any(asyncs):
         calls = [RunCoroutine(fn) if a else fn for fn, a in zip(calls, asyncs)]
     own = [getattr(fn, OPTIONS_ATTR, None) for fn in calls]
-    own_timeouts = [o[0] if o else None for o in own]
-    own_retries = [o[1] if o else None for o in own]
+    if own.count(None) == len(own):  # no @task options: skip two passes over the nodes
+        own_timeouts = own_retries = own
+    else:
+        own_timeouts = [o[0] if o else None for o in own]
+        own_retries = [o[1] if o else None for o in own]
     timeouts = per_node(timeout, names, own_timeouts, None)
     if timeouts is not None:
         for name, t in zip(names, timeouts):

@@ -302,10 +302,12 @@ class RunState:
 
     def finish(self, order: Sequence[str], elapsed: float) -> ExecutionResult:
         """The report, with ``node_results`` in ``order`` (a topological order)."""
-        by_name = {}
-        for i, r in enumerate(self.results):
-            by_name[self.names[i]] = r or NodeResult(self.names[i], NodeStatus.PENDING)
-        results = {name: by_name[name] for name in order}
+        by_name = dict(zip(self.names, self.results))
+        if None in self.results:
+            for i, r in enumerate(self.results):
+                if r is None:
+                    by_name[self.names[i]] = NodeResult(self.names[i], NodeStatus.PENDING)
+        results: dict[str, NodeResult] = {name: by_name[name] for name in order}  # type: ignore[misc]
         trace = None
         if self.trace is not None:
             trace = self.trace.build(results, self.dag.edges(), self.retried)
@@ -434,6 +436,8 @@ def per_node(
         mapping, blanket = option, default
     else:
         mapping, blanket = {}, default if option is None else option
+        if own.count(None) == len(own):  # the common case, without a loop in Python
+            return None if blanket == default else [blanket] * len(names)
     out = []
     for name, mine in zip(names, own):
         value = mapping.get(name)

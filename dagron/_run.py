@@ -110,16 +110,19 @@ class RunState:
         self.begun = [False] * self.n
         self.withdraw = withdraw
 
-    def start(self, i: int) -> int:
-        """Node ``i`` (just popped from the ReadySet) goes to a worker; returns its key."""
+    def start(self, i: int, now: bool = False) -> int:
+        """Node ``i`` (just popped from the ReadySet) goes to a worker; returns its key.
+        ``now``: its call begins at once on this thread (no started notice will come)."""
         attempt = self.attempts[i] + 1
         self.attempts[i] = attempt
         key = i + self.n * (attempt - 1)
         self.current[i] = key
         self.inflight += 1
         if self.prefetch:
-            self.begun[i] = False  # queued: started() arms its clock and fires on_start
-            return key
+            if not now:
+                self.begun[i] = False  # queued: started() arms its clock and fires on_start
+                return key
+            self.begun[i] = True
         if self.timeouts is not None:
             timeout = self.timeouts[i]
             if timeout is not None:
@@ -303,7 +306,7 @@ class RunState:
     def finish(self, order: Sequence[str], elapsed: float) -> ExecutionResult:
         """The report, with ``node_results`` in ``order`` (a topological order)."""
         by_name = dict(zip(self.names, self.results))
-        if None in self.results:
+        if not all(self.results):  # (not "None in": that calls NodeResult.__eq__ per node)
             for i, r in enumerate(self.results):
                 if r is None:
                     by_name[self.names[i]] = NodeResult(self.names[i], NodeStatus.PENDING)
@@ -315,8 +318,8 @@ class RunState:
 
     # -- debug logging (installed over start/succeeded when the logger wants DEBUG) ---------
 
-    def _start_logged(self, i: int) -> int:
-        key = RunState.start(self, i)
+    def _start_logged(self, i: int, now: bool = False) -> int:
+        key = RunState.start(self, i, now)
         logger.debug("dagron: node %r started (attempt %d)", self.names[i], self.attempts[i])
         return key
 

@@ -169,6 +169,37 @@ def _inline_runner(
     return getattr(backend, "run_inline", None)
 
 
+def _run_here(
+    state: RunState,
+    run_inline: Callable[[int, Callable[..., Any], tuple[Any, ...]], Completion],
+    i: int,
+    capacity: int,
+) -> list[int]:
+    """Run node ``i``, the only one that can run, on this thread, and after it each node that
+    is then again the only one ready. Returns the next nodes for the backend: several ready
+    at once, or one this thread must not run (it has a timeout, or is a coroutine); empty
+    when nothing is ready (the run is over, stopping, or waiting out a retry delay)."""
+    pop, start, args, calls = state.ready.pop, state.start, state.args, state.calls
+    succeeded, failed = state.succeeded, state.failed
+    timeouts = state.timeouts
+    while True:
+        if (timeouts is not None and timeouts[i] is not None) or type(calls[i]) is RunCoroutine:
+            return [i]
+        key, ok, value, tb, started, finished, took, worker = run_inline(
+            start(i, True), calls[i], args(i)
+        )
+        if ok:
+            succeeded(key, value, started, finished, took, worker)
+        else:
+            failed(key, value, tb, started, finished, took, worker)
+            if state.stopping or state.delayed:
+                return []
+        batch = pop(capacity)
+        if len(batch) != 1:
+            return batch
+        i = batch[0]
+
+
 def _loop(
     state: RunState,
     backend: Backend,
@@ -191,7 +222,6 @@ def _loop(
             backend.watch_cancel(cancel_event)  # so queued calls never begin once it is set
     resume = getattr(backend, "resume", None)
     names = state.names
-    timeouts = state.timeouts
     while True:
         if cancel_event is not None and cancel_event.is_set():
             for key in state.cancel():
@@ -208,20 +238,10 @@ def _loop(
                     and len(batch) == 1
                     and state.inflight == 0
                     and not state.delayed
-                    and (timeouts is None or timeouts[batch[0]] is None)
-                    and type(calls[batch[0]]) is not RunCoroutine
                 ):
                     # The only node that can run now: run it here, saving two thread
                     # switches (the bulk of the per-node cost on a chain).
-                    i = batch[0]
-                    key, ok, value, tb, started, finished, took, worker = run_inline(
-                        start(i), calls[i], args(i)
-                    )
-                    if ok:
-                        succeeded(key, value, started, finished, took, worker)
-                    else:
-                        failed(key, value, tb, started, finished, took, worker)
-                    continue
+                    batch = _run_here(state, run_inline, batch[0], capacity)
                 if batch:
                     # Once pool threads are in use, keep them busy rather than cold: running
                     # lone nodes here meanwhile measured slower on wide random DAGs.

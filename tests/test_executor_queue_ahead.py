@@ -117,3 +117,16 @@ def test_queue_ahead_callbacks_keep_their_order() -> None:
     for n in names:
         expected += [("start", n), ("failure" if n == "n2" else "complete", n)]
     assert events == expected
+
+
+def test_queue_ahead_on_start_precedes_a_call_run_on_the_calling_thread() -> None:
+    # A chain runs on the calling thread (no started notice there): on_start must still
+    # come before the call, not be made up when the result arrives.
+    seen: list[str] = []
+    dag = dagron.DAG()
+    dag.add_nodes(["a", "b"])
+    dag.add_edge("a", "b")
+    DAGExecutor(dag, backend=queued(), callbacks=ExecutionCallbacks(on_start=seen.append)).execute(
+        {"a": lambda: seen.append("run a"), "b": lambda: seen.append("run b")}
+    )
+    assert seen == ["a", "run a", "b", "run b"]

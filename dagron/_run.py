@@ -100,14 +100,25 @@ class RunState:
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    def use_prefetch(self, withdraw: Callable[[int], bool] | None = None) -> None:
+    def use_prefetch(
+        self, withdraw: Callable[[int], bool] | None = None, notices: bool = True
+    ) -> None:
         """The backend queues calls ahead of workers and sends a started notice per call:
         ``on_start`` fires and timeouts count from that notice, and fail-fast recalls calls
         not yet begun. ``withdraw(key)`` (the backend's, when it has one) takes a queued
         call back atomically, returning False if it began after all (its notice still on
-        the way); without it a call not known to have begun is taken as withdrawn."""
-        self.prefetch = True
-        self.begun = [False] * self.n
+        the way); without it a call not known to have begun is taken as withdrawn.
+
+        ``notices=False`` (only with ``withdraw``, and for a run with no timeouts and no
+        ``on_start``, which are what the notices serve): the backend sends none, and
+        fail-fast asks ``withdraw`` about every call in flight."""
+        if notices:
+            self.prefetch = True
+            self.begun = [False] * self.n
+        elif withdraw is None or self.timeouts is not None or self.on_start is not None:
+            raise ValueError(
+                "a run without started notices needs withdraw(), no timeouts and no on_start"
+            )
         self.withdraw = withdraw
 
     def start(self, i: int, now: bool = False) -> int:
@@ -371,11 +382,12 @@ class RunState:
         last error; running nodes are left to finish."""
         self.stopping = True
         self._skip(self.ready.drop_unstarted())
-        if self.prefetch:  # queued on the backend but not begun: take back, skip
+        if self.prefetch or self.withdraw is not None:  # queued, not begun: take back, skip
             withdraw = self.withdraw
+            begun = self.begun if self.prefetch else None
             for i in range(self.n):
                 key = self.current[i]
-                if key < 0 or self.begun[i]:
+                if key < 0 or (begun is not None and begun[i]):
                     continue
                 if withdraw is None:
                     self.to_cancel.append(key)

@@ -217,7 +217,17 @@ def _loop(
     has_capacity = hasattr(backend, "capacity")
     capacity = max(max_workers, backend.capacity if has_capacity else max_workers)
     if capacity > max_workers or getattr(backend, "queues_ahead", False):
-        state.use_prefetch(getattr(backend, "withdraw", None))
+        withdraw = getattr(backend, "withdraw", None)
+        # Started notices serve timeouts and on_start; fail-fast can ask withdraw() instead.
+        quiet = (
+            withdraw is not None
+            and hasattr(backend, "notify_starts")
+            and state.timeouts is None
+            and state.on_start is None
+        )
+        if quiet:
+            backend.notify_starts = False  # type: ignore[attr-defined]
+        state.use_prefetch(withdraw, notices=not quiet)
         if cancel_event is not None and hasattr(backend, "watch_cancel"):
             backend.watch_cancel(cancel_event)  # so queued calls never begin once it is set
     resume = getattr(backend, "resume", None)

@@ -225,3 +225,14 @@ def test_create_backend_from_an_object_with_a_backend_method() -> None:
             return ThreadsBackend()
 
     assert isinstance(create_backend(Cluster()), ThreadsBackend)
+
+
+def test_threads_backend_sends_no_started_notices_when_told() -> None:
+    b = ThreadsBackend()
+    b.notify_starts = False
+    b.start(1)
+    try:
+        b.submit(1, int, ("4",))
+        assert [r[:3] for r in b.wait(WAIT)] == [(1, True, 4)]
+    finally:
+        b.shutdown(wait=True)

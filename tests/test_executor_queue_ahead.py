@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
+import pytest
+
 import dagron
 from dagron import DAGExecutor, ExecutionCallbacks, NodeStatus
 from dagron.backends.threads import ThreadsBackend
@@ -42,21 +44,26 @@ def recorder() -> tuple[ExecutionCallbacks, list[tuple[str, str]]]:
     return cb, events
 
 
-def test_queue_ahead_fail_fast_starts_no_queued_node() -> None:
+@pytest.mark.parametrize("notices", [True, False])
+def test_queue_ahead_fail_fast_starts_no_queued_node(notices: bool) -> None:
     # One worker, every node queued at once behind "boom": its failure must stop the worker
-    # from beginning the next queued call before the loop has withdrawn them all.
+    # from beginning the next queued call before the loop has withdrawn them all. Without
+    # an on_start callback the run needs no started notices, and the backend sends none.
     names = ["boom", "x1", "x2", "x3", "x4"]
     ran: list[str] = []
     tasks: dict[str, Callable[[], Any]] = {n: (lambda n=n: ran.append(n)) for n in names[1:]}
     tasks["boom"] = lambda: 1 / 0
     cb, events = recorder()
+    if not notices:
+        cb.on_start = None
     result = DAGExecutor(independent(names), max_workers=1, backend=queued(), callbacks=cb).execute(
         tasks
     )
     assert ran == []
     assert [result[n].status for n in names] == [NodeStatus.FAILED] + [NodeStatus.SKIPPED] * 4
     # a withdrawn call never started, so it has no on_start
-    assert events == [("start", "boom"), ("failure", "boom")] + [("skip", n) for n in names[1:]]
+    starts = [("start", "boom")] if notices else []
+    assert events == [*starts, ("failure", "boom")] + [("skip", n) for n in names[1:]]
 
 
 def test_queue_ahead_failure_without_fail_fast_runs_the_queue_on() -> None:

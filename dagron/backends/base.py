@@ -95,6 +95,10 @@ class Backend(Protocol):
 #     def watch_cancel(self, event: threading.Event) -> None
 #
 # called with the run's cancel_event: the backend begins no queued call once it is set.
+#
+# A backend with withdraw() may also have a ``notify_starts`` attribute, True by default:
+# the loop sets it to False before the first submit when the run needs no started notices
+# (no timeouts, no on_start callback), and the backend then sends none.
 
 # Optional: a backend running calls in this process may also define
 #

@@ -53,6 +53,8 @@ class ThreadsBackend:
     name = "threads"
     #: Sends a started notice for every call, and capacity may exceed max_workers.
     queues_ahead = True
+    #: The loop may turn started notices off before the first submit when it needs none.
+    notify_starts = True
 
     def __init__(self, queue_ahead: int | None = None) -> None:
         if queue_ahead is not None and queue_ahead < 1:
@@ -199,6 +201,7 @@ class ThreadsBackend:
         claim, go, cancel = self._queued.remove, self._go, self._cancel
         clock, perf = time.time, time.perf_counter
         worker = f"{self._host}/{threading.current_thread().name}"
+        notify = self.notify_starts
         while True:
             item = get()
             if item is None:
@@ -214,7 +217,8 @@ class ThreadsBackend:
             except KeyError:  # withdrawn before it began: do not run it at all
                 continue
             started = clock()
-            put((key, None, None, None, started, started, 0.0, worker))  # type: ignore[arg-type]
+            if notify:
+                put((key, None, None, None, started, started, 0.0, worker))  # type: ignore[arg-type]
             t0 = perf()
             try:
                 value = fn(*args)

@@ -263,7 +263,6 @@ def _loop(
         wakeup = state.next_wakeup()
         timeout = poll if wakeup is None else min(poll, max(0.0, wakeup - clock()))
         report: Completion
-        held = False
         for report in wait(timeout):
             key, ok, value, tb, started, finished, took, worker = report
             if ok:
@@ -272,9 +271,8 @@ def _loop(
                 state.started(key, worker)
             else:
                 failed(key, value, tb, started, finished, took, worker)
-                held = True
-        if held and resume is not None:
-            resume()  # the backend held its queue until these failures were handled
+        if resume is not None:
+            resume()  # a backend holds its queue after a failure until the loop has seen it
         if state.to_cancel:
             for key in state.to_cancel:
                 backend.cancel(key)

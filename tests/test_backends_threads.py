@@ -236,3 +236,16 @@ def test_threads_backend_sends_no_started_notices_when_told() -> None:
         assert [r[:3] for r in b.wait(WAIT)] == [(1, True, 4)]
     finally:
         b.shutdown(wait=True)
+
+
+def test_threads_backend_resume_keeps_holding_for_a_failure_not_yet_collected() -> None:
+    # A failure reported after the loop's last wait() must stay held: the loop has not seen it.
+    b = ThreadsBackend()
+    b.start(1)
+    b._go.clear()  # as a worker does once it has reported a failure
+    b._outbox.put((1, False, ValueError("x"), "tb", 0.0, 0.0, 0.0, "w"))  # type: ignore[arg-type]
+    b.resume()
+    assert not b._go.is_set()
+    assert [r[:2] for r in b.wait(0)] == [(1, False)]
+    b.resume()
+    assert b._go.is_set()

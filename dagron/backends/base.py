@@ -90,7 +90,8 @@ class Backend(Protocol):
 #     def resume(self) -> None
 #
 # A backend defining it begins no queued call after reporting a failure until the loop calls
-# resume(), which it does once it has handled the failure (so fail-fast starts nothing new).
+# resume() with that failure handled (so fail-fast starts nothing new). The loop calls it
+# after handling each batch that wait() returned.
 #
 #     def watch_cancel(self, event: threading.Event) -> None
 #

@@ -73,6 +73,9 @@ class ThreadsBackend:
         # nothing after a failure. A set cancel_event (watch_cancel) stops them for good.
         self._go = threading.Event()
         self._go.set()
+        # Orders a worker's "report the failure, then hold" against resume()'s "nothing left
+        # to report, so release": a failure reported while resume() runs stays held.
+        self._hold_lock = threading.Lock()
         self._cancel: threading.Event | None = None
         self._threads: list[threading.Thread] = []
         self._usable = 0  # threads not stuck in an abandoned call
@@ -110,8 +113,12 @@ class ThreadsBackend:
         except Empty:
             return []
         out = [first]
-        while not q.empty():  # only this thread reads the queue, so empty() is reliable here
-            out.append(q.get_nowait())
+        more, keep = q.get_nowait, out.append
+        try:
+            while True:
+                keep(more())
+        except Empty:
+            pass
         # Started notices are not completions; count them without a loop in Python.
         self._outstanding -= len(out) - list(map(_ok, out)).count(None)
         last = out[-1]
@@ -120,8 +127,13 @@ class ThreadsBackend:
         return out
 
     def resume(self) -> None:
-        """The loop has handled every failure reported so far: queued calls may begin."""
-        self._go.set()
+        """The loop has handled every report wait() returned: once none is left to collect,
+        workers held by a failure may begin queued calls again. Called after every batch."""
+        if self._go.is_set():
+            return
+        with self._hold_lock:
+            if self._outbox.empty():
+                self._go.set()
 
     def withdraw(self, key: int) -> bool:
         """Take back ``key`` if its call has not begun: it then never runs and reports
@@ -198,7 +210,7 @@ class ThreadsBackend:
 
     def _work(self) -> None:
         get, put, abandoned = self._inbox.get, self._outbox.put, self._abandoned
-        claim, go, cancel = self._queued.remove, self._go, self._cancel
+        claim, go, cancel, hold = self._queued.remove, self._go, self._cancel, self._hold_lock
         clock, perf = time.time, time.perf_counter
         worker = f"{self._host}/{threading.current_thread().name}"
         notify = self.notify_starts
@@ -229,8 +241,9 @@ class ThreadsBackend:
                 if key in abandoned:
                     abandoned.discard(key)
                     return
-                go.clear()  # hold the queue until the loop has seen this failure
-                put(report)
+                with hold:  # hold the queue until the loop has seen this failure
+                    put(report)
+                    go.clear()
                 del report, fn, args
                 continue
             done = perf() - t0

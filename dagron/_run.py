@@ -321,7 +321,10 @@ class RunState:
             for i, r in enumerate(self.results):
                 if r is None:
                     by_name[self.names[i]] = NodeResult(self.names[i], NodeStatus.PENDING)
-        results: dict[str, NodeResult] = {name: by_name[name] for name in order}  # type: ignore[misc]
+        if order == self.names:  # nodes added in a topological order: nothing to sort
+            results: dict[str, NodeResult] = by_name  # type: ignore[assignment]
+        else:
+            results = {name: by_name[name] for name in order}  # type: ignore[misc]
         trace = None
         if self.trace is not None:
             trace = self.trace.build(results, self.dag.edges(), self.retried)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Union
 
 from ._core import DAG, ReadySet
 from .callbacks import ExecutionCallbacks, fire
@@ -96,7 +96,6 @@ class RunState:
             # Instance attributes shadow the hot methods only when debug logging is on, so a
             # run without it pays not even a flag test per node.
             self.start = self._start_logged  # type: ignore[method-assign]
-            self.succeeded = self._succeeded_logged  # type: ignore[method-assign]
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -153,23 +152,41 @@ class RunState:
 
     # -- events from the backend ------------------------------------------------------------
 
+    def absorb(self, reports: Iterable[tuple[Any, ...]]) -> None:
+        """Feed a backend's reports (:class:`~dagron.backends.base.Completion` tuples) in
+        order: completions and started notices. Successes, by far the most common, are
+        handled right here, with the attributes they need in locals: the loop's hot path."""
+        n, current, results, names = self.n, self.current, self.results, self.names
+        attempts, complete, on_complete = self.attempts, self.ready.complete, self.on_complete
+        begun = self.begun if self.prefetch else None
+        for key, ok, value, tb, started, finished, took, worker in reports:
+            if not ok:
+                if ok is None:
+                    self.started(key, worker)
+                else:
+                    self.failed(key, value, tb, started, finished, took, worker)
+                continue
+            i = key % n
+            if current[i] != key:
+                continue  # stale: this attempt was abandoned
+            if begun is not None and not begun[i]:
+                self.started(key, worker)  # its started notice never came: it did begin
+            current[i] = -1
+            self.inflight -= 1
+            name = names[i]
+            results[i] = NodeResult(
+                name, _COMPLETED, value, None, None, took, started, finished, attempts[i], worker
+            )
+            complete(i)
+            if self.debug:
+                logger.debug("dagron: node %r completed in %.6f s on %s", name, took, worker)
+            if on_complete is not None:
+                fire(on_complete, name, value)
+
     def succeeded(
         self, key: int, value: Any, started: float, finished: float, took: float, worker: str
     ) -> None:
-        i = key % self.n
-        if self.current[i] != key:
-            return  # stale: this attempt was abandoned
-        if self.prefetch and not self.begun[i]:
-            self.started(key, worker)  # its started notice never came: it did begin
-        self.current[i] = -1
-        self.inflight -= 1
-        name = self.names[i]
-        self.results[i] = NodeResult(
-            name, _COMPLETED, value, None, None, took, started, finished, self.attempts[i], worker
-        )
-        self.ready.complete(i)
-        if self.on_complete is not None:
-            fire(self.on_complete, name, value)
+        self.absorb(((key, True, value, None, started, finished, took, worker),))
 
     def failed(
         self,
@@ -330,22 +347,12 @@ class RunState:
             trace = self.trace.build(results, self.dag.edges(), self.retried)
         return ExecutionResult(results, elapsed, trace)
 
-    # -- debug logging (installed over start/succeeded when the logger wants DEBUG) ---------
+    # -- debug logging (installed over start when the logger wants DEBUG) -------------------
 
     def _start_logged(self, i: int, now: bool = False) -> int:
         key = RunState.start(self, i, now)
         logger.debug("dagron: node %r started (attempt %d)", self.names[i], self.attempts[i])
         return key
-
-    def _succeeded_logged(
-        self, key: int, value: Any, started: float, finished: float, took: float, worker: str
-    ) -> None:
-        live = self.current[key % self.n] == key
-        RunState.succeeded(self, key, value, started, finished, took, worker)
-        if live:
-            logger.debug(
-                "dagron: node %r completed in %.6f s on %s", self.names[key % self.n], took, worker
-            )
 
     # -- internals --------------------------------------------------------------------------
 

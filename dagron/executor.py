@@ -180,20 +180,15 @@ def _run_here(
     at once, or one this thread must not run (it has a timeout, or is a coroutine); empty
     when nothing is ready (the run is over, stopping, or waiting out a retry delay)."""
     pop, start, args, calls = state.ready.pop, state.start, state.args, state.calls
-    succeeded, failed = state.succeeded, state.failed
+    absorb = state.absorb
     timeouts = state.timeouts
     while True:
         if (timeouts is not None and timeouts[i] is not None) or type(calls[i]) is RunCoroutine:
             return [i]
-        key, ok, value, tb, started, finished, took, worker = run_inline(
-            start(i, True), calls[i], args(i)
-        )
-        if ok:
-            succeeded(key, value, started, finished, took, worker)
-        else:
-            failed(key, value, tb, started, finished, took, worker)
-            if state.stopping or state.delayed:
-                return []
+        report = run_inline(start(i, True), calls[i], args(i))
+        absorb((report,))
+        if not report[1] and (state.stopping or state.delayed):
+            return []
         batch = pop(capacity)
         if len(batch) != 1:
             return batch
@@ -208,7 +203,7 @@ def _loop(
 ) -> None:
     pop, start, args, calls = state.ready.pop, state.start, state.args, state.calls
     submit, wait = backend.submit, backend.wait
-    succeeded, failed = state.succeeded, state.failed
+    absorb = state.absorb
     poll = IDLE_POLL_SECONDS if cancel_event is None else CANCEL_POLL_SECONDS
     clock = time.monotonic
     run_inline = _inline_runner(backend, cancel_event)
@@ -262,15 +257,7 @@ def _loop(
             return  # nothing running, nothing ready, no retry pending: the run is over
         wakeup = state.next_wakeup()
         timeout = poll if wakeup is None else min(poll, max(0.0, wakeup - clock()))
-        report: Completion
-        for report in wait(timeout):
-            key, ok, value, tb, started, finished, took, worker = report
-            if ok:
-                succeeded(key, value, started, finished, took, worker)
-            elif ok is None:
-                state.started(key, worker)
-            else:
-                failed(key, value, tb, started, finished, took, worker)
+        absorb(wait(timeout))
         if resume is not None:
             resume()  # a backend holds its queue after a failure until the loop has seen it
         if state.to_cancel:

@@ -201,9 +201,9 @@ def _loop(
     max_workers: int,
     cancel_event: threading.Event | None,
 ) -> None:
-    pop, start, args, calls = state.ready.pop, state.start, state.args, state.calls
+    pop, args, calls = state.ready.pop, state.args, state.calls
     submit, wait = backend.submit, backend.wait
-    absorb = state.absorb
+    absorb, start_many, preds = state.absorb, state.start_many, state.preds
     poll = IDLE_POLL_SECONDS if cancel_event is None else CANCEL_POLL_SECONDS
     clock = time.monotonic
     run_inline = _inline_runner(backend, cancel_event)
@@ -251,8 +251,12 @@ def _loop(
                     # Once pool threads are in use, keep them busy rather than cold: running
                     # lone nodes here meanwhile measured slower on wide random DAGs.
                     run_inline = None
-                for i in batch:
-                    submit(start(i), calls[i], args(i), names[i])
+                if preds is None:  # no pass_results: every call takes no argument
+                    for key, i in zip(start_many(batch), batch):
+                        submit(key, calls[i], (), names[i])
+                else:
+                    for key, i in zip(start_many(batch), batch):
+                        submit(key, calls[i], args(i), names[i])
         if state.idle:
             return  # nothing running, nothing ready, no retry pending: the run is over
         wakeup = state.next_wakeup()

@@ -140,6 +140,15 @@ def test_run_prefetch_without_notices_refuses_runs_that_need_them() -> None:
         state_for(["a"]).use_prefetch(None, notices=False)
 
 
+def test_run_start_many_matches_start_one_by_one() -> None:
+    one, many = state_for(["a", "b", "c"]), state_for(["a", "b", "c"])
+    one_keys = [one.start(i) for i in one.ready.pop(3)]
+    assert many.start_many(many.ready.pop(3)) == one_keys
+    assert (many.attempts, many.current, many.inflight) == (one.attempts, one.current, 3)
+    timed = state_for(["a"], timeouts=[5.0])  # timeouts take the one-by-one path
+    assert timed.start_many(timed.ready.pop(1)) == [0] and timed.next_wakeup() is not None
+
+
 def test_run_delayed_retry_is_requeued_when_due() -> None:
     s = state_for(["a"], retries=[1], retry_delay=30.0)
     key = s.start(s.ready.pop(1)[0])

@@ -137,3 +137,25 @@ def test_queue_ahead_on_start_precedes_a_call_run_on_the_calling_thread() -> Non
         {"a": lambda: seen.append("run a"), "b": lambda: seen.append("run b")}
     )
     assert seen == ["a", "run a", "b", "run b"]
+
+
+def test_queue_ahead_call_queued_behind_a_timed_out_one_gets_a_new_thread() -> None:
+    # One worker: "quick" is queued behind "stuck", which times out and keeps its thread.
+    # "quick" must run on a replacement thread now, not once "stuck" returns.
+    quick_ran, stuck_done = threading.Event(), threading.Event()
+    outcome: list[bool] = []
+
+    def stuck() -> None:
+        outcome.append(quick_ran.wait(WAIT))
+        stuck_done.set()
+
+    result = DAGExecutor(
+        independent(["stuck", "quick"]),
+        max_workers=1,
+        fail_fast=False,
+        backend=queued(),
+        timeout={"stuck": 0.05},
+    ).execute({"stuck": stuck, "quick": quick_ran.set})
+    assert result["stuck"].status is NodeStatus.TIMED_OUT
+    assert result["quick"].status is NodeStatus.COMPLETED
+    assert stuck_done.wait(WAIT) and outcome == [True]

@@ -174,9 +174,12 @@ class ThreadsBackend:
         if self.withdraw(key):
             return
         self._abandoned.add(key)
-        # Its thread no longer counts; the next submit() starts a replacement if needed.
+        # Its thread no longer counts; the next submit() starts a replacement if needed, and
+        # calls already queued get one now: nothing else may come to start it.
         self._outstanding -= 1
         self._usable -= 1
+        if self._queued and self._usable < self._max_workers:
+            self._spawn()
 
     def shutdown(self, wait: bool) -> None:
         self._queued.clear()  # anything still queued is dropped, not run

@@ -249,3 +249,23 @@ def test_threads_backend_resume_keeps_holding_for_a_failure_not_yet_collected() 
     assert [r[:2] for r in b.wait(0)] == [(1, False)]
     b.resume()
     assert b._go.is_set()
+
+
+def test_threads_backend_replaces_an_abandoned_thread_for_queued_calls_on_wait(
+    release: threading.Event,
+) -> None:
+    b = ThreadsBackend(queue_ahead=4)
+    b.start(1)
+    ran: list[int] = []
+    try:
+        b.submit(1, release.wait, (WAIT,))
+        collect(b, 1, started=True)
+        b.submit(2, ran.append, (2,))
+        b.submit(3, ran.append, (3,))
+        b.cancel(1)  # its thread is stuck; a cancelled run withdraws the rest next...
+        b.cancel(3)
+        assert len(b._threads) == 1  # ...so no thread was started that could take them
+        assert [r[0] for r in collect(b, 1)] == [2]  # the loop waits: 2 gets a thread
+        assert ran == [2] and len(b._threads) == 2
+    finally:
+        b.shutdown(wait=False)

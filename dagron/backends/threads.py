@@ -107,6 +107,10 @@ class ThreadsBackend:
         self._inbox.put((key, fn, args))
 
     def wait(self, timeout: float | None) -> list[Completion]:
+        if self._queued and self._outstanding > self._usable < self._max_workers:
+            # Calls queued behind an abandoned one: nothing else may come to start a thread
+            # for them. (Not in cancel(): a run being cancelled withdraws them next.)
+            self._spawn()
         q = self._outbox
         try:
             first = q.get(True, timeout) if timeout is None or timeout > 0 else q.get_nowait()
@@ -174,12 +178,9 @@ class ThreadsBackend:
         if self.withdraw(key):
             return
         self._abandoned.add(key)
-        # Its thread no longer counts; the next submit() starts a replacement if needed, and
-        # calls already queued get one now: nothing else may come to start it.
+        # Its thread no longer counts; the next submit() or wait() starts a replacement.
         self._outstanding -= 1
         self._usable -= 1
-        if self._queued and self._usable < self._max_workers:
-            self._spawn()
 
     def shutdown(self, wait: bool) -> None:
         self._queued.clear()  # anything still queued is dropped, not run

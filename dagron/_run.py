@@ -176,6 +176,8 @@ class RunState:
         n, current, results, names = self.n, self.current, self.results, self.names
         attempts, complete, on_complete = self.attempts, self.ready.complete, self.on_complete
         begun = self.begun if self.prefetch else None
+        debug = self.debug
+        done = 0  # successes, taken off inflight at the end (only arithmetic uses it here)
         for key, ok, value, tb, started, finished, took, worker in reports:
             if not ok:
                 if ok is None:
@@ -189,16 +191,17 @@ class RunState:
             if begun is not None and not begun[i]:
                 self.started(key, worker)  # its started notice never came: it did begin
             current[i] = -1
-            self.inflight -= 1
+            done += 1
             name = names[i]
             results[i] = NodeResult(
                 name, _COMPLETED, value, None, None, took, started, finished, attempts[i], worker
             )
             complete(i)
-            if self.debug:
+            if debug:
                 logger.debug("dagron: node %r completed in %.6f s on %s", name, took, worker)
             if on_complete is not None:
                 fire(on_complete, name, value)
+        self.inflight -= done
 
     def succeeded(
         self, key: int, value: Any, started: float, finished: float, took: float, worker: str

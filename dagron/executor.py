@@ -203,6 +203,7 @@ def _loop(
 ) -> None:
     pop, args, calls = state.ready.pop, state.args, state.calls
     submit, wait = backend.submit, backend.wait
+    submit_many = getattr(backend, "submit_many", None)
     absorb, start_many, preds = state.absorb, state.start_many, state.preds
     poll = IDLE_POLL_SECONDS if cancel_event is None else CANCEL_POLL_SECONDS
     clock = time.monotonic
@@ -251,9 +252,9 @@ def _loop(
                     # Once pool threads are in use, keep them busy rather than cold: running
                     # lone nodes here meanwhile measured slower on wide random DAGs.
                     run_inline = None
-                if preds is None:  # no pass_results: every call takes no argument
-                    for key, i in zip(start_many(batch), batch):
-                        submit(key, calls[i], (), names[i])
+                if submit_many is not None and preds is None:
+                    # no pass_results: every call takes no argument
+                    submit_many([(key, calls[i], ()) for key, i in zip(start_many(batch), batch)])
                 else:
                     for key, i in zip(start_many(batch), batch):
                         submit(key, calls[i], args(i), names[i])

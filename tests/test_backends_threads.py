@@ -269,3 +269,14 @@ def test_threads_backend_replaces_an_abandoned_thread_for_queued_calls_on_wait(
         assert ran == [2] and len(b._threads) == 2
     finally:
         b.shutdown(wait=False)
+
+
+def test_threads_backend_submit_many_runs_each_call_once() -> None:
+    b = ThreadsBackend(queue_ahead=4)
+    b.start(2)
+    try:
+        b.submit_many([(key, int, (str(key),)) for key in range(6)])
+        assert sorted(r[2] for r in collect(b, 6)) == list(range(6))
+        assert len(b._threads) == 2 and b.wait(0.01) == []
+    finally:
+        b.shutdown(wait=True)

@@ -101,6 +101,9 @@ class Backend(Protocol):
 # the loop sets it to False before the first submit when the run needs no started notices
 # (no timeouts, no on_start callback), and the backend then sends none.
 
+# Optional, for speed: ``submit_many(items)`` submits each ``(key, fn, args)`` of a list, in
+# order, as submit() would; the loop uses it for calls without arguments (no pass_results).
+
 # Optional: a backend running calls in this process may also define
 #
 #     def run_inline(self, key: int, fn, args) -> Completion

@@ -94,16 +94,21 @@ def plan(
     if unknown:
         raise UnknownTaskError(unknown)
     calls = [tasks[name] for name in names]
-    bad = [name for name, fn in zip(names, calls) if not callable(fn)]
-    if bad:
-        raise TaskNotCallableError(bad)
-
-    asyncs = _async_flags(calls)
-    if not run_async_inline and any(asyncs):
+    # Many nodes usually share a few functions: look at each function once.
+    unique = {id(fn): fn for fn in calls}
+    if not all(map(callable, unique.values())):
+        raise TaskNotCallableError([name for name, fn in zip(names, calls) if not callable(fn)])
+    async_ids = {key for key, fn in unique.items() if is_async_callable(fn)}
+    asyncs = [id(fn) in async_ids for fn in calls] if async_ids else [False] * len(calls)
+    # Options are read before async tasks are wrapped: the wrapper does not carry them.
+    if any(getattr(fn, OPTIONS_ATTR, None) for fn in unique.values()):
+        own = [getattr(fn, OPTIONS_ATTR, None) for fn in calls]
+        own_timeouts = [o[0] if o else None for o in own]
+        own_retries = [o[1] if o else None for o in own]
+    else:  # no @task options: two passes over the nodes saved
+        own_timeouts = own_retries = [None] * len(calls)
+    if async_ids and not run_async_inline:
         calls = [RunCoroutine(fn) if a else fn for fn, a in zip(calls, asyncs)]
-    own = [getattr(fn, OPTIONS_ATTR, None) for fn in calls]
-    own_timeouts = [o[0] if o else None for o in own]
-    own_retries = [o[1] if o else None for o in own]
     timeouts = per_node(timeout, names, own_timeouts, None)
     if timeouts is not None:
         for name, t in zip(names, timeouts):
@@ -127,17 +132,6 @@ def plan(
         trace=recorder,
     )
     return state, asyncs
-
-
-def _async_flags(calls: Sequence[Any]) -> list[bool]:
-    seen: dict[int, bool] = {}  # many nodes usually share a few functions
-    flags = []
-    for fn in calls:
-        flag = seen.get(id(fn))
-        if flag is None:
-            flag = seen[id(fn)] = is_async_callable(fn)
-        flags.append(flag)
-    return flags
 
 
 def _names(names: Sequence[str]) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Union
 
 from . import _clock
 from ._core import DAG, ReadySet
@@ -81,6 +81,7 @@ class RunState:
         # says when each really starts; see use_prefetch().
         self.prefetch = False
         self.begun: list[bool] = []
+        self.withdraw: Callable[[int], bool] | None = None
         self.running_on: dict[int, str] = {}  # node -> worker named by its started notice
         self.to_cancel: list[int] = []  # keys the driver must cancel on its backend
         cb = callbacks or ExecutionCallbacks()
@@ -96,32 +97,67 @@ class RunState:
             # Instance attributes shadow the hot methods only when debug logging is on, so a
             # run without it pays not even a flag test per node.
             self.start = self._start_logged  # type: ignore[method-assign]
-            self.succeeded = self._succeeded_logged  # type: ignore[method-assign]
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    def use_prefetch(self) -> None:
+    def use_prefetch(
+        self, withdraw: Callable[[int], bool] | None = None, notices: bool = True
+    ) -> None:
         """The backend queues calls ahead of workers and sends a started notice per call:
-        timeouts then count from that notice, and fail-fast recalls calls not yet begun."""
-        self.prefetch = True
-        self.begun = [False] * self.n
+        ``on_start`` fires and timeouts count from that notice, and fail-fast recalls calls
+        not yet begun. ``withdraw(key)`` (the backend's, when it has one) takes a queued
+        call back atomically, returning False if it began after all (its notice still on
+        the way); without it a call not known to have begun is taken as withdrawn.
 
-    def start(self, i: int) -> int:
-        """Node ``i`` (just popped from the ReadySet) goes to a worker; returns its key."""
+        ``notices=False`` (only with ``withdraw``, and for a run with no timeouts and no
+        ``on_start``, which are what the notices serve): the backend sends none, and
+        fail-fast asks ``withdraw`` about every call in flight."""
+        if notices:
+            self.prefetch = True
+            self.begun = [False] * self.n
+        elif withdraw is None or self.timeouts is not None or self.on_start is not None:
+            raise ValueError(
+                "a run without started notices needs withdraw(), no timeouts and no on_start"
+            )
+        self.withdraw = withdraw
+
+    def start(self, i: int, now: bool = False) -> int:
+        """Node ``i`` (just popped from the ReadySet) goes to a worker; returns its key.
+        ``now``: its call begins at once on this thread (no started notice will come)."""
         attempt = self.attempts[i] + 1
         self.attempts[i] = attempt
         key = i + self.n * (attempt - 1)
         self.current[i] = key
         self.inflight += 1
         if self.prefetch:
-            self.begun[i] = False
-        elif self.timeouts is not None:
+            if not now:
+                self.begun[i] = False  # queued: started() arms its clock and fires on_start
+                return key
+            self.begun[i] = True
+        if self.timeouts is not None:
             timeout = self.timeouts[i]
             if timeout is not None:
                 self._arm(i, key, timeout)
         if self.on_start is not None:
             fire(self.on_start, self.names[i])
         return key
+
+    def start_many(self, batch: Sequence[int]) -> list[int]:
+        """:meth:`start` for each node of ``batch`` (queued on a backend); returns the keys.
+        Without timeouts, ``on_start`` or debug logging, done here with locals, in one go."""
+        if self.timeouts is not None or self.on_start is not None or self.debug:
+            return [self.start(i) for i in batch]
+        attempts, current, n = self.attempts, self.current, self.n
+        begun = self.begun if self.prefetch else None
+        keys = []
+        for i in batch:
+            attempt = attempts[i] = attempts[i] + 1
+            key = current[i] = i + n * (attempt - 1)
+            if begun is not None:
+                begun[i] = False
+            keys.append(key)
+        self.inflight += len(batch)
+        return keys
 
     def args(self, i: int) -> tuple[Any, ...]:
         """Arguments for node ``i``'s call: none, or with ``pass_results`` one dict mapping
@@ -134,21 +170,44 @@ class RunState:
 
     # -- events from the backend ------------------------------------------------------------
 
+    def absorb(self, reports: Iterable[tuple[Any, ...]]) -> None:
+        """Feed a backend's reports (:class:`~dagron.backends.base.Completion` tuples) in
+        order: completions and started notices. Successes, by far the most common, are
+        handled right here, with the attributes they need in locals: the loop's hot path."""
+        n, current, results, names = self.n, self.current, self.results, self.names
+        attempts, complete, on_complete = self.attempts, self.ready.complete, self.on_complete
+        begun = self.begun if self.prefetch else None
+        debug = self.debug
+        done = 0  # successes, taken off inflight at the end (only arithmetic uses it here)
+        for key, ok, value, tb, started, finished, took, worker in reports:
+            if not ok:
+                if ok is None:
+                    self.started(key, worker)
+                else:
+                    self.failed(key, value, tb, started, finished, took, worker)
+                continue
+            i = key % n
+            if current[i] != key:
+                continue  # stale: this attempt was abandoned
+            if begun is not None and not begun[i]:
+                self.started(key, worker)  # its started notice never came: it did begin
+            current[i] = -1
+            done += 1
+            name = names[i]
+            results[i] = NodeResult(
+                name, _COMPLETED, value, None, None, took, started, finished, attempts[i], worker
+            )
+            complete(i)
+            if debug:
+                logger.debug("dagron: node %r completed in %.6f s on %s", name, took, worker)
+            if on_complete is not None:
+                fire(on_complete, name, value)
+        self.inflight -= done
+
     def succeeded(
         self, key: int, value: Any, started: float, finished: float, took: float, worker: str
     ) -> None:
-        i = key % self.n
-        if self.current[i] != key:
-            return  # stale: this attempt was abandoned
-        self.current[i] = -1
-        self.inflight -= 1
-        name = self.names[i]
-        self.results[i] = NodeResult(
-            name, _COMPLETED, value, None, None, took, started, finished, self.attempts[i], worker
-        )
-        self.ready.complete(i)
-        if self.on_complete is not None:
-            fire(self.on_complete, name, value)
+        self.absorb(((key, True, value, None, started, finished, took, worker),))
 
     def failed(
         self,
@@ -164,6 +223,8 @@ class RunState:
         i = key % self.n
         if self.current[i] != key:
             return
+        if self.prefetch and not self.begun[i] and status is not NodeStatus.TIMED_OUT:
+            self.started(key, worker)  # its started notice never came: it did begin
         self.current[i] = -1
         self.inflight -= 1
         name = self.names[i]
@@ -200,7 +261,11 @@ class RunState:
         if worker is not None:
             self.running_on[i] = worker
         if self.prefetch:
+            if self.begun[i]:
+                return  # a repeated notice (a backend may re-send one)
             self.begun[i] = True
+            if self.on_start is not None:
+                fire(self.on_start, self.names[i])
         if self.timeouts is None:
             return
         timeout = self.timeouts[i]
@@ -289,31 +354,26 @@ class RunState:
 
     def finish(self, order: Sequence[str], elapsed: float) -> ExecutionResult:
         """The report, with ``node_results`` in ``order`` (a topological order)."""
-        by_name = {}
-        for i, r in enumerate(self.results):
-            by_name[self.names[i]] = r or NodeResult(self.names[i], NodeStatus.PENDING)
-        results = {name: by_name[name] for name in order}
+        by_name = dict(zip(self.names, self.results))
+        if not all(self.results):  # (not "None in": that calls NodeResult.__eq__ per node)
+            for i, r in enumerate(self.results):
+                if r is None:
+                    by_name[self.names[i]] = NodeResult(self.names[i], NodeStatus.PENDING)
+        if order == self.names:  # nodes added in a topological order: nothing to sort
+            results: dict[str, NodeResult] = by_name  # type: ignore[assignment]
+        else:
+            results = {name: by_name[name] for name in order}  # type: ignore[misc]
         trace = None
         if self.trace is not None:
             trace = self.trace.build(results, self.dag.edges(), self.retried)
         return ExecutionResult(results, elapsed, trace)
 
-    # -- debug logging (installed over start/succeeded when the logger wants DEBUG) ---------
+    # -- debug logging (installed over start when the logger wants DEBUG) -------------------
 
-    def _start_logged(self, i: int) -> int:
-        key = RunState.start(self, i)
+    def _start_logged(self, i: int, now: bool = False) -> int:
+        key = RunState.start(self, i, now)
         logger.debug("dagron: node %r started (attempt %d)", self.names[i], self.attempts[i])
         return key
-
-    def _succeeded_logged(
-        self, key: int, value: Any, started: float, finished: float, took: float, worker: str
-    ) -> None:
-        live = self.current[key % self.n] == key
-        RunState.succeeded(self, key, value, started, finished, took, worker)
-        if live:
-            logger.debug(
-                "dagron: node %r completed in %.6f s on %s", self.names[key % self.n], took, worker
-            )
 
     # -- internals --------------------------------------------------------------------------
 
@@ -353,15 +413,21 @@ class RunState:
         last error; running nodes are left to finish."""
         self.stopping = True
         self._skip(self.ready.drop_unstarted())
-        if self.prefetch:  # queued on the backend but not begun: take back, skip
+        if self.prefetch or self.withdraw is not None:  # queued, not begun: take back, skip
+            withdraw = self.withdraw
+            begun = self.begun if self.prefetch else None
             for i in range(self.n):
                 key = self.current[i]
-                if key >= 0 and not self.begun[i]:
-                    self.current[i] = -1
-                    self.inflight -= 1
-                    self.ready.fail(i)
+                if key < 0 or (begun is not None and begun[i]):
+                    continue
+                if withdraw is None:
                     self.to_cancel.append(key)
-                    self._skip([i])
+                elif not withdraw(key):
+                    continue  # it began; its started notice is on the way: let it finish
+                self.current[i] = -1
+                self.inflight -= 1
+                self.ready.fail(i)
+                self._skip([i])
         for _, i in sorted(self.delayed, key=lambda e: e[1]):
             self.ready.fail(i)  # still "running" in the ReadySet; its descendants are dropped
             result = self.last_failure.pop(i)
@@ -416,6 +482,8 @@ def per_node(
         mapping, blanket = option, default
     else:
         mapping, blanket = {}, default if option is None else option
+        if own.count(None) == len(own):  # the common case, without a loop in Python
+            return None if blanket == default else [blanket] * len(names)
     out = []
     for name, mine in zip(names, own):
         value = mapping.get(name)

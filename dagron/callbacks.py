@@ -22,7 +22,7 @@ class ExecutionCallbacks:
     executor), never on a worker, one at a time, in a deterministic order for a given sequence
     of completions:
 
-    * ``on_start(name)`` when the node is handed to a worker, once per attempt;
+    * ``on_start(name)`` when the node's call begins on a worker, once per attempt;
     * ``on_complete(name, value)`` after it returned ``value``;
     * ``on_failure(name, error)`` after its last attempt raised ``error``;
     * ``on_retry(name, attempt, error)`` when attempt ``attempt - 1`` failed (or timed out)

@@ -172,30 +172,73 @@ def _inline_runner(
     return getattr(backend, "run_inline", None)
 
 
+def _run_here(
+    state: RunState,
+    run_inline: Callable[[int, Callable[..., Any], tuple[Any, ...]], Completion],
+    i: int,
+    capacity: int,
+) -> list[int]:
+    """Run node ``i``, the only one that can run, on this thread, and after it each node that
+    is then again the only one ready. Returns the next nodes for the backend: several ready
+    at once, or one this thread must not run (it has a timeout, or is a coroutine); empty
+    when nothing is ready (the run is over, stopping, or waiting out a retry delay)."""
+    pop, start, args, calls = state.ready.pop, state.start, state.args, state.calls
+    absorb = state.absorb
+    timeouts = state.timeouts
+    while True:
+        if (timeouts is not None and timeouts[i] is not None) or type(calls[i]) is RunCoroutine:
+            return [i]
+        report = run_inline(start(i, True), calls[i], args(i))
+        absorb((report,))
+        if not report[1] and (state.stopping or state.delayed):
+            return []
+        batch = pop(capacity)
+        if len(batch) != 1:
+            return batch
+        i = batch[0]
+
+
 def _loop(
     state: RunState,
     backend: Backend,
     max_workers: int,
     cancel_event: threading.Event | None,
 ) -> None:
-    pop, start, args, calls = state.ready.pop, state.start, state.args, state.calls
+    pop, args, calls = state.ready.pop, state.args, state.calls
     submit, wait = backend.submit, backend.wait
-    succeeded, failed = state.succeeded, state.failed
+    submit_many = getattr(backend, "submit_many", None)
+    absorb, start_many, preds = state.absorb, state.start_many, state.preds
     poll = IDLE_POLL_SECONDS if cancel_event is None else CANCEL_POLL_SECONDS
     clock = time.monotonic
     run_inline = _inline_runner(backend, cancel_event)
-    # A backend may want more calls outstanding than it runs at once (prefetch).
-    capacity = max(max_workers, getattr(backend, "capacity", max_workers))
-    if capacity > max_workers:
-        state.use_prefetch()
+    # A backend may want more calls outstanding than it runs at once (prefetch), and may
+    # change how many after each wait() (the threads backend adapts it to call durations).
+    has_capacity = hasattr(backend, "capacity")
+    capacity = max(max_workers, backend.capacity if has_capacity else max_workers)
+    if capacity > max_workers or getattr(backend, "queues_ahead", False):
+        withdraw = getattr(backend, "withdraw", None)
+        # Started notices serve timeouts and on_start; fail-fast can ask withdraw() instead.
+        quiet = (
+            withdraw is not None
+            and hasattr(backend, "notify_starts")
+            and state.timeouts is None
+            and state.on_start is None
+        )
+        if quiet:
+            backend.notify_starts = False  # type: ignore[attr-defined]
+        state.use_prefetch(withdraw, notices=not quiet)
+        if cancel_event is not None and hasattr(backend, "watch_cancel"):
+            backend.watch_cancel(cancel_event)  # so queued calls never begin once it is set
+    resume = getattr(backend, "resume", None)
     names = state.names
-    timeouts = state.timeouts
     while True:
         if cancel_event is not None and cancel_event.is_set():
             for key in state.cancel():
                 backend.cancel(key)
             return
         if not state.stopping:
+            if has_capacity:
+                capacity = backend.capacity
             free = capacity - state.inflight
             if free > 0:
                 batch = pop(free)
@@ -204,39 +247,27 @@ def _loop(
                     and len(batch) == 1
                     and state.inflight == 0
                     and not state.delayed
-                    and (timeouts is None or timeouts[batch[0]] is None)
-                    and type(calls[batch[0]]) is not RunCoroutine
                 ):
                     # The only node that can run now: run it here, saving two thread
                     # switches (the bulk of the per-node cost on a chain).
-                    i = batch[0]
-                    key, ok, value, tb, started, finished, took, worker = run_inline(
-                        start(i), calls[i], args(i)
-                    )
-                    if ok:
-                        succeeded(key, value, started, finished, took, worker)
-                    else:
-                        failed(key, value, tb, started, finished, took, worker)
-                    continue
+                    batch = _run_here(state, run_inline, batch[0], capacity)
                 if batch:
                     # Once pool threads are in use, keep them busy rather than cold: running
                     # lone nodes here meanwhile measured slower on wide random DAGs.
                     run_inline = None
-                for i in batch:
-                    submit(start(i), calls[i], args(i), names[i])
+                if submit_many is not None and preds is None:
+                    # no pass_results: every call takes no argument
+                    submit_many([(key, calls[i], ()) for key, i in zip(start_many(batch), batch)])
+                else:
+                    for key, i in zip(start_many(batch), batch):
+                        submit(key, calls[i], args(i), names[i])
         if state.idle:
             return  # nothing running, nothing ready, no retry pending: the run is over
         wakeup = state.next_wakeup()
         timeout = poll if wakeup is None else min(poll, max(0.0, wakeup - clock()))
-        report: Completion
-        for report in wait(timeout):
-            key, ok, value, tb, started, finished, took, worker = report
-            if ok:
-                succeeded(key, value, started, finished, took, worker)
-            elif ok is None:
-                state.started(key, worker)
-            else:
-                failed(key, value, tb, started, finished, took, worker)
+        absorb(wait(timeout))
+        if resume is not None:
+            resume()  # a backend holds its queue after a failure until the loop has seen it
         if state.to_cancel:
             for key in state.to_cancel:
                 backend.cancel(key)

@@ -192,14 +192,13 @@ class ExecutionResult:
         self.node_results = node_results
         self.total_duration_seconds = total_duration_seconds
         self.trace = trace
-        counts = dict.fromkeys(NodeStatus, 0)
-        for r in node_results.values():
-            counts[r.status] += 1
-        self.succeeded = counts[NodeStatus.COMPLETED]
-        self.failed = counts[NodeStatus.FAILED]
-        self.skipped = counts[NodeStatus.SKIPPED]
-        self.timed_out = counts[NodeStatus.TIMED_OUT]
-        self.cancelled = counts[NodeStatus.CANCELLED]
+        # list.count compares by identity first: no Python-level Enum.__hash__ per node
+        statuses = [r.status for r in node_results.values()]
+        self.succeeded = statuses.count(NodeStatus.COMPLETED)
+        self.failed = statuses.count(NodeStatus.FAILED)
+        self.skipped = statuses.count(NodeStatus.SKIPPED)
+        self.timed_out = statuses.count(NodeStatus.TIMED_OUT)
+        self.cancelled = statuses.count(NodeStatus.CANCELLED)
 
     def __getitem__(self, name: str) -> NodeResult:
         return self.node_results[name]

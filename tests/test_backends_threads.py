@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 
 from dagron.backends import Backend, available_backends, create_backend, register_backend
-from dagron.backends.threads import ThreadsBackend
+from dagron.backends.threads import MAX_AHEAD, ThreadsBackend
 
 WAIT = 10.0
 
@@ -28,12 +28,13 @@ def release() -> Iterator[threading.Event]:
     ev.set()
 
 
-def collect(b: ThreadsBackend, count: int) -> list[tuple]:  # type: ignore[type-arg]
+def collect(b: ThreadsBackend, count: int, started: bool = False) -> list[tuple]:  # type: ignore[type-arg]
+    """The next ``count`` completions (``started``: the next ``count`` started notices)."""
     out: list[tuple] = []  # type: ignore[type-arg]
     while len(out) < count:
         got = b.wait(WAIT)
         assert got, "backend reported nothing"
-        out.extend(got)
+        out.extend(r for r in got if (r[1] is None) is started)
     return out
 
 
@@ -66,7 +67,10 @@ def test_threads_backend_survives_system_exit_in_a_task(backend: ThreadsBackend)
 
     backend.submit(1, leave, ())
     backend.submit(2, int, ("5",))
-    reports = {r[0]: r for r in collect(backend, 2)}
+    reports: dict[int, tuple] = {}  # type: ignore[type-arg]
+    while len(reports) < 2:
+        reports.update((r[0], r) for r in collect(backend, 1))
+        backend.resume()  # as the loop does once it has seen a failure
     assert reports[1][1] is False and isinstance(reports[1][2], SystemExit)
     assert reports[2][2] == 5
 
@@ -106,6 +110,7 @@ def test_threads_backend_cancel_replaces_a_stuck_thread(
 
     backend.submit(1, stuck, ())
     backend.submit(2, stuck, ())
+    collect(backend, 2, started=True)  # both began: cancelling them abandons their threads
     backend.cancel(1)
     backend.cancel(2)
     backend.submit(3, int, ("1",))  # both threads are stuck, so this needs a new one
@@ -120,12 +125,74 @@ def test_threads_backend_cancel_before_start_never_runs(backend: ThreadsBackend)
     ran: list[int] = []
     backend.submit(1, gate.wait, (WAIT,))
     backend.submit(2, gate.wait, (WAIT,))
-    backend.submit(3, ran.append, (3,))  # queued behind two busy threads... or a third
+    collect(backend, 2, started=True)  # both threads are busy...
+    backend.submit(3, ran.append, (3,))  # ...so this one is queued
     backend.cancel(3)
     gate.set()
     collect(backend, 2)
-    assert ran in ([], [3])  # a third thread may have picked it up before the cancel
     assert backend.wait(0.05) == []
+    assert ran == []
+
+
+def test_threads_backend_withdraw_decides_between_run_and_not(backend: ThreadsBackend) -> None:
+    gate = threading.Event()
+    backend.submit(1, gate.wait, (WAIT,))
+    collect(backend, 1, started=True)
+    assert backend.withdraw(1) is False  # began: it cannot be taken back
+    backend.submit(2, gate.wait, (WAIT,))
+    collect(backend, 1, started=True)
+    backend.submit(3, int, ())
+    assert backend.withdraw(3) is True  # both threads busy: 3 was queued, never runs
+    assert backend.withdraw(3) is False  # and only once
+    gate.set()
+    assert sorted(r[0] for r in collect(backend, 2)) == [1, 2]
+    assert backend.wait(0.05) == []
+
+
+def test_threads_backend_holds_its_queue_after_a_failure_until_resumed() -> None:
+    b = ThreadsBackend(queue_ahead=4)
+    b.start(1)
+    ran: list[int] = []
+    try:
+        b.submit(1, int, ("not a number",))
+        b.submit(2, ran.append, (2,))
+        ((key, ok, *_),) = collect(b, 1)
+        assert (key, ok) == (1, False)
+        assert b.withdraw(2) is True  # the worker waited: the loop may still take it back
+        b.submit(3, ran.append, (3,))
+        b.resume()
+        collect(b, 1)
+        assert ran == [3]
+    finally:
+        b.shutdown(wait=True)
+
+
+def test_threads_backend_begins_nothing_queued_once_cancelled() -> None:
+    b = ThreadsBackend(queue_ahead=4)
+    b.start(1)
+    cancel = threading.Event()
+    ran: list[int] = []
+    b.watch_cancel(cancel)
+    try:
+        b.submit(1, cancel.set, ())  # the first call sets the run's cancel_event
+        b.submit(2, ran.append, (2,))
+        collect(b, 1)
+        assert b.withdraw(2) is True and ran == []
+    finally:
+        b.shutdown(wait=True)
+
+
+def test_threads_backend_queue_ahead_adapts_to_call_durations() -> None:
+    b = ThreadsBackend()
+    b.start(2)
+    assert b.capacity == 2  # no duration known yet: no queue
+    b._observe(1e-6)  # short calls: queue up to MAX_AHEAD per worker
+    assert b.capacity == 2 * MAX_AHEAD
+    b._observe(10.0)  # one slow call shrinks the queue at once
+    assert b.capacity == 2
+    assert ThreadsBackend(queue_ahead=3).capacity == 1
+    with pytest.raises(ValueError, match="queue_ahead"):
+        ThreadsBackend(queue_ahead=0)
 
 
 def test_threads_backend_shutdown_does_not_wait_for_stuck_calls(release: threading.Event) -> None:
@@ -158,3 +225,58 @@ def test_create_backend_from_an_object_with_a_backend_method() -> None:
             return ThreadsBackend()
 
     assert isinstance(create_backend(Cluster()), ThreadsBackend)
+
+
+def test_threads_backend_sends_no_started_notices_when_told() -> None:
+    b = ThreadsBackend()
+    b.notify_starts = False
+    b.start(1)
+    try:
+        b.submit(1, int, ("4",))
+        assert [r[:3] for r in b.wait(WAIT)] == [(1, True, 4)]
+    finally:
+        b.shutdown(wait=True)
+
+
+def test_threads_backend_resume_keeps_holding_for_a_failure_not_yet_collected() -> None:
+    # A failure reported after the loop's last wait() must stay held: the loop has not seen it.
+    b = ThreadsBackend()
+    b.start(1)
+    b._go.clear()  # as a worker does once it has reported a failure
+    b._outbox.put((1, False, ValueError("x"), "tb", 0.0, 0.0, 0.0, "w"))  # type: ignore[arg-type]
+    b.resume()
+    assert not b._go.is_set()
+    assert [r[:2] for r in b.wait(0)] == [(1, False)]
+    b.resume()
+    assert b._go.is_set()
+
+
+def test_threads_backend_replaces_an_abandoned_thread_for_queued_calls_on_wait(
+    release: threading.Event,
+) -> None:
+    b = ThreadsBackend(queue_ahead=4)
+    b.start(1)
+    ran: list[int] = []
+    try:
+        b.submit(1, release.wait, (WAIT,))
+        collect(b, 1, started=True)
+        b.submit(2, ran.append, (2,))
+        b.submit(3, ran.append, (3,))
+        b.cancel(1)  # its thread is stuck; a cancelled run withdraws the rest next...
+        b.cancel(3)
+        assert len(b._threads) == 1  # ...so no thread was started that could take them
+        assert [r[0] for r in collect(b, 1)] == [2]  # the loop waits: 2 gets a thread
+        assert ran == [2] and len(b._threads) == 2
+    finally:
+        b.shutdown(wait=False)
+
+
+def test_threads_backend_submit_many_runs_each_call_once() -> None:
+    b = ThreadsBackend(queue_ahead=4)
+    b.start(2)
+    try:
+        b.submit_many([(key, int, (str(key),)) for key in range(6)])
+        assert sorted(r[2] for r in collect(b, 6)) == list(range(6))
+        assert len(b._threads) == 2 and b.wait(0.01) == []
+    finally:
+        b.shutdown(wait=True)

@@ -376,6 +376,16 @@ def test_executor_timeout_from_task_decorator(release: threading.Event) -> None:
     assert result["stuck"].status is NodeStatus.TIMED_OUT
 
 
+def test_executor_timeout_from_task_decorator_on_an_async_task(release: threading.Event) -> None:
+    # The sync executor wraps an async task to run it on a thread; its options still count.
+    @task(timeout=0.05, retries=1)
+    async def stuck() -> None:
+        release.wait(WAIT)
+
+    result = DAGExecutor(make_dag(["stuck"])).execute({"stuck": stuck})
+    assert result["stuck"].status is NodeStatus.TIMED_OUT and result["stuck"].attempts == 2
+
+
 def test_executor_execute_timeout_overrides_constructor(release: threading.Event) -> None:
     ex = DAGExecutor(make_dag(["stuck"]), timeout=WAIT * 10)
     result = ex.execute({"stuck": lambda: release.wait(WAIT)}, timeout=0.05)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 import dagron
 from dagron._run import RunState, per_node
 from dagron.callbacks import ExecutionCallbacks
@@ -109,6 +111,42 @@ def test_run_prefetch_fail_fast_recalls_calls_not_begun() -> None:
     ok(s, kx)
     assert statuses(s) == {"boom": "FAILED", "x": "COMPLETED", "y": "SKIPPED", "z": "SKIPPED"}
     assert s.idle
+
+
+def test_run_prefetch_without_notices_asks_withdraw_about_every_call() -> None:
+    s = state_for(["boom", "x", "y"])
+    began: set[int] = set()
+    asked: list[int] = []
+
+    def withdraw(key: int) -> bool:
+        asked.append(key)
+        return key not in began
+
+    s.use_prefetch(withdraw, notices=False)
+    kboom, kx, ky = (s.start(i) for i in s.ready.pop(3))
+    began.update((kboom, kx))  # x began on a worker; nothing told the loop
+    fail(s, kboom)
+    assert asked == [kx, ky] and s.to_cancel == []
+    assert s.inflight == 1  # x is left to finish
+    ok(s, kx)
+    assert statuses(s) == {"boom": "FAILED", "x": "COMPLETED", "y": "SKIPPED"}
+
+
+def test_run_prefetch_without_notices_refuses_runs_that_need_them() -> None:
+    s = state_for(["a"], timeouts=[1.0])
+    with pytest.raises(ValueError, match="started notices"):
+        s.use_prefetch(lambda key: True, notices=False)
+    with pytest.raises(ValueError, match="started notices"):
+        state_for(["a"]).use_prefetch(None, notices=False)
+
+
+def test_run_start_many_matches_start_one_by_one() -> None:
+    one, many = state_for(["a", "b", "c"]), state_for(["a", "b", "c"])
+    one_keys = [one.start(i) for i in one.ready.pop(3)]
+    assert many.start_many(many.ready.pop(3)) == one_keys
+    assert (many.attempts, many.current, many.inflight) == (one.attempts, one.current, 3)
+    timed = state_for(["a"], timeouts=[5.0])  # timeouts take the one-by-one path
+    assert timed.start_many(timed.ready.pop(1)) == [0] and timed.next_wakeup() is not None
 
 
 def test_run_delayed_retry_is_requeued_when_due() -> None:

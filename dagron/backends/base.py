@@ -51,10 +51,13 @@ class Backend(Protocol):
     """
 
     name: str
-    #: How many submitted keys the backend wants outstanding, set by ``start``. Equal to
-    #: ``max_workers``: every submitted call starts at once. Larger (prefetch, so a worker's
-    #: next call is already there when one finishes): the backend must send a started notice
-    #: for each call; timeouts then count from it, and fail-fast cancels calls not yet begun.
+    #: How many submitted keys the backend wants outstanding, set by ``start`` and read by
+    #: the loop again after every ``wait`` (a backend may adapt it to call durations). Equal
+    #: to ``max_workers``: every submitted call starts at once. Larger (prefetch, so a
+    #: worker's next call is already there when one finishes): the backend must send a
+    #: started notice for each call, and say so from the start with ``capacity`` >
+    #: ``max_workers`` or a true ``queues_ahead`` attribute; ``on_start`` and timeouts then
+    #: count from the notice, and fail-fast cancels calls not yet begun.
     capacity: int
 
     def start(self, max_workers: int) -> None:
@@ -78,6 +81,30 @@ class Backend(Protocol):
     def shutdown(self, wait: bool) -> None:
         """Release workers. ``wait=False`` must return promptly even if calls are stuck."""
 
+
+# Optional, for a backend that queues ahead (the threads backend has all three):
+#
+#     def withdraw(self, key: int) -> bool
+#
+# takes a queued call back if it has not begun, atomically with a worker beginning it: True
+# means it will never run. Fail-fast uses it, and counts a call it cannot withdraw as running.
+#
+#     def resume(self) -> None
+#
+# A backend defining it begins no queued call after reporting a failure until the loop calls
+# resume() with that failure handled (so fail-fast starts nothing new). The loop calls it
+# after handling each batch that wait() returned.
+#
+#     def watch_cancel(self, event: threading.Event) -> None
+#
+# called with the run's cancel_event: the backend begins no queued call once it is set.
+#
+# A backend with withdraw() may also have a ``notify_starts`` attribute, True by default:
+# the loop sets it to False before the first submit when the run needs no started notices
+# (no timeouts, no on_start callback), and the backend then sends none.
+
+# Optional, for speed: ``submit_many(items)`` submits each ``(key, fn, args)`` of a list, in
+# order, as submit() would; the loop uses it for calls without arguments (no pass_results).
 
 # Optional: a backend running calls in this process may also define
 #

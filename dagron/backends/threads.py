@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import time
+from operator import itemgetter
 from queue import Empty, SimpleQueue
 from traceback import format_exc
 from typing import Any, Callable, Optional
@@ -24,36 +25,77 @@ __all__ = ["ThreadsBackend"]
 _Item = Optional[tuple[int, Callable[..., Any], tuple[Any, ...]]]
 
 _thread_ids = iter(range(1 << 62))
+_ok = itemgetter(1)  # a report's ok field: None for a started notice
+
+# Queue-ahead: calls are handed out before a worker thread is free, so a worker finishing a
+# call takes the next at once instead of sleeping until the loop hands it one (a thread
+# wake-up costs 10-100 us, more than a short call). How many: about QUEUE_SECONDS of work
+# per worker at the mean duration of recent calls, between 1 (no queue: long calls, and until
+# a duration is known) and MAX_AHEAD. A newly ready node can so wait behind at most about
+# QUEUE_SECONDS of queued work per worker, whatever its critical-path priority.
+QUEUE_SECONDS = 0.002
+MAX_AHEAD = 16
 
 
 class ThreadsBackend:
     """Backend running each node call on a pool of daemon threads started on demand.
 
+    ``queue_ahead`` fixes how many calls per worker thread are handed out at once (the one
+    running included); by default it adapts to how long calls take (see ``QUEUE_SECONDS``).
+
     >>> b = ThreadsBackend(); b.start(2)
-    >>> b.submit(7, pow, (2, 10)); c = b.wait(5.0)[0]
-    >>> c[0], c[1], c[2]
-    (7, True, 1024)
+    >>> b.submit(7, pow, (2, 10)); reports = b.wait(5.0)
+    >>> while reports[-1][1] is None: reports += b.wait(5.0)
+    >>> [r[:3] for r in reports]  # a started notice, then the completion
+    [(7, None, None), (7, True, 1024)]
     >>> b.shutdown(wait=True)
     """
 
     name = "threads"
+    #: Sends a started notice for every call, and capacity may exceed max_workers.
+    queues_ahead = True
+    #: The loop may turn started notices off before the first submit when it needs none.
+    notify_starts = True
 
-    def __init__(self) -> None:
+    def __init__(self, queue_ahead: int | None = None) -> None:
+        if queue_ahead is not None and queue_ahead < 1:
+            raise ValueError(f"queue_ahead must be >= 1, not {queue_ahead!r}")
         self._inbox: SimpleQueue[_Item] = SimpleQueue()
         self._outbox: SimpleQueue[Completion] = SimpleQueue()
         # Keys given up on. Shared with the workers: a worker whose key is in here drops its
         # completion and exits, because a replacement thread already took its place.
         self._abandoned: set[int] = set()
+        # Keys queued and not begun. A worker claims a key by removing it before the call and
+        # the loop withdraws one the same way (withdraw()): one atomic set.remove decides, so
+        # a queued call is either run or withdrawn, never both and never neither.
+        self._queued: set[int] = set()
+        # Cleared by a worker whose call failed, before it reports: workers begin no queued
+        # call until the loop has seen the failure and calls resume(), so fail-fast starts
+        # nothing after a failure. A set cancel_event (watch_cancel) stops them for good.
+        self._go = threading.Event()
+        self._go.set()
+        # Orders a worker's "report the failure, then hold" against resume()'s "nothing left
+        # to report, so release": a failure reported while resume() runs stays held.
+        self._hold_lock = threading.Lock()
+        self._cancel: threading.Event | None = None
         self._threads: list[threading.Thread] = []
         self._usable = 0  # threads not stuck in an abandoned call
-        self._outstanding = 0  # submitted, not yet reported back, not abandoned
+        self._outstanding = 0  # submitted, not yet reported back, not withdrawn or abandoned
         self._max_workers = 1
+        self._ahead = queue_ahead
+        self._mean: float | None = None
         self.capacity = 1
         self._host = f"{socket.gethostname()}/{os.getpid()}"
+        self._inline_thread = 0
+        self._inline_name = ""
 
     def start(self, max_workers: int) -> None:
         self._max_workers = max_workers
-        self.capacity = max_workers  # no prefetch: a submitted call starts at once
+        self.capacity = max_workers * (self._ahead or 1)
+
+    def watch_cancel(self, event: threading.Event) -> None:
+        """Begin no queued call once ``event`` is set (the run's ``cancel_event``)."""
+        self._cancel = event
 
     def submit(
         self, key: int, fn: Callable[..., Any], args: tuple[Any, ...], name: str = ""
@@ -62,19 +104,63 @@ class ThreadsBackend:
         if self._outstanding >= self._usable and self._usable < self._max_workers:
             self._spawn()
         self._outstanding += 1
+        self._queued.add(key)
         self._inbox.put((key, fn, args))
 
+    def submit_many(self, items: list[tuple[int, Callable[..., Any], tuple[Any, ...]]]) -> None:
+        """:meth:`submit` for each ``(key, fn, args)`` of ``items``, in order, in one call."""
+        # As many threads as submit() one by one would have started.
+        want = min(self._max_workers, self._outstanding + len(items))
+        while self._usable < want:
+            self._spawn()
+        self._outstanding += len(items)
+        self._queued.update([item[0] for item in items])
+        put = self._inbox.put
+        for item in items:
+            put(item)
+
     def wait(self, timeout: float | None) -> list[Completion]:
+        if self._queued and self._outstanding > self._usable < self._max_workers:
+            # Calls queued behind an abandoned one: nothing else may come to start a thread
+            # for them. (Not in cancel(): a run being cancelled withdraws them next.)
+            self._spawn()
         q = self._outbox
         try:
             first = q.get(True, timeout) if timeout is None or timeout > 0 else q.get_nowait()
         except Empty:
             return []
         out = [first]
-        while not q.empty():  # only this thread reads the queue, so empty() is reliable here
-            out.append(q.get_nowait())
-        self._outstanding -= len(out)
+        more, keep = q.get_nowait, out.append
+        try:
+            while True:
+                keep(more())
+        except Empty:
+            pass
+        # Started notices are not completions; count them without a loop in Python.
+        self._outstanding -= len(out) - list(map(_ok, out)).count(None)
+        last = out[-1]
+        if self._ahead is None and last[1] is not None:
+            self._observe(last[6])  # one sample a batch is enough for a moving average
         return out
+
+    def resume(self) -> None:
+        """The loop has handled every report wait() returned: once none is left to collect,
+        workers held by a failure may begin queued calls again. Called after every batch."""
+        if self._go.is_set():
+            return
+        with self._hold_lock:
+            if self._outbox.empty():
+                self._go.set()
+
+    def withdraw(self, key: int) -> bool:
+        """Take back ``key`` if its call has not begun: it then never runs and reports
+        nothing. False when a worker already began it (its started notice is on the way)."""
+        try:
+            self._queued.remove(key)
+        except KeyError:
+            return False
+        self._outstanding -= 1
+        return True
 
     def run_inline(self, key: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Completion:
         """Run one call on the calling thread and return its completion (no thread switch).
@@ -95,15 +181,23 @@ class ThreadsBackend:
         return (key, True, value, None, started, _clock.now(), took, self._here())  # type: ignore[return-value]
 
     def _here(self) -> str:
-        return f"{self._host}/{threading.current_thread().name}"
+        me = threading.get_ident()
+        if self._inline_thread != me:  # the calling thread's name, worked out once
+            self._inline_thread = me
+            self._inline_name = f"{self._host}/{threading.current_thread().name}"
+        return self._inline_name
 
     def cancel(self, key: int) -> None:
+        if self.withdraw(key):
+            return
         self._abandoned.add(key)
-        # Its thread no longer counts; the next submit() starts a replacement if needed.
+        # Its thread no longer counts; the next submit() or wait() starts a replacement.
         self._outstanding -= 1
         self._usable -= 1
 
     def shutdown(self, wait: bool) -> None:
+        self._queued.clear()  # anything still queued is dropped, not run
+        self._go.set()
         for _ in self._threads:
             self._inbox.put(None)
         if wait:
@@ -112,6 +206,14 @@ class ThreadsBackend:
                 if t is not me:
                     t.join()
         self._threads = []
+
+    def _observe(self, duration: float) -> None:
+        mean = self._mean
+        # A fast-moving average: one slow call shrinks the queue at once.
+        mean = duration if mean is None else mean + 0.25 * (duration - mean)
+        self._mean = mean
+        ahead = int(QUEUE_SECONDS / mean) if mean > 0 else MAX_AHEAD
+        self.capacity = self._max_workers * min(MAX_AHEAD, max(1, ahead))
 
     def _spawn(self) -> None:
         t = threading.Thread(
@@ -125,18 +227,27 @@ class ThreadsBackend:
 
     def _work(self) -> None:
         get, put, abandoned = self._inbox.get, self._outbox.put, self._abandoned
+        claim, go, cancel, hold = self._queued.remove, self._go, self._cancel, self._hold_lock
         clock, perf = _clock.now, time.perf_counter
         worker = f"{self._host}/{threading.current_thread().name}"
+        notify = self.notify_starts
         while True:
             item = get()
             if item is None:
                 return
             key, fn, args = item
             item = None
-            if key in abandoned:  # cancelled before it began: do not run it at all
-                abandoned.discard(key)
-                return
+            if not go.is_set():
+                go.wait()  # a failure is being handled: it may withdraw this call
+            if cancel is not None and cancel.is_set():
+                continue  # the run is cancelled: the loop withdraws this call
+            try:
+                claim(key)
+            except KeyError:  # withdrawn before it began: do not run it at all
+                continue
             started = clock()
+            if notify:
+                put((key, None, None, None, started, started, 0.0, worker))  # type: ignore[arg-type]
             t0 = perf()
             try:
                 value = fn(*args)
@@ -144,10 +255,19 @@ class ThreadsBackend:
                 done = perf() - t0
                 report: Completion = (key, False, exc, format_exc(), started, clock(), done, worker)  # type: ignore[assignment]
                 del exc
-            else:
-                done = perf() - t0
-                report = (key, True, value, None, started, clock(), done, worker)  # type: ignore[assignment]
-                del value
+                if key in abandoned:
+                    abandoned.discard(key)
+                    return
+                with hold:  # hold the queue until the loop has seen this failure
+                    put(report)
+                    go.clear()
+                del report, fn, args
+                continue
+            done = perf() - t0
+            # finished_at from the same perf_counter interval as the duration: one clock
+            # call less per call, and finished_at - started_at == duration_seconds.
+            report = (key, True, value, None, started, started + done, done, worker)  # type: ignore[assignment]
+            del value
             if key in abandoned:
                 # The loop gave up on this call and started a replacement thread: go away.
                 abandoned.discard(key)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy
 import pytest
 
 import dagron
@@ -315,13 +316,11 @@ BIG = 2 * 2**20  # past dagron.workers.shm.MIN_BYTES: results travel through sha
 
 def big_values() -> dict[str, Any]:
     payload = bytes(range(256)) * (BIG // 256)
-    values: dict[str, Any] = {"bytes": payload, "bytearray": bytearray(payload)}
-    try:
-        import numpy
-    except ImportError:
-        return values
-    values["numpy"] = numpy.arange(BIG // 8, dtype=numpy.float64).reshape(-1, 8)
-    return values
+    return {
+        "bytes": payload,
+        "bytearray": bytearray(payload),
+        "numpy": numpy.arange(BIG // 8, dtype=numpy.float64).reshape(-1, 8),
+    }
 
 
 def same(a: Any, b: Any) -> bool:

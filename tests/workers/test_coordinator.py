@@ -9,6 +9,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 import zmq
 
@@ -267,7 +268,6 @@ def test_coordinator_large_results_come_back_through_shared_memory() -> None:
 
 
 def test_coordinator_numpy_results_are_rebuilt_on_the_mapping() -> None:
-    np = pytest.importorskip("numpy")
     with running_coordinator(1) as c:
         c.submit(1, np.arange, (BIG // 8,), "array")
         value = collect(c, {1})[1][2]

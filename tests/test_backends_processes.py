@@ -16,7 +16,12 @@ import pytest
 import dagron
 from dagron import DAG, DAGExecutor, LocalCluster, NodeStatus, Pipeline, task
 from dagron.errors import SerializationError, TaskTimeoutError, WorkerLostError
-from dagron.workers.testing import segment_dirs, wait_for_no_segment_dirs, wait_for_no_workers
+from dagron.workers.testing import (
+    hog_memory,
+    segment_dirs,
+    wait_for_no_segment_dirs,
+    wait_for_no_workers,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +90,11 @@ def test_processes_seed_etl_matches_threads() -> None:
 
 def test_processes_fan_out_extracts_overlap_in_workers() -> None:
     def slow(tag: str, seconds: float) -> Any:
-        return lambda: time.sleep(seconds) or [{"source": tag}]
+        def extract() -> list[dict[str, str]]:
+            time.sleep(seconds)
+            return [{"source": tag}]
+
+        return extract
 
     tasks = {
         "extract_api": slow("api", 0.5),
@@ -100,6 +109,8 @@ def test_processes_fan_out_extracts_overlap_in_workers() -> None:
     api, db = result.node_results["extract_api"], result.node_results["extract_db"]
     assert api.worker != db.worker
     # The two extracts ran at the same time: each started before the other finished.
+    assert api.started_at is not None and api.finished_at is not None
+    assert db.started_at is not None and db.finished_at is not None
     assert api.started_at < db.finished_at and db.started_at < api.finished_at
     # Durations are measured around the call, in the worker.
     assert api.duration_seconds >= 0.5 and db.duration_seconds >= 0.3
@@ -270,7 +281,7 @@ def test_processes_local_cluster_memory_limit_fails_node() -> None:
     with LocalCluster(n_workers=1, memory_limit=200 * 2**20) as cluster:
         result = DAGExecutor(dag, backend=cluster, fail_fast=False).execute(
             {
-                "hog": lambda: [bytearray(2**20) for _ in range(2000)] and time.sleep(30),
+                "hog": hog_memory,
                 "fine": lambda: "ok",
             }
         )

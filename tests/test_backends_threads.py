@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -28,9 +28,9 @@ def release() -> Iterator[threading.Event]:
     ev.set()
 
 
-def collect(b: ThreadsBackend, count: int, started: bool = False) -> list[tuple]:  # type: ignore[type-arg]
+def collect(b: ThreadsBackend, count: int, started: bool = False) -> list[tuple[Any, ...]]:
     """The next ``count`` completions (``started``: the next ``count`` started notices)."""
-    out: list[tuple] = []  # type: ignore[type-arg]
+    out: list[tuple[Any, ...]] = []
     while len(out) < count:
         got = b.wait(WAIT)
         assert got, "backend reported nothing"
@@ -67,7 +67,7 @@ def test_threads_backend_survives_system_exit_in_a_task(backend: ThreadsBackend)
 
     backend.submit(1, leave, ())
     backend.submit(2, int, ("5",))
-    reports: dict[int, tuple] = {}  # type: ignore[type-arg]
+    reports: dict[int, tuple[Any, ...]] = {}
     while len(reports) < 2:
         reports.update((r[0], r) for r in collect(backend, 1))
         backend.resume()  # as the loop does once it has seen a failure

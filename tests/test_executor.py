@@ -132,6 +132,7 @@ def test_executor_records_result_times_attempts_and_worker() -> None:
         None,
         1,
     )
+    assert r.started_at is not None and r.finished_at is not None and r.worker is not None
     assert r.started_at <= r.finished_at and r.duration_seconds >= 0
     assert str(os.getpid()) in r.worker and "dagron-worker" in r.worker
     assert result.total_duration_seconds >= 0
@@ -144,7 +145,7 @@ def test_executor_runs_a_lone_ready_node_on_the_calling_thread() -> None:
     tasks = {"a": threading.current_thread, "b": threading.current_thread}
     result = DAGExecutor(dag).execute(tasks)
     assert result["a"].result is threading.current_thread()
-    assert result["a"].worker.endswith("/" + here)
+    assert (result["a"].worker or "").endswith("/" + here)
     # ...but not when the loop must stay free to notice a cancel_event, or for a timeout.
     result = DAGExecutor(dag).execute(tasks, cancel_event=threading.Event())
     assert result["a"].result is not threading.current_thread()
@@ -240,7 +241,7 @@ def test_executor_without_fail_fast_runs_every_independent_branch() -> None:
             ("good", "good_child"),
         ],
     )
-    tasks = dict.fromkeys(dag.node_names(), lambda: None)
+    tasks: dict[str, Callable[[], Any]] = dict.fromkeys(dag.node_names(), lambda: None)
     tasks["bad"] = lambda: 1 / 0
     result = DAGExecutor(dag, max_workers=1, fail_fast=False).execute(tasks)
     assert {n: r.status.name for n, r in result.node_results.items()} == {
@@ -293,7 +294,8 @@ def test_executor_misspelt_task_names_both_sides() -> None:
 
 def test_executor_non_callable_task_is_rejected() -> None:
     with pytest.raises(TaskNotCallableError) as info:
-        DAGExecutor(make_dag(["a", "b"])).execute({"a": lambda: None, "b": "not a function"})
+        bad: dict[str, Any] = {"a": lambda: None, "b": "not a function"}
+        DAGExecutor(make_dag(["a", "b"])).execute(bad)
     assert info.value.node_names == ["b"]
     assert isinstance(info.value, TypeError)
 

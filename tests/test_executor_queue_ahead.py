@@ -6,6 +6,7 @@ A queued call is handed out before a worker is free. These tests fix the queue d
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any, Callable
 
@@ -51,7 +52,7 @@ def test_queue_ahead_fail_fast_starts_no_queued_node(notices: bool) -> None:
     # an on_start callback the run needs no started notices, and the backend sends none.
     names = ["boom", "x1", "x2", "x3", "x4"]
     ran: list[str] = []
-    tasks: dict[str, Callable[[], Any]] = {n: (lambda n=n: ran.append(n)) for n in names[1:]}
+    tasks: dict[str, Callable[[], Any]] = {n: functools.partial(ran.append, n) for n in names[1:]}
     tasks["boom"] = lambda: 1 / 0
     cb, events = recorder()
     if not notices:
@@ -114,7 +115,7 @@ def test_queue_ahead_callbacks_keep_their_order() -> None:
     # One worker runs the queue in order; each node's on_start comes from its started
     # notice, so it falls between the previous node's end and its own, never at queueing.
     names = [f"n{i}" for i in range(6)]
-    tasks: dict[str, Callable[[], Any]] = {n: (lambda n=n: n) for n in names}
+    tasks: dict[str, Callable[[], Any]] = {n: functools.partial(str, n) for n in names}
     tasks["n2"] = lambda: 1 / 0
     cb, events = recorder()
     DAGExecutor(

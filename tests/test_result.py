@@ -9,6 +9,7 @@ import pytest
 
 from dagron.errors import DagronError, ExecutionFailedError, TaskTimeoutError
 from dagron.result import Deferred, ExecutionResult, NodeResult, NodeStatus, TraceEvent
+from dagron.tracing import Trace
 
 
 @pytest.mark.parametrize("status", list(NodeStatus))
@@ -136,7 +137,7 @@ def test_execution_result_pickles() -> None:
 
 
 def test_execution_result_repr_and_trace() -> None:
-    trace = [TraceEvent(0.0, "a", "start")]
+    trace = Trace.from_results({}, [], started_at=0.0, events=[TraceEvent(0.0, "a", "start")])
     r = ExecutionResult({}, 0.0, trace)
     assert r.trace == trace and r.ok
     assert "succeeded=0" in repr(r)

@@ -4,6 +4,7 @@ except where a test passes its own ``now``."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -16,8 +17,8 @@ from dagron.result import NodeStatus
 
 def state_for(
     nodes: list[str],
-    edges: list[tuple[str, str]] = (),
-    **options: Any,  # type: ignore[assignment]
+    edges: Sequence[tuple[str, str]] = (),
+    **options: Any,
 ) -> RunState:
     dag = dagron.DAG()
     dag.add_nodes(nodes)

@@ -119,6 +119,7 @@ def check_invariants(result: dagron.ExecutionResult) -> dict[str, Any]:
                 assert x["pid"] == int(process.rpartition("/")[2])
             # durations match the NodeResult (to the microsecond, after rounding)
             assert x["dur"] == pytest.approx(r.duration_seconds * 1e6, abs=0.01)
+            assert r.started_at is not None
             assert x["ts"] == pytest.approx((r.started_at - trace.started_at) * 1e6, abs=0.01)
         if ran:
             assert per_node[name] == r.attempts, name
@@ -313,7 +314,7 @@ def test_tracing_processes_backend_lanes_are_worker_processes() -> None:
     assert all(w is not None and w.startswith(f"{host}/w") for w in workers)
     procs, threads = lane_names(doc)
     bars = [e for e in doc["traceEvents"] if e["ph"] == "X" and e["cat"] == "node"]
-    assert {threads[e["pid"], e["tid"]] for e in bars} == {w.split("/")[1] for w in workers}
+    assert {threads[e["pid"], e["tid"]] for e in bars} == {(w or "").split("/")[1] for w in workers}
     assert {procs[e["pid"]] for e in bars} == {host}
     # the work really ran in other processes
     assert os.getpid() not in {r.result for r in result.node_results.values()}

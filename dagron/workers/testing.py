@@ -24,12 +24,20 @@ from .coordinator import Completion, Coordinator
 
 __all__ = [
     "collect",
+    "hog_memory",
     "live_worker_pids",
     "running_coordinator",
     "segment_dirs",
     "wait_for_no_segment_dirs",
     "wait_for_no_workers",
 ]
+
+
+def hog_memory(mib: int = 2000, seconds: float = 30.0) -> None:
+    """A task for memory-limit tests: holds ``mib`` MiB, then sleeps ``seconds``."""
+    held = [bytearray(2**20) for _ in range(mib)]
+    time.sleep(seconds)
+    del held
 
 
 @contextmanager

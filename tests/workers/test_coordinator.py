@@ -17,11 +17,11 @@ from dagron.errors import RemoteTaskError, SerializationError, WorkerLostError
 from dagron.workers import protocol as p
 from dagron.workers.coordinator import Coordinator
 from dagron.workers.protocol import SerializedValue
-from dagron.workers.testing import collect, running_coordinator
+from dagron.workers.testing import collect, hog_memory, running_coordinator
 
 
 class Unpicklable(Exception):
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[Any, ...]:
         raise TypeError("not today")
 
 
@@ -76,11 +76,11 @@ def test_coordinator_task_exception_keeps_type_and_traceback() -> None:
         done = collect(c, {1, 2})
     _, ok, err, tb, *_ = done[1]
     assert ok is False and isinstance(err, ValueError)
-    assert "invalid literal" in str(err) and "Traceback" in tb
+    assert tb is not None and "invalid literal" in str(err) and "Traceback" in tb
     _, ok, err, tb, *_rest, worker = done[2]
     assert isinstance(err, RemoteTaskError)
     assert err.type_name == "Unpicklable" and "boom" in str(err)
-    assert "raise_unpicklable" in tb and err.worker == worker
+    assert tb is not None and "raise_unpicklable" in tb and err.worker == worker
 
 
 def test_coordinator_unpicklable_argument_and_result() -> None:
@@ -128,7 +128,7 @@ def test_coordinator_cancel_running_task_kills_its_worker() -> None:
 
 def test_coordinator_memory_limit_restarts_worker() -> None:
     with running_coordinator(1, memory_limit=200 * 2**20) as c:
-        c.submit(1, lambda: [bytearray(2**20) for _ in range(2000)] and time.sleep(30), (), "hog")
+        c.submit(1, hog_memory, (), "hog")
         done = collect(c, {1}, timeout=60)
         _, ok, err, *_ = done[1]
         assert ok is False and isinstance(err, WorkerLostError)

@@ -180,7 +180,8 @@ class Coordinator:
         self._fn_ids: dict[int, int] = {}  # id(callable) -> fn id
         self._fn_refs: dict[int, Any] = {}  # fn id -> callable (keeps id() stable)
         self._fn_frames: dict[int, bytes] = {}
-        self._tasks: dict[int, tuple[int, list[Any]]] = {}  # task id -> (fn id, arg frames)
+        # task id -> (fn id, argument frames, or forwarded results' pickles)
+        self._tasks: dict[int, tuple[int, Union[list[Any], p.ForwardedArgs]]] = {}
         # The executor's keys restart with every run, while a cluster's workers outlive runs;
         # tasks get ids unique for the coordinator's life, so a late report from an earlier
         # run can never be taken for a task of this one.
@@ -346,6 +347,12 @@ class Coordinator:
             fn_id = self._function_id(fn)
         except Exception as exc:
             self._fail_now(tid, SerializationError(name, _culprit(exc, fn), "task", str(exc)))
+            return
+        forwarded = p.forwarded_args(args) if args else None
+        if forwarded is not None:  # small results passed on: their pickles travel as they are
+            self._tasks[tid] = (fn_id, forwarded)
+            self.state.add(tid, fn_id)
+            self._unassigned = True
             return
         token = shm.forwarding.set(self._by_name)
         try:
@@ -752,14 +759,16 @@ class Coordinator:
                     proc.kill()
 
     def _send_tasks(self, ins: Dispatch) -> None:
-        tasks: list[tuple[int, int, bool, Union[int, bytes]]] = []
+        tasks: list[tuple[int, int, bool, Union[int, bytes, p.ForwardedArgs]]] = []
         body: list[Any] = []
         inline = p.INLINE_BYTES
         for key, with_fn in zip(ins.keys, ins.with_fn):
             fn_id, args = self._tasks[key]
             if with_fn:
                 body.append(self._fn_frames[fn_id])
-            if len(args) == 1 and type(args[0]) is bytes and len(args[0]) <= inline:
+            if type(args) is tuple:  # forwarded results' pickles (see submit)
+                tasks.append((key, fn_id, with_fn, args))
+            elif len(args) == 1 and type(args[0]) is bytes and len(args[0]) <= inline:
                 tasks.append((key, fn_id, with_fn, args[0]))
             else:
                 tasks.append((key, fn_id, with_fn, len(args)))

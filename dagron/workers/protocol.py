@@ -18,7 +18,10 @@ TASKS      c -> w       ``((key, fn_id, has_fn, args), ...)``, one entry per tas
                         task the cloudpickled callable when ``has_fn``, then its argument
                         frames: ``args`` is how many (none: no arguments), or is the
                         arguments' pickle itself when that is small and has no out-of-band
-                        buffers (a frame of its own costs more than the copy)
+                        buffers (a frame of its own costs more than the copy), or, when every
+                        argument is a small forwarded result, ``(names, pickles)``: those
+                        results' own pickles, by name for ``pass_results`` (see
+                        :func:`forwarded_args`)
 STARTED    w -> c       ``(key, started_at)``: the worker begins that task now
 RESULT     w -> c       ``(reports, started)``: reports of finished tasks, each
                         ``(key, status, started_at, finished_at, duration, extra, n_frames,
@@ -54,7 +57,7 @@ from __future__ import annotations
 import mmap
 import os
 import pickle
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import cloudpickle
 import zmq
@@ -86,6 +89,8 @@ __all__ = [
     "load_header",
     "loads",
     "send_parts",
+    "forwarded_args",
+    "load_forwarded",
 ]
 
 # 3: stamps on the coordinator's monotonic clock; clock offsets in HELLO and HEARTBEAT;
@@ -118,6 +123,8 @@ BAD_TASK = 4  # the task or its arguments did not unpickle; extra = (type name, 
 OK_INLINE = 5  # no frames; extra = the value, pickled (a small one: cheaper than a frame)
 
 Buffer = Union[bytes, memoryview, "pickle.PickleBuffer"]
+# Forwarded small results as (argument names or None for positional, their pickles).
+ForwardedArgs = tuple[Optional[tuple[Any, ...]], tuple[bytes, ...]]
 
 
 _SNDMORE = int(zmq.SNDMORE)
@@ -167,6 +174,37 @@ def dumps(obj: Any, *, by_value: bool = False) -> list[Buffer]:
 def loads(frames: Sequence[Any]) -> Any:
     """Inverse of :func:`dumps`."""
     return pickle.loads(frames[0], buffers=frames[1:])
+
+
+def forwarded_args(args: tuple[Any, ...]) -> Optional[ForwardedArgs]:
+    """``args`` as ``(names, pickles)`` when every argument is a small result being
+    forwarded (a :class:`SerializedValue` with :meth:`~SerializedValue.inline_pickle`), or
+    ``args`` is one dict of them keyed by name (``pass_results=True``); ``names`` is None for
+    positional arguments. The coordinator then sends the results' own pickles in the TASKS
+    header instead of pickling the arguments again, and the worker rebuilds them with
+    :func:`load_forwarded`. None for any other arguments."""
+    names: Optional[tuple[Any, ...]] = None
+    values: Iterable[Any] = args
+    if len(args) == 1 and type(args[0]) is dict:
+        names = tuple(args[0])
+        values = args[0].values()
+    pickles = []
+    for v in values:
+        blob = v._inline if type(v) is SerializedValue else None
+        if blob is None:
+            return None
+        pickles.append(blob)
+    return (names, tuple(pickles)) if pickles else None
+
+
+def load_forwarded(form: ForwardedArgs) -> tuple[Any, ...]:
+    """Inverse of :func:`forwarded_args`: the call's positional arguments."""
+    names, pickles = form
+    if names is None:
+        return tuple(pickle.loads(b) for b in pickles)
+    if len(names) != len(pickles):
+        raise ValueError("malformed forwarded arguments")
+    return ({n: pickle.loads(b) for n, b in zip(names, pickles)},)
 
 
 def _from_frames(*frames: Any) -> Any:
@@ -234,7 +272,7 @@ class SerializedValue(Deferred):
     to local workers by the segment's name.
     """
 
-    __slots__ = ("_frames", "_raw", "_reduced", "_segment")
+    __slots__ = ("_frames", "_inline", "_raw", "_reduced", "_segment")
 
     def __init__(
         self,
@@ -249,10 +287,22 @@ class SerializedValue(Deferred):
         # How it pickles, worked out on the first pickling: a result is usually forwarded to
         # several dependents, one pickling each.
         self._reduced: Optional[tuple[Callable[..., Any], tuple[Any, ...]]] = None
+        # The whole pickle when it is one small in-band frame (see inline_pickle).
+        first = self._frames[0] if len(self._frames) == 1 else None
+        self._inline: Optional[bytes] = (
+            first
+            if type(first) is bytes and not raw and segment is None and len(first) <= INLINE_BYTES
+            else None
+        )
 
     @property
     def nbytes(self) -> int:
         return sum(memoryview(f).nbytes for f in self._frames)
+
+    def inline_pickle(self) -> Optional[bytes]:
+        """The value's whole pickle when that is one small in-band frame (most results of
+        small values), else None."""
+        return self._inline
 
     def load(self) -> Any:
         segment = self._segment

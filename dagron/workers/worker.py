@@ -28,7 +28,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from typing import Any, Callable, Deque, Optional, cast
+from typing import Any, Callable, Deque, Optional, Union, cast
 
 import psutil
 import zmq
@@ -41,7 +41,8 @@ from .security import WorkerKeys, load_worker_keys
 
 __all__ = ["Worker", "main"]
 
-_Task = tuple[int, int, list[Any]]  # key, fn_id, argument frames
+# key, fn_id, argument frames (or forwarded results' pickles: protocol.forwarded_args)
+_Task = tuple[int, int, Union[list[Any], p.ForwardedArgs]]
 
 _EVENTS = int(zmq.EVENTS)
 _POLLIN = int(zmq.POLLIN)
@@ -341,7 +342,7 @@ class Worker:
     def _on_tasks(self, frames: list[Any]) -> None:
         at = 1
         for key, fn_id, has_fn, args in p.load_header(frames[0].bytes):
-            n_args = 0 if type(args) is bytes else args
+            n_args = args if type(args) is int else 0
             if has_fn:
                 try:
                     self.functions[fn_id] = pickle.loads(frames[at].buffer)
@@ -353,6 +354,8 @@ class Worker:
             if n_args:
                 self.queue.append((key, fn_id, [f.buffer for f in frames[at : at + n_args]]))
                 at += n_args
+            elif type(args) is tuple:  # forwarded results' pickles
+                self.queue.append((key, fn_id, args))
             else:  # the arguments' pickle came in the header, or there are none
                 self.queue.append((key, fn_id, [args] if args else []))
 
@@ -446,7 +449,10 @@ class Worker:
         if fn is None:  # its function failed to load; already reported
             return
         try:
-            args = p.loads(arg_frames) if arg_frames else ()
+            if type(arg_frames) is tuple:
+                args = p.load_forwarded(arg_frames)
+            else:
+                args = p.loads(arg_frames) if arg_frames else ()
         except BaseException as exc:
             self._bad_task(key, exc)
             return

@@ -285,6 +285,7 @@ def test_coordinator_forwards_segment_results_by_name() -> None:
         value = collect(c, {1})[1][2]
         c.submit(2, len, (value,), "measure")
         _fn, frames = c._tasks[c._tid_of[2]]
+        assert isinstance(frames, list)
         assert sum(memoryview(f).nbytes for f in frames) < 4096  # a name, not the data
         assert collect(c, {2})[2][2].load() == BIG
 
@@ -295,6 +296,7 @@ def test_coordinator_accepting_remote_workers_forwards_by_value() -> None:
         value = collect(c, {1})[1][2]
         c.submit(2, len, (value,), "measure")
         _fn, frames = c._tasks[c._tid_of[2]]
+        assert isinstance(frames, list)
         assert sum(memoryview(f).nbytes for f in frames) >= BIG  # a remote worker could get it
         assert collect(c, {2})[2][2].load() == BIG
 
@@ -330,3 +332,17 @@ def test_coordinator_removes_segments_a_killed_worker_never_sent() -> None:
         assert ok is False and isinstance(err, WorkerLostError)
         assert not os.path.exists(stray)
         assert kept.load() == big_bytes(BIG)  # what it did send survives it
+
+
+def test_coordinator_forwards_small_results_as_their_own_pickles() -> None:
+    with running_coordinator(1) as c:
+        c.submit(1, int, ("4",), "a")
+        c.submit(2, str, (5,), "b")
+        done = collect(c, {1, 2})
+        a, b = done[1][2], done[2][2]
+        c.submit(3, sorted, ({"b": b, "a": a},), "by-name")  # pass_results=True's form
+        c.submit(4, max, (a, done[1][2]), "positional")
+        _fn, form = c._tasks[c._tid_of[3]]
+        assert form == (("b", "a"), (b.inline_pickle(), a.inline_pickle()))
+        later = collect(c, {3, 4})
+        assert later[3][2].load() == ["a", "b"] and later[4][2].load() == 4

@@ -243,8 +243,25 @@ fn walk_back_to_cycle<N>(
 }
 
 /// True when the graph has no cycle (always so for a [`Dag`]; this re-checks with one pass).
+///
+/// Kahn's algorithm that only counts: a stack of the nodes ready now instead of the whole
+/// order, so the pass writes little beyond the in-degrees.
 pub fn is_acyclic<N>(dag: &Dag<N>) -> bool {
-    kahn_fifo(dag).0.len() == dag.node_count()
+    let mut deg = in_degrees(dag);
+    let out = dag.out_lists();
+    let mut ready: Vec<NodeId> = dag.node_ids().filter(|&i| deg[i as usize] == 0).collect();
+    let mut placed = 0usize;
+    while let Some(n) = ready.pop() {
+        placed += 1;
+        for &s in &out[n as usize] {
+            let d = &mut deg[s as usize];
+            *d -= 1;
+            if *d == 0 {
+                ready.push(s);
+            }
+        }
+    }
+    placed == dag.node_count()
 }
 
 fn check_costs<N>(dag: &Dag<N>, costs: &[f64]) -> Result<()> {

@@ -3,7 +3,7 @@
 A ZeroMQ frame of 100 MB is copied through the kernel's socket buffers and into a fresh
 receive buffer; a file in ``/dev/shm`` is written once and mapped by the reader. So a local
 worker (same host, started by the coordinator) writes a result's large buffers into one
-*segment* file in the coordinator's private directory (``/dev/shm/dagron-PID-XXXX``, mode
+*segment* file in the coordinator's private directory (``/dev/shm/dagron-<pid>-<suffix>``, mode
 0700) and sends only its name and the buffers' sizes. The coordinator maps the file
 copy-on-write: numpy arrays and other pickle-5 out-of-band buffers are rebuilt on the mapping
 without a copy, a ``bytes`` result is made with a single copy, and a dependent task on a local

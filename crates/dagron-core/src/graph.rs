@@ -187,27 +187,28 @@ impl<N> Dag<N> {
         S: AsRef<str>,
     {
         let text = name.as_ref();
-        let hash = self.hasher.hash_one(text);
-        let names = &self.names;
-        if self
-            .index
-            .find(hash, |&id| names.get(id as usize) == text)
-            .is_some()
-        {
-            return Err(DagError::DuplicateNode(text.to_owned()));
-        }
         let id = NodeId::try_from(self.alive.len())
             .ok()
             .filter(|&id| id != NodeId::MAX)
             .ok_or_else(|| DagError::InvalidArgument("more than 2^32 - 1 nodes".into()))?;
+        // One probe both refuses a duplicate and finds the new name's slot.
+        let (names, hasher) = (&self.names, &self.hasher);
+        let slot = match self.index.entry(
+            hasher.hash_one(text),
+            |&i| names.get(i as usize) == text,
+            |&i| hasher.hash_one(names.get(i as usize)),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => {
+                return Err(DagError::DuplicateNode(text.to_owned()))
+            }
+            hashbrown::hash_table::Entry::Vacant(slot) => slot,
+        };
+        slot.insert(id);
         self.alive.push(true);
         self.names.push(text);
         self.data.push(Some(data));
         self.out.push(Adjacency::new());
         self.inc.push(Adjacency::new());
-        let (names, hasher) = (&self.names, &self.hasher);
-        self.index
-            .insert_unique(hash, id, |&i| hasher.hash_one(names.get(i as usize)));
         self.live += 1;
         Ok(id)
     }

@@ -82,7 +82,10 @@ impl PyDagBuilder {
     /// built again).
     fn build(&self, py: Python<'_>) -> PyResult<PyDag> {
         let mut dag = PyDag::empty();
-        let specs = self.nodes.iter().map(|n| NodeSpec::parse(n.bind(py)));
+        let specs = self
+            .nodes
+            .iter()
+            .map(|n| NodeSpec::parse(n.bind(py).clone()));
         dag.insert_nodes(specs, self.nodes.len())?;
         let edges = PyList::new(py, self.edges.iter().map(|e| e.bind(py)))?;
         dag.insert_edges(edges.as_any())?;

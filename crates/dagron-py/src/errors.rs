@@ -40,6 +40,7 @@ impl<T> IntoPyResult<T> for Result<T, DagError> {
 }
 
 /// `NodeNotFoundError` for a name given from Python.
+#[cold]
 pub fn node_not_found(name: &Bound<'_, PyAny>) -> PyErr {
     let shown = name.repr().map(|r| r.to_string()).unwrap_or_default();
     NodeNotFoundError::new_err((

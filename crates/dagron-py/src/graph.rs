@@ -44,14 +44,18 @@ fn some_unless_none(obj: Option<Bound<'_, PyAny>>) -> Option<Py<PyAny>> {
 }
 
 impl<'py> NodeSpec<'py> {
-    pub fn parse(item: &Bound<'py, PyAny>) -> PyResult<Self> {
-        if let Ok(name) = item.cast::<PyString>() {
-            return Ok(NodeSpec {
-                name: name.clone(),
-                payload: None,
-                metadata: None,
-            });
-        }
+    #[inline(always)]
+    pub fn parse(item: Bound<'py, PyAny>) -> PyResult<Self> {
+        let item = match item.cast_into::<PyString>() {
+            Ok(name) => {
+                return Ok(NodeSpec {
+                    name,
+                    payload: None,
+                    metadata: None,
+                })
+            }
+            Err(e) => e.into_inner(),
+        };
         let tuple = item.cast::<PyTuple>().map_err(|_| {
             PyTypeError::new_err("a node is a name or a (name, payload[, metadata]) tuple")
         })?;
@@ -94,10 +98,12 @@ impl PyDag {
         &self.dag
     }
 
+    #[inline]
     fn lookup(&self, name: &Bound<'_, PyAny>) -> PyResult<Option<NodeId>> {
         self.index.find(&self.dag, name)
     }
 
+    #[inline]
     fn resolve(&self, name: &Bound<'_, PyAny>) -> PyResult<NodeId> {
         self.lookup(name)?.ok_or_else(|| node_not_found(name))
     }
@@ -119,9 +125,10 @@ impl PyDag {
 
     /// Adds one parsed node (no rollback: see `insert_nodes`).
     fn push_node(&mut self, spec: NodeSpec<'_>) -> PyResult<()> {
+        let addr = spec.name.as_ptr() as usize;
         let data = NodeData::new(spec.name.clone().unbind(), spec.payload, spec.metadata);
         let id = self.dag.add_node(&*name_text(&spec.name)?, data).py()?;
-        self.index.insert(&self.dag, id);
+        self.index.insert_at(addr, id);
         Ok(())
     }
 
@@ -147,6 +154,7 @@ impl PyDag {
     }
 
     /// Parses an edge given to `add_edges`: `(from, to[, weight[, label]])`.
+    #[inline(always)]
     fn parse_edge(&self, item: &Bound<'_, PyAny>) -> PyResult<(NodeId, NodeId, Option<EdgeAttrs>)> {
         let tuple = item.cast::<PyTuple>().map_err(|_| {
             PyTypeError::new_err("an edge is a (from, to[, weight[, label]]) tuple")
@@ -312,9 +320,7 @@ impl PyDag {
     /// Adds names or `(name, payload[, metadata])` tuples; all or nothing.
     fn add_nodes(&mut self, nodes: &Bound<'_, PyAny>) -> PyResult<()> {
         let size_hint = nodes.len().unwrap_or(0);
-        let specs = nodes
-            .try_iter()?
-            .map(|item| item.and_then(|item| NodeSpec::parse(&item)));
+        let specs = nodes.try_iter()?.map(|item| item.and_then(NodeSpec::parse));
         self.insert_nodes(specs, size_hint)
     }
 

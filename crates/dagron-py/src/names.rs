@@ -115,11 +115,18 @@ impl PyIndex {
     }
 
     /// The node named `name`: by identity first, else by text.
+    #[inline]
     pub fn find(&self, dag: &Dag<NodeData>, name: &Bound<'_, PyAny>) -> PyResult<Option<NodeId>> {
         let addr = name.as_ptr() as usize;
-        if let Some(e) = self.table.find(address_hash(addr), |e| e.addr == addr) {
-            return Ok(Some(e.id));
+        match self.table.find(address_hash(addr), |e| e.addr == addr) {
+            Some(e) => Ok(Some(e.id)),
+            None => Self::find_by_text(dag, name),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn find_by_text(dag: &Dag<NodeData>, name: &Bound<'_, PyAny>) -> PyResult<Option<NodeId>> {
         let Ok(text) = name.cast::<PyString>() else {
             return Ok(None);
         };
@@ -127,7 +134,11 @@ impl PyIndex {
     }
 
     pub fn insert(&mut self, dag: &Dag<NodeData>, id: NodeId) {
-        let addr = dag.data(id).name.as_ptr() as usize;
+        self.insert_at(dag.data(id).name.as_ptr() as usize, id);
+    }
+
+    /// Indexes node `id`, whose name object is at `addr`.
+    pub fn insert_at(&mut self, addr: usize, id: NodeId) {
         self.table
             .insert_unique(address_hash(addr), Entry { addr, id }, |e| {
                 address_hash(e.addr)

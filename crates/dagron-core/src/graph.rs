@@ -40,6 +40,38 @@ pub struct NodeMark {
     edges: usize,
 }
 
+/// Which way every edge points along the id order. Ids follow insertion order, so a graph
+/// built parents first (or children first) has all of its edges pointing one way: such a
+/// graph is acyclic on sight, and an edge or batch that keeps it so needs no cycle search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Monotone {
+    /// Every edge goes from a smaller id to a larger one.
+    up: bool,
+    /// Every edge goes from a larger id to a smaller one.
+    down: bool,
+}
+
+impl Monotone {
+    const EMPTY: Monotone = Monotone {
+        up: true,
+        down: true,
+    };
+
+    /// The state once `from -> to` is added as well.
+    #[inline]
+    fn with(self, from: NodeId, to: NodeId) -> Monotone {
+        Monotone {
+            up: self.up && from < to,
+            down: self.down && from > to,
+        }
+    }
+
+    /// True when the edges are known to form no cycle.
+    fn acyclic(self) -> bool {
+        self.up || self.down
+    }
+}
+
 /// One node's neighbour list. Most DAG nodes have a handful of neighbours, which then sit
 /// inline in the list's own 24 bytes: reading or extending them costs no second cache miss and
 /// building a graph costs no allocation per node.
@@ -75,6 +107,7 @@ pub struct Dag<N = ()> {
     live: usize,
     edges: usize,
     attrs: HashMap<(NodeId, NodeId), EdgeAttrs>,
+    monotone: Monotone,
 }
 
 impl<N> Default for Dag<N> {
@@ -106,6 +139,7 @@ impl<N> Dag<N> {
             live: 0,
             edges: 0,
             attrs: HashMap::new(),
+            monotone: Monotone::EMPTY,
         }
     }
 
@@ -309,6 +343,7 @@ impl<N> Dag<N> {
             self.attrs.remove(&(p, id));
         }
         self.edges -= out.len() + inc.len();
+        self.forget_directions_if_edgeless();
         self.live -= 1;
         Ok(self.data[i].take().expect("live nodes have a value"))
     }
@@ -388,6 +423,7 @@ impl<N> Dag<N> {
     }
 
     fn push_edge(&mut self, from: NodeId, to: NodeId, attrs: Option<EdgeAttrs>) {
+        self.monotone = self.monotone.with(from, to);
         self.out[from as usize].push(to);
         self.inc[to as usize].push(from);
         if let Some(a) = attrs.filter(|a| !a.is_empty()) {
@@ -407,8 +443,10 @@ impl<N> Dag<N> {
     /// Adds the edge `from -> to`, refusing duplicates and cycles.
     pub fn add_edge(&mut self, from: NodeId, to: NodeId, attrs: Option<EdgeAttrs>) -> Result<()> {
         self.check_endpoints(from, to)?;
-        if let Some(path) = traversal::path_between(self, to, from) {
-            return Err(self.cycle_error(path, true));
+        if !self.monotone.with(from, to).acyclic() {
+            if let Some(path) = traversal::path_between(self, to, from) {
+                return Err(self.cycle_error(path, true));
+            }
         }
         self.push_edge(from, to, attrs);
         Ok(())
@@ -435,6 +473,20 @@ impl<N> Dag<N> {
     /// edges that have any as `(position in pairs, attributes)`, in position order. Keeping
     /// the pairs compact keeps a large batch cheap to walk.
     pub fn add_edge_list(
+        &mut self,
+        pairs: &[(NodeId, NodeId)],
+        attrs: Vec<(usize, EdgeAttrs)>,
+    ) -> Result<()> {
+        let before = self.monotone;
+        let result = self.push_edge_list(pairs, attrs);
+        if result.is_err() {
+            // Nothing of the batch is left; neither is what it told about edge directions.
+            self.monotone = before;
+        }
+        result
+    }
+
+    fn push_edge_list(
         &mut self,
         pairs: &[(NodeId, NodeId)],
         attrs: Vec<(usize, EdgeAttrs)>,
@@ -506,6 +558,9 @@ impl<N> Dag<N> {
 
     /// Checks that the already-pushed `new` edges closed no cycle.
     fn check_new_edges(&self, new: &[(NodeId, NodeId)]) -> Result<()> {
+        if self.monotone.acyclic() {
+            return Ok(());
+        }
         if new.len() <= INCREMENTAL_CHECK_MAX {
             for &(from, to) in new {
                 if let Some(path) = traversal::path_between(self, to, from) {
@@ -568,7 +623,15 @@ impl<N> Dag<N> {
         inc.remove(pos);
         self.attrs.remove(&(from, to));
         self.edges -= 1;
+        self.forget_directions_if_edgeless();
         Ok(())
+    }
+
+    /// With no edge left, nothing constrains which way the next ones may point.
+    fn forget_directions_if_edgeless(&mut self) {
+        if self.edges == 0 {
+            self.monotone = Monotone::EMPTY;
+        }
     }
 
     /// A new graph holding only `keep` (in this graph's order) and the edges among them, with
@@ -723,5 +786,96 @@ mod tests {
         assert_eq!(sub.name(0), "n0");
         assert_eq!(sub.edge_ids().collect::<Vec<_>>(), vec![(0, 1), (1, 2)]);
         assert_eq!(sub.edge_attrs(0, 1).unwrap().weight, Some(2.0));
+    }
+
+    #[test]
+    fn edges_pointing_one_way_skip_the_search_but_a_turn_is_still_checked() {
+        let mut dag = nodes(6);
+        dag.add_edges((0..5).map(|i| (i, i + 1, None))).unwrap();
+        assert_eq!(
+            dag.monotone,
+            Monotone {
+                up: true,
+                down: false
+            }
+        );
+        // The first edge pointing down the ids turns the search back on, and finds the cycle.
+        let err = dag.add_edge(5, 0, None).unwrap_err();
+        assert!(matches!(err, DagError::Cycle { .. }));
+        dag.add_edge(5, 4, None).unwrap_err();
+        dag.add_edge(3, 1, None).unwrap_err();
+        assert_eq!(
+            dag.monotone,
+            Monotone {
+                up: true,
+                down: false
+            }
+        );
+        // A down edge that closes no cycle is kept; from then on every edge is searched.
+        let mut dag = nodes(6);
+        dag.add_edges((0..3).map(|i| (i, i + 1, None))).unwrap();
+        dag.add_edge(5, 4, None).unwrap();
+        assert!(!dag.monotone.acyclic());
+        assert!(matches!(
+            dag.add_edge(3, 0, None),
+            Err(DagError::Cycle { .. })
+        ));
+    }
+
+    #[test]
+    fn a_refused_batch_leaves_the_directions_as_they_were() {
+        let mut dag = nodes(40);
+        dag.add_edges((0..20).map(|i| (i, i + 1, None))).unwrap();
+        // Large enough for the grouped path; the last edge closes a cycle down the ids.
+        let mut batch: Vec<_> = (20..39).map(|i| (i, i + 1, None)).collect();
+        batch.push((39, 0, None));
+        assert!(matches!(
+            dag.add_edges(batch.clone()),
+            Err(DagError::Cycle { .. })
+        ));
+        assert_eq!(
+            dag.monotone,
+            Monotone {
+                up: true,
+                down: false
+            }
+        );
+        // The same batch edge by edge (small batches take the other path).
+        assert!(dag.add_edges([(20, 21, None), (21, 0, None)]).is_err());
+        assert_eq!(
+            dag.monotone,
+            Monotone {
+                up: true,
+                down: false
+            }
+        );
+        batch.pop();
+        dag.add_edges(batch).unwrap();
+        assert_eq!(dag.edge_count(), 39);
+    }
+
+    #[test]
+    fn a_graph_built_children_first_and_one_left_edgeless_start_over() {
+        let mut dag = nodes(50);
+        dag.add_edges((0..49).rev().map(|i| (i + 1, i, None)))
+            .unwrap();
+        assert_eq!(
+            dag.monotone,
+            Monotone {
+                up: false,
+                down: true
+            }
+        );
+        assert!(matches!(
+            dag.add_edge(0, 49, None),
+            Err(DagError::Cycle { .. })
+        ));
+        for i in 0..49 {
+            dag.remove_edge(i + 1, i).unwrap();
+        }
+        assert_eq!(dag.monotone, Monotone::EMPTY);
+        dag.add_edge(0, 49, None).unwrap();
+        dag.remove_node(0).unwrap();
+        assert_eq!(dag.monotone, Monotone::EMPTY);
     }
 }

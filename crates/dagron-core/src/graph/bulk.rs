@@ -26,9 +26,15 @@ where
     if pairs.is_sorted_by_key(|p| key_value(p).0) {
         let mut run: Vec<NodeId> = Vec::new();
         for chunk in pairs.chunk_by(|a, b| key_value(a).0 == key_value(b).0) {
-            run.clear();
-            run.extend(chunk.iter().map(|p| key_value(p).1));
-            if !each(key_value(&chunk[0]).0 as usize, &run) {
+            let (key, value) = key_value(&chunk[0]);
+            let values = if chunk.len() == 1 {
+                std::slice::from_ref(&value)
+            } else {
+                run.clear();
+                run.extend(chunk.iter().map(|p| key_value(p).1));
+                &run
+            };
+            if !each(key as usize, values) {
                 return false;
             }
         }
@@ -94,24 +100,36 @@ impl<N> Dag<N> {
             return false;
         }
         let bound = self.id_bound();
-        let mut extended: Vec<(usize, usize)> = Vec::new();
         let out = &mut self.out;
-        let unique = for_each_group(
+        let mut refused = None;
+        for_each_group(
             pairs,
             bound,
             |&(f, t)| (f, t),
             |s, group| {
-                extended.push((s, group.len()));
-                extend_unique(&mut out[s], group)
+                let ok = extend_unique(&mut out[s], group);
+                if !ok {
+                    refused = Some(s);
+                }
+                ok
             },
         );
-        if !unique {
-            // The last list refused its group and is unchanged; the ones before took theirs.
-            extended.pop();
-            for (s, added) in extended {
-                let list = &mut self.out[s];
-                list.truncate(list.len() - added);
-            }
+        if let Some(refused) = refused {
+            // The refusing list is unchanged; the ones before it (in the same group order)
+            // took their groups.
+            for_each_group(
+                pairs,
+                bound,
+                |&(f, t)| (f, t),
+                |s, group| {
+                    if s == refused {
+                        return false;
+                    }
+                    let list = &mut out[s];
+                    list.truncate(list.len() - group.len());
+                    true
+                },
+            );
             return false;
         }
         let inc = &mut self.inc;
@@ -125,6 +143,7 @@ impl<N> Dag<N> {
             },
         );
         self.edges += pairs.len();
+        self.monotone = pairs.iter().fold(self.monotone, |m, &(f, t)| m.with(f, t));
         true
     }
 

@@ -216,6 +216,7 @@ impl<N> Dag<N> {
     /// Adds a node and returns its id.
     ///
     /// `name` may be any string type; its text is copied into the graph's name buffer.
+    #[inline]
     pub fn add_node<S>(&mut self, name: S, data: N) -> Result<NodeId>
     where
         S: AsRef<str>,

@@ -124,6 +124,7 @@ impl PyDag {
     }
 
     /// Adds one parsed node (no rollback: see `insert_nodes`).
+    #[inline(always)]
     fn push_node(&mut self, spec: NodeSpec<'_>) -> PyResult<()> {
         let addr = spec.name.as_ptr() as usize;
         let data = NodeData::new(spec.name.clone().unbind(), spec.payload, spec.metadata);

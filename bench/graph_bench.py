@@ -10,7 +10,11 @@ Two graphs are built from the same lists of string names on every library:
 Each operation takes names in and gives names out on every library: rustworkx is driven
 through a Python name -> index dict and hands names back through an index -> name list, and
 those conversions are timed with it. Times are the best of several repeats
-(``time.perf_counter``, garbage collector paused during a repeat, as ``timeit`` does).
+(``time.perf_counter``, garbage collector paused during a repeat, as ``timeit`` does). Every
+library gets about the same sampling time per operation: as many repeats as fit in
+``SAMPLE_SECONDS`` (at least 3, at most 50). On a shared machine load comes in bursts, and a
+fixed repeat count would let the slow library, whose few repeats span seconds, find a quiet
+moment more easily than the fast one, whose repeats span a few dozen milliseconds.
 
 Then: a 100k chain inserted in reverse order (nodes and edges) against forward order, and
 the resident memory of a 1,000,000-node / ~3,000,000-edge dagron DAG, measured in a fresh
@@ -30,6 +34,7 @@ import datetime as _dt
 import functools
 import gc
 import json
+import math
 import os
 import platform
 import random
@@ -66,6 +71,10 @@ TARGET_MS: dict[str, float] = {
     "to_json": 40.0,
 }
 NETWORKX_FACTOR = 20.0
+# Sampling time per operation and library, and the bounds on its repeat count.
+SAMPLE_SECONDS = 0.5
+MIN_REPEATS = 3
+MAX_REPEATS = 50
 REVERSE_TOLERANCE = 1.5
 RSS_TARGET_MB = 400.0
 
@@ -119,6 +128,19 @@ def best_of(
     return best, result
 
 
+def sampled(
+    fn: Callable[[Any], Any], scale: float, setup: Optional[Callable[[], Any]] = None
+) -> tuple[float, Any]:
+    """Best time of ``fn`` over as many repeats as fit in ``SAMPLE_SECONDS * scale``: one
+    timed call tells how many (it counts as a repeat)."""
+    first, result = best_of(fn, 1, setup)
+    wanted = math.ceil(SAMPLE_SECONDS * scale / max(first, 1e-9)) - 1
+    more = max(MIN_REPEATS - 1, min(MAX_REPEATS - 1, wanted))
+    del result
+    best, result = best_of(fn, more, setup)
+    return min(first, best), result
+
+
 # ----- the libraries, names in and names out ---------------------------------------------------
 
 
@@ -127,7 +149,6 @@ class Library:
 
     name = ""
     version = ""
-    repeats = 5
 
     def build(self, names: Names, edges: Edges) -> Any:
         raise NotImplementedError
@@ -147,7 +168,6 @@ class Dagron(Library):
 
         self.dagron = dagron
         self.version = dagron.__version__
-        self.repeats = 7
 
     def build(self, names: Names, edges: Edges) -> Any:
         dag = self.dagron.DAG()
@@ -180,7 +200,6 @@ class Rustworkx(Library):
 
         self.rx = rustworkx
         self.version = str(getattr(rustworkx, "__version__", "?"))
-        self.repeats = 5
 
     def build(self, names: Names, edges: Edges) -> RxGraph:
         rx = self.rx
@@ -214,7 +233,6 @@ class Networkx(Library):
 
         self.nx = networkx
         self.version = networkx.__version__
-        self.repeats = 3
 
     def build(self, names: Names, edges: Edges) -> Any:
         g = self.nx.DiGraph()
@@ -253,7 +271,6 @@ class Graphlib(Library):
 
         self.graphlib = graphlib
         self.version = platform.python_version()
-        self.repeats = 3
 
     def build(self, names: Names, edges: Edges) -> Any:
         preds: dict[str, list[str]] = {n: [] for n in names}
@@ -319,19 +336,18 @@ def build_with(lib: Library, names: Names, edges: Edges, _: Any) -> Any:
     return lib.build(names, edges)
 
 
-def run_graph(libs: list[Library], names: Names, edges: Edges, repeats_scale: float) -> list[Row]:
+def run_graph(libs: list[Library], names: Names, edges: Edges, scale: float) -> list[Row]:
     middle = names[len(names) // 2]
     rows = [Row(op) for op in OPERATIONS]
     for lib in libs:
-        repeats = max(1, round(lib.repeats * repeats_scale))
-        seconds, graph = best_of(functools.partial(build_with, lib, names, edges), repeats)
+        seconds, graph = sampled(functools.partial(build_with, lib, names, edges), scale)
         rows[0].ms[lib.name] = seconds * 1e3
         for row in rows[1:]:
             fn = lib.op(row.operation, graph, middle)
             if fn is None:
                 row.ms[lib.name] = None
                 continue
-            seconds, result = best_of(fn, repeats, lib.op_setup(row.operation, graph))
+            seconds, result = sampled(fn, scale, lib.op_setup(row.operation, graph))
             row.ms[lib.name] = seconds * 1e3
             row.sizes[lib.name] = result_size(row.operation, result)
         del graph
@@ -391,7 +407,7 @@ def print_table(title: str, libs: list[Library], rows: list[Row]) -> list[bool]:
     return verdicts
 
 
-def reverse_chain(n: int, repeats: int) -> bool:
+def reverse_chain(n: int, scale: float) -> bool:
     import dagron
 
     names, edges = chain_graph(n)
@@ -403,8 +419,8 @@ def reverse_chain(n: int, repeats: int) -> bool:
         dag.add_edges(es)
         return dag
 
-    fwd, _ = best_of(lambda _: build(names, edges), repeats)
-    rev, dag = best_of(lambda _: build(rev_names, rev_edges), repeats)
+    fwd, _ = sampled(lambda _: build(names, edges), scale)
+    rev, dag = sampled(lambda _: build(rev_names, rev_edges), scale)
     assert dag.topological_sort() == names
     ratio = rev / fwd
     ok = ratio <= REVERSE_TOLERANCE
@@ -498,7 +514,7 @@ def main() -> int:
     parser.add_argument("--nodes", type=int, default=100_000, help="nodes per graph")
     parser.add_argument("--rss-nodes", type=int, default=1_000_000, help="nodes of the RSS DAG")
     parser.add_argument(
-        "--repeats-scale", type=float, default=1.0, help="scale every library's repeat count"
+        "--sample-scale", type=float, default=1.0, help="scale the sampling time per operation"
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--no-rss", action="store_true", help="skip the memory measurement")
@@ -509,7 +525,7 @@ def main() -> int:
         rss_child(args.rss_child, chunk=100_000)
         return 0
     if args.quick:
-        args.nodes, args.rss_nodes, args.repeats_scale = 10_000, 100_000, 0.4
+        args.nodes, args.rss_nodes, args.sample_scale = 10_000, 100_000, 0.4
 
     libs = load_libraries()
     if not libs or libs[0].name != "dagron":
@@ -522,19 +538,19 @@ def main() -> int:
     )
     print("versions: " + ", ".join(f"{lib.name} {lib.version}" for lib in libs))
     print(
-        "repeats (best of): "
-        + ", ".join(f"{lib.name} {max(1, round(lib.repeats * args.repeats_scale))}" for lib in libs)
+        f"repeats: best of as many as fit in {SAMPLE_SECONDS * args.sample_scale:g} s per "
+        f"operation and library ({MIN_REPEATS} to {MAX_REPEATS})"
     )
 
     verdicts: list[bool] = []
     n = args.nodes
     names, edges = chain_graph(n)
-    rows = run_graph(libs, names, edges, args.repeats_scale)
+    rows = run_graph(libs, names, edges, args.sample_scale)
     verdicts += print_table(f"chain: {n:,} nodes, {len(edges):,} edges", libs, rows)
     del names, edges
 
     names, edges = layered_graph(n)
-    rows = run_graph(libs, names, edges, args.repeats_scale)
+    rows = run_graph(libs, names, edges, args.sample_scale)
     title = (
         f"layered: {n:,} nodes, {len(edges):,} edges ({n // LAYER_WIDTH} layers of "
         f"{LAYER_WIDTH:,}, {PREDECESSORS} predecessors each from the {LAYER_SPAN} layers above, "
@@ -544,7 +560,7 @@ def main() -> int:
     del names, edges
     gc.collect()
 
-    verdicts.append(reverse_chain(n, max(1, round(7 * args.repeats_scale))))
+    verdicts.append(reverse_chain(n, args.sample_scale))
     if not args.no_rss:
         ok = measure_rss(args.rss_nodes)
         if ok is not None:

@@ -221,7 +221,55 @@ impl<N> Dag<N> {
     where
         S: AsRef<str>,
     {
-        let text = name.as_ref();
+        let id = self.push_name(name.as_ref())?;
+        self.data.push(Some(data));
+        Ok(id)
+    }
+
+    /// [`Dag::add_node`] for a value that carries its own name: `name_of` reads the name
+    /// from the value (and may fail, with the caller's error), and the value is stored once
+    /// the name is copied. A caller whose value owns the name (the Python bindings keep the
+    /// name's `str`) then needs no second handle on it just to read its text.
+    ///
+    /// ```
+    /// use dagron_core::{Dag, DagError};
+    /// use std::borrow::Cow;
+    /// fn named(value: &String) -> Result<Cow<'_, str>, &'static str> {
+    ///     match value.split_once(':') {
+    ///         Some((name, _)) => Ok(Cow::Borrowed(name)),
+    ///         None => Err("no name"),
+    ///     }
+    /// }
+    /// let mut dag: Dag<String> = Dag::new();
+    /// assert_eq!(dag.add_node_named_by("a:1".to_string(), named), Ok(Ok(0)));
+    /// assert_eq!((dag.name(0), dag.data(0).as_str()), ("a", "a:1"));
+    /// assert_eq!(
+    ///     dag.add_node_named_by("a:2".to_string(), named),
+    ///     Ok(Err(DagError::DuplicateNode("a".into())))
+    /// );
+    /// assert_eq!(dag.add_node_named_by("b".to_string(), named), Err("no name"));
+    /// assert_eq!(dag.node_count(), 1);
+    /// ```
+    #[inline]
+    pub fn add_node_named_by<E, F>(
+        &mut self,
+        data: N,
+        name_of: F,
+    ) -> std::result::Result<Result<NodeId>, E>
+    where
+        F: FnOnce(&N) -> std::result::Result<std::borrow::Cow<'_, str>, E>,
+    {
+        let id = match self.push_name(&name_of(&data)?) {
+            Ok(id) => id,
+            Err(e) => return Ok(Err(e)),
+        };
+        self.data.push(Some(data));
+        Ok(Ok(id))
+    }
+
+    /// Everything of a new node but its value, which the caller pushes next.
+    #[inline]
+    fn push_name(&mut self, text: &str) -> Result<NodeId> {
         let id = NodeId::try_from(self.alive.len())
             .ok()
             .filter(|&id| id != NodeId::MAX)
@@ -241,7 +289,6 @@ impl<N> Dag<N> {
         slot.insert(id);
         self.alive.push(true);
         self.names.push(text);
-        self.data.push(Some(data));
         self.out.push(Adjacency::new());
         self.inc.push(Adjacency::new());
         self.live += 1;

@@ -10,7 +10,7 @@ use crate::builder::PyDagBuilder;
 use crate::convert::{from_json_value, to_json_value};
 use crate::errors::{edge_not_found, node_not_found, IntoPyResult};
 use crate::names::{NodeData, PyIndex};
-use crate::utf8::name_text;
+use crate::utf8::held_name_text;
 
 /// A directed acyclic graph of named nodes, stored in Rust.
 #[pyclass(module = "dagron._core", name = "DAG")]
@@ -126,9 +126,13 @@ impl PyDag {
     /// Adds one parsed node (no rollback: see `insert_nodes`).
     #[inline(always)]
     fn push_node(&mut self, spec: NodeSpec<'_>) -> PyResult<()> {
+        let py = spec.name.py();
         let addr = spec.name.as_ptr() as usize;
-        let data = NodeData::new(spec.name.clone().unbind(), spec.payload, spec.metadata);
-        let id = self.dag.add_node(&*name_text(&spec.name)?, data).py()?;
+        let data = NodeData::new(spec.name.unbind(), spec.payload, spec.metadata);
+        let id = self
+            .dag
+            .add_node_named_by(data, |d| held_name_text(py, &d.name))?
+            .py()?;
         self.index.insert_at(addr, id);
         Ok(())
     }

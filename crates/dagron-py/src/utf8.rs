@@ -22,15 +22,21 @@ extern "C" {
 }
 
 /// The text of `name`, borrowed from the `str` object when possible.
-#[cfg(not(windows))]
 pub fn name_text<'a>(name: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, str>> {
+    held_name_text(name.py(), name.as_unbound())
+}
+
+/// The text of a `str` held as `Py` (a node's own name), borrowed from the object when
+/// possible; `py` proves the GIL is held.
+#[cfg(not(windows))]
+pub fn held_name_text<'a>(py: Python<'_>, name: &'a Py<PyString>) -> PyResult<Cow<'a, str>> {
     let mut size: pyo3::ffi::Py_ssize_t = 0;
-    // SAFETY: `name` is a live `str` (its type was checked when the `Bound<PyString>` was
-    // made) and holding a `Bound` means the GIL is held.
+    // SAFETY: `name` is a live `str` (a `Py<PyString>` holds a reference to one) and `py`
+    // means the GIL is held.
     let data = unsafe { PyUnicode_AsUTF8AndSize(name.as_ptr(), &mut size) };
     if data.is_null() {
         // Lone surrogates cannot be encoded; the Python error says so.
-        return Err(PyErr::fetch(name.py()));
+        return Err(PyErr::fetch(py));
     }
     // SAFETY: on success CPython returns `size` bytes of valid UTF-8 owned by the `str` object,
     // which cannot change (strings are immutable) and outlives the borrow `'a` of `name`.
@@ -41,8 +47,8 @@ pub fn name_text<'a>(name: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, str>> {
     Ok(Cow::Borrowed(text))
 }
 
-/// The text of `name` (copied: see the module comment).
+/// The text of a `str` held as `Py` (copied: see the module comment).
 #[cfg(windows)]
-pub fn name_text<'a>(name: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, str>> {
-    name.to_cow()
+pub fn held_name_text<'a>(py: Python<'_>, name: &'a Py<PyString>) -> PyResult<Cow<'a, str>> {
+    Ok(Cow::Owned(name.bind(py).to_cow()?.into_owned()))
 }

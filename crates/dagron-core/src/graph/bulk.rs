@@ -64,6 +64,19 @@ where
     })
 }
 
+/// Appends `new` to `list`. Groups are mostly one or two ids long, for which pushing them
+/// one by one is cheaper than the general slice insertion.
+#[inline]
+fn append(list: &mut Adjacency, new: &[NodeId]) {
+    if new.len() <= 2 {
+        for &v in new {
+            list.push(v);
+        }
+    } else {
+        list.extend_from_slice(new);
+    }
+}
+
 /// Appends `new` to `list` unless that would repeat a neighbour; on a repeat `list` is left
 /// as it was and `false` returned.
 fn extend_unique(list: &mut Adjacency, new: &[NodeId]) -> bool {
@@ -138,7 +151,7 @@ impl<N> Dag<N> {
             bound,
             |&(f, t)| (t, f),
             |t, group| {
-                inc[t].extend_from_slice(group);
+                append(&mut inc[t], group);
                 true
             },
         );

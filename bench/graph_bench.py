@@ -10,11 +10,12 @@ Two graphs are built from the same lists of string names on every library:
 Each operation takes names in and gives names out on every library: rustworkx is driven
 through a Python name -> index dict and hands names back through an index -> name list, and
 those conversions are timed with it. Times are the best of several repeats
-(``time.perf_counter``, garbage collector paused during a repeat, as ``timeit`` does). Every
-library gets about the same sampling time per operation: as many repeats as fit in
-``SAMPLE_SECONDS`` (at least 3, at most 50). On a shared machine load comes in bursts, and a
-fixed repeat count would let the slow library, whose few repeats span seconds, find a quiet
-moment more easily than the fast one, whose repeats span a few dozen milliseconds.
+(``time.perf_counter``, garbage collector paused during a repeat, as ``timeit`` does). The
+libraries take turns: an operation is sampled in ``ROUNDS`` rounds, and in each round every
+library repeats it for about ``SAMPLE_SECONDS / ROUNDS`` (once at least, 50 repeats at most
+in all). On a shared machine load comes in bursts of a second or more; timing one library
+after the other lets a burst fall on one library's samples only, while taking turns spreads
+every library's samples over the same stretch of time.
 
 Then: a 100k chain inserted in reverse order (nodes and edges) against forward order, and
 the resident memory of a 1,000,000-node / ~3,000,000-edge dagron DAG, measured in a fresh
@@ -71,9 +72,10 @@ TARGET_MS: dict[str, float] = {
     "to_json": 40.0,
 }
 NETWORKX_FACTOR = 20.0
-# Sampling time per operation and library, and the bounds on its repeat count.
+# Sampling time per operation and library, the rounds it is spread over, and the most
+# repeats a library gets.
 SAMPLE_SECONDS = 0.5
-MIN_REPEATS = 3
+ROUNDS = 5
 MAX_REPEATS = 50
 REVERSE_TOLERANCE = 1.5
 RSS_TARGET_MB = 400.0
@@ -128,17 +130,33 @@ def best_of(
     return best, result
 
 
-def sampled(
-    fn: Callable[[Any], Any], scale: float, setup: Optional[Callable[[], Any]] = None
-) -> tuple[float, Any]:
-    """Best time of ``fn`` over as many repeats as fit in ``SAMPLE_SECONDS * scale``: one
-    timed call tells how many (it counts as a repeat)."""
-    first, result = best_of(fn, 1, setup)
-    wanted = math.ceil(SAMPLE_SECONDS * scale / max(first, 1e-9)) - 1
-    more = max(MIN_REPEATS - 1, min(MAX_REPEATS - 1, wanted))
-    del result
-    best, result = best_of(fn, more, setup)
-    return min(first, best), result
+@dataclass
+class Sampler:
+    """One library's timed calls of one operation, spread over the rounds of `interleaved`."""
+
+    fn: Callable[[Any], Any]
+    setup: Optional[Callable[[], Any]] = None
+    per_round: int = 1
+    best: float = float("inf")
+    result: Any = None
+
+    def run(self, repeats: int) -> None:
+        self.result = None  # the last result (a built graph) is freed before the next call
+        seconds, self.result = best_of(self.fn, repeats, self.setup)
+        self.best = min(self.best, seconds)
+
+
+def interleaved(samplers: list[Sampler], scale: float) -> None:
+    """Times every sampler's calls in ``ROUNDS`` rounds, each round giving every sampler about
+    ``SAMPLE_SECONDS * scale / ROUNDS`` of repeats (one call at least). A first call per
+    sampler tells its cost and counts as a sample. Load bursts then hit every library alike."""
+    for s in samplers:
+        s.run(1)
+        wanted = math.ceil(SAMPLE_SECONDS * scale / ROUNDS / max(s.best, 1e-9))
+        s.per_round = max(1, min(MAX_REPEATS // ROUNDS, wanted))
+    for _ in range(ROUNDS):
+        for s in samplers:
+            s.run(s.per_round)
 
 
 # ----- the libraries, names in and names out ---------------------------------------------------
@@ -339,19 +357,25 @@ def build_with(lib: Library, names: Names, edges: Edges, _: Any) -> Any:
 def run_graph(libs: list[Library], names: Names, edges: Edges, scale: float) -> list[Row]:
     middle = names[len(names) // 2]
     rows = [Row(op) for op in OPERATIONS]
-    for lib in libs:
-        seconds, graph = sampled(functools.partial(build_with, lib, names, edges), scale)
-        rows[0].ms[lib.name] = seconds * 1e3
-        for row in rows[1:]:
+    builds = {lib.name: Sampler(functools.partial(build_with, lib, names, edges)) for lib in libs}
+    interleaved(list(builds.values()), scale)
+    graphs = {name: s.result for name, s in builds.items()}
+    rows[0].ms = {name: s.best * 1e3 for name, s in builds.items()}
+    del builds
+    for row in rows[1:]:
+        samplers: dict[str, Sampler] = {}
+        for lib in libs:
+            graph = graphs[lib.name]
             fn = lib.op(row.operation, graph, middle)
-            if fn is None:
-                row.ms[lib.name] = None
-                continue
-            seconds, result = sampled(fn, scale, lib.op_setup(row.operation, graph))
-            row.ms[lib.name] = seconds * 1e3
-            row.sizes[lib.name] = result_size(row.operation, result)
-        del graph
-        gc.collect()
+            row.ms[lib.name] = None
+            if fn is not None:
+                samplers[lib.name] = Sampler(fn, lib.op_setup(row.operation, graph))
+        interleaved(list(samplers.values()), scale)
+        for name, s in samplers.items():
+            row.ms[name] = s.best * 1e3
+            row.sizes[name] = result_size(row.operation, s.result)
+    del graphs
+    gc.collect()
     for row in rows:
         sizes = {k: v for k, v in row.sizes.items() if v is not None}
         if len(set(sizes.values())) > 1:
@@ -419,9 +443,11 @@ def reverse_chain(n: int, scale: float) -> bool:
         dag.add_edges(es)
         return dag
 
-    fwd, _ = sampled(lambda _: build(names, edges), scale)
-    rev, dag = sampled(lambda _: build(rev_names, rev_edges), scale)
-    assert dag.topological_sort() == names
+    forward = Sampler(lambda _: build(names, edges))
+    reverse = Sampler(lambda _: build(rev_names, rev_edges))
+    interleaved([forward, reverse], scale)
+    assert reverse.result.topological_sort() == names
+    fwd, rev = forward.best, reverse.best
     ratio = rev / fwd
     ok = ratio <= REVERSE_TOLERANCE
     print(
@@ -538,8 +564,8 @@ def main() -> int:
     )
     print("versions: " + ", ".join(f"{lib.name} {lib.version}" for lib in libs))
     print(
-        f"repeats: best of as many as fit in {SAMPLE_SECONDS * args.sample_scale:g} s per "
-        f"operation and library ({MIN_REPEATS} to {MAX_REPEATS})"
+        f"repeats: best of about {SAMPLE_SECONDS * args.sample_scale:g} s of calls per "
+        f"operation and library (at most {MAX_REPEATS}), taken in {ROUNDS} interleaved rounds"
     )
 
     verdicts: list[bool] = []

@@ -136,7 +136,7 @@ class Sampler:
 
     fn: Callable[[Any], Any]
     setup: Optional[Callable[[], Any]] = None
-    per_round: int = 1
+    calls: int = 0
     best: float = float("inf")
     result: Any = None
 
@@ -144,19 +144,24 @@ class Sampler:
         self.result = None  # the last result (a built graph) is freed before the next call
         seconds, self.result = best_of(self.fn, repeats, self.setup)
         self.best = min(self.best, seconds)
+        self.calls += repeats
 
 
 def interleaved(samplers: list[Sampler], scale: float) -> None:
     """Times every sampler's calls in ``ROUNDS`` rounds, each round giving every sampler about
-    ``SAMPLE_SECONDS * scale / ROUNDS`` of repeats (one call at least). A first call per
-    sampler tells its cost and counts as a sample. Load bursts then hit every library alike."""
+    ``SAMPLE_SECONDS * scale / ROUNDS`` of repeats (one call at least, ``MAX_REPEATS`` in
+    all), sized by its best time so far: a first call per sampler (cold caches, fresh memory)
+    counts as a sample but would overstate the cost. Load bursts then hit every library
+    alike."""
+    budget = SAMPLE_SECONDS * scale / ROUNDS
     for s in samplers:
         s.run(1)
-        wanted = math.ceil(SAMPLE_SECONDS * scale / ROUNDS / max(s.best, 1e-9))
-        s.per_round = max(1, min(MAX_REPEATS // ROUNDS, wanted))
     for _ in range(ROUNDS):
         for s in samplers:
-            s.run(s.per_round)
+            wanted = math.ceil(budget / max(s.best, 1e-9))
+            left = MAX_REPEATS - s.calls
+            if left > 0:
+                s.run(max(1, min(left, wanted)))
 
 
 # ----- the libraries, names in and names out ---------------------------------------------------

@@ -11,11 +11,11 @@ Each operation takes names in and gives names out on every library: rustworkx is
 through a Python name -> index dict and hands names back through an index -> name list, and
 those conversions are timed with it. Times are the best of several repeats
 (``time.perf_counter``, garbage collector paused during a repeat, as ``timeit`` does). The
-libraries take turns: an operation is sampled in ``ROUNDS`` rounds, and in each round every
-library repeats it for about ``SAMPLE_SECONDS / ROUNDS`` (once at least, 50 repeats at most
-in all). On a shared machine load comes in bursts of a second or more; timing one library
-after the other lets a burst fall on one library's samples only, while taking turns spreads
-every library's samples over the same stretch of time.
+libraries take turns: in each of ``ROUNDS`` rounds every library in turn builds its graph,
+repeats each operation for about ``SAMPLE_SECONDS / ROUNDS`` (once at least, 50 repeats at
+most in all) and frees the graph. On a shared machine load comes in bursts of a second or
+more; timing one library after the other lets a burst fall on one library's samples only,
+while taking turns spreads every library's samples over the same stretch of time.
 
 Then: a 100k chain inserted in reverse order (nodes and edges) against forward order, and
 the resident memory of a 1,000,000-node / ~3,000,000-edge dagron DAG, measured in a fresh
@@ -147,21 +147,24 @@ class Sampler:
         self.calls += repeats
 
 
+def repeats_for(s: Sampler, scale: float) -> int:
+    """A round's repeats for ``s``: about ``SAMPLE_SECONDS * scale / ROUNDS`` of calls by its
+    best time so far, one at least, ``MAX_REPEATS`` in all at most (0 once that is spent)."""
+    wanted = math.ceil(SAMPLE_SECONDS * scale / ROUNDS / max(s.best, 1e-9))
+    return max(0, min(MAX_REPEATS - s.calls, max(1, wanted)))
+
+
 def interleaved(samplers: list[Sampler], scale: float) -> None:
-    """Times every sampler's calls in ``ROUNDS`` rounds, each round giving every sampler about
-    ``SAMPLE_SECONDS * scale / ROUNDS`` of repeats (one call at least, ``MAX_REPEATS`` in
-    all), sized by its best time so far: a first call per sampler (cold caches, fresh memory)
-    counts as a sample but would overstate the cost. Load bursts then hit every library
-    alike."""
-    budget = SAMPLE_SECONDS * scale / ROUNDS
+    """Times every sampler's calls in turns: one call each (cold caches, fresh memory: a
+    sample, but a poor guide to the cost), then ``ROUNDS`` rounds of `repeats_for` calls
+    each. Load bursts then hit every sampler alike."""
     for s in samplers:
         s.run(1)
     for _ in range(ROUNDS):
         for s in samplers:
-            wanted = math.ceil(budget / max(s.best, 1e-9))
-            left = MAX_REPEATS - s.calls
-            if left > 0:
-                s.run(max(1, min(left, wanted)))
+            repeats = repeats_for(s, scale)
+            if repeats:
+                s.run(repeats)
 
 
 # ----- the libraries, names in and names out ---------------------------------------------------
@@ -360,27 +363,40 @@ def build_with(lib: Library, names: Names, edges: Edges, _: Any) -> Any:
 
 
 def run_graph(libs: list[Library], names: Names, edges: Edges, scale: float) -> list[Row]:
+    """Every library's build and operations, in turns: round 0 times one call of each (cold),
+    then ``ROUNDS`` rounds in which each library in turn builds its graph, times each
+    operation on it and frees it. Only one library's graph is alive at a time, so its calls
+    run as they would on their own (a heap holding every library's graph made each
+    ``gc.collect()`` take 0.3 s and evict the caches), while the turns spread every
+    library's samples over the same stretch of time."""
     middle = names[len(names) // 2]
     rows = [Row(op) for op in OPERATIONS]
-    builds = {lib.name: Sampler(functools.partial(build_with, lib, names, edges)) for lib in libs}
-    interleaved(list(builds.values()), scale)
-    graphs = {name: s.result for name, s in builds.items()}
-    rows[0].ms = {name: s.best * 1e3 for name, s in builds.items()}
-    del builds
-    for row in rows[1:]:
-        samplers: dict[str, Sampler] = {}
+    samplers: dict[tuple[str, str], Sampler] = {}
+    for round_no in range(ROUNDS + 1):
         for lib in libs:
-            graph = graphs[lib.name]
-            fn = lib.op(row.operation, graph, middle)
-            row.ms[lib.name] = None
-            if fn is not None:
-                samplers[lib.name] = Sampler(fn, lib.op_setup(row.operation, graph))
-        interleaved(list(samplers.values()), scale)
-        for name, s in samplers.items():
-            row.ms[name] = s.best * 1e3
-            row.sizes[name] = result_size(row.operation, s.result)
-    del graphs
-    gc.collect()
+            build = samplers.setdefault(
+                (lib.name, "build"), Sampler(functools.partial(build_with, lib, names, edges))
+            )
+            build.run(1 if round_no == 0 else max(1, repeats_for(build, scale)))
+            graph = build.result
+            for row in rows[1:]:
+                fn = lib.op(row.operation, graph, middle)
+                if fn is None:
+                    continue
+                s = samplers.setdefault((lib.name, row.operation), Sampler(fn))
+                s.fn, s.setup = fn, lib.op_setup(row.operation, graph)
+                repeats = 1 if round_no == 0 else repeats_for(s, scale)
+                if repeats:
+                    s.run(repeats)
+                    row.sizes[lib.name] = result_size(row.operation, s.result)
+                    s.result = None
+            build.result = None
+            del graph
+            gc.collect()
+    for row in rows:
+        for lib in libs:
+            s = samplers.get((lib.name, row.operation))
+            row.ms[lib.name] = None if s is None else s.best * 1e3
     for row in rows:
         sizes = {k: v for k, v in row.sizes.items() if v is not None}
         if len(set(sizes.values())) > 1:

@@ -250,7 +250,7 @@ impl<N> Dag<N> {
     /// assert_eq!(dag.add_node_named_by("b".to_string(), named), Err("no name"));
     /// assert_eq!(dag.node_count(), 1);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn add_node_named_by<E, F>(
         &mut self,
         data: N,
@@ -267,8 +267,10 @@ impl<N> Dag<N> {
         Ok(Ok(id))
     }
 
-    /// Everything of a new node but its value, which the caller pushes next.
-    #[inline]
+    /// Everything of a new node but its value, which the caller pushes next. Inlined: called
+    /// out of line, reading its `Result` back from the stack stalled every call (perf put a
+    /// third of a chain build's samples on that load).
+    #[inline(always)]
     fn push_name(&mut self, text: &str) -> Result<NodeId> {
         let id = NodeId::try_from(self.alive.len())
             .ok()

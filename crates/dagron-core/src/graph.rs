@@ -72,6 +72,23 @@ impl Monotone {
     }
 }
 
+/// A name's entry in the index: the node's id and 32 bits of its name's hash. The table is
+/// given those 32 bits twice over as its 64-bit hash (its bucket comes from the low bits, its
+/// 7-bit tag from the top ones), so growing the table never reads a name, and a probe reads a
+/// candidate's name only when all 32 bits match, not on every tag match.
+#[derive(Debug, Clone, Copy)]
+struct NameSlot {
+    id: NodeId,
+    hash: u32,
+}
+
+impl NameSlot {
+    #[inline]
+    fn table_hash(hash: u32) -> u64 {
+        (u64::from(hash) << 32) | u64::from(hash)
+    }
+}
+
 /// One node's neighbour list. Most DAG nodes have a handful of neighbours, which then sit
 /// inline in the list's own 24 bytes: reading or extending them costs no second cache miss and
 /// building a graph costs no allocation per node.
@@ -102,7 +119,7 @@ pub struct Dag<N = ()> {
     data: Vec<Option<N>>,
     out: Vec<Adjacency>,
     inc: Vec<Adjacency>,
-    index: HashTable<NodeId>,
+    index: HashTable<NameSlot>,
     hasher: DefaultHashBuilder,
     live: usize,
     edges: usize,
@@ -162,10 +179,18 @@ impl<N> Dag<N> {
 
     /// The id of the node called `name`.
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
-        let hash = self.hasher.hash_one(name);
+        let hash = self.name_hash(name);
         self.index
-            .find(hash, |&id| self.names.get(id as usize) == name)
-            .copied()
+            .find(NameSlot::table_hash(hash), |s| {
+                s.hash == hash && self.names.get(s.id as usize) == name
+            })
+            .map(|s| s.id)
+    }
+
+    /// The 32 bits of a name's hash that the index keeps.
+    #[inline]
+    fn name_hash(&self, name: &str) -> u32 {
+        self.hasher.hash_one(name) as u32
     }
 
     /// The id of `name`, or [`DagError::UnknownNode`].
@@ -277,18 +302,19 @@ impl<N> Dag<N> {
             .filter(|&id| id != NodeId::MAX)
             .ok_or_else(|| DagError::InvalidArgument("more than 2^32 - 1 nodes".into()))?;
         // One probe both refuses a duplicate and finds the new name's slot.
-        let (names, hasher) = (&self.names, &self.hasher);
+        let hash = self.name_hash(text);
+        let names = &self.names;
         let slot = match self.index.entry(
-            hasher.hash_one(text),
-            |&i| names.get(i as usize) == text,
-            |&i| hasher.hash_one(names.get(i as usize)),
+            NameSlot::table_hash(hash),
+            |s| s.hash == hash && names.get(s.id as usize) == text,
+            |s| NameSlot::table_hash(s.hash),
         ) {
             hashbrown::hash_table::Entry::Occupied(_) => {
                 return Err(DagError::DuplicateNode(text.to_owned()))
             }
             hashbrown::hash_table::Entry::Vacant(slot) => slot,
         };
-        slot.insert(id);
+        slot.insert(NameSlot { id, hash });
         self.alive.push(true);
         self.names.push(text);
         self.out.push(Adjacency::new());
@@ -328,9 +354,7 @@ impl<N> Dag<N> {
         self.data.reserve(extra);
         self.out.reserve(extra);
         self.inc.reserve(extra);
-        let (names, hasher) = (&self.names, &self.hasher);
-        self.index
-            .reserve(extra, |&i| hasher.hash_one(names.get(i as usize)));
+        self.index.reserve(extra, |s| NameSlot::table_hash(s.hash));
     }
 
     /// A mark to [`Dag::rollback_nodes`] to: lets a caller that adds nodes one at a time
@@ -367,8 +391,8 @@ impl<N> Dag<N> {
     }
 
     fn unindex(&mut self, id: NodeId) {
-        let hash = self.hasher.hash_one(self.names.get(id as usize));
-        if let Ok(entry) = self.index.find_entry(hash, |&i| i == id) {
+        let hash = NameSlot::table_hash(self.name_hash(self.names.get(id as usize)));
+        if let Ok(entry) = self.index.find_entry(hash, |s| s.id == id) {
             entry.remove();
         }
     }
@@ -927,5 +951,32 @@ mod tests {
         dag.add_edge(0, 49, None).unwrap();
         dag.remove_node(0).unwrap();
         assert_eq!(dag.monotone, Monotone::EMPTY);
+    }
+
+    #[test]
+    fn names_stay_findable_through_growth_removal_and_re_adding() {
+        let mut dag: Dag = Dag::new();
+        // One at a time, so the index grows (and rehashes from its stored bits) many times.
+        let names: Vec<String> = (0..20_000).map(|i| format!("name-{i}")).collect();
+        for n in &names {
+            dag.add_node(n, ()).unwrap();
+        }
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(dag.node_id(n), Some(i as NodeId));
+            assert!(matches!(
+                dag.add_node(n, ()),
+                Err(DagError::DuplicateNode(_))
+            ));
+        }
+        assert_eq!(dag.node_id("name-20000"), None);
+        for i in (0..20_000).step_by(3) {
+            dag.remove_node(i as NodeId).unwrap();
+        }
+        for (i, n) in names.iter().enumerate() {
+            let expected = (i % 3 != 0).then_some(i as NodeId);
+            assert_eq!(dag.node_id(n), expected);
+        }
+        let again = dag.add_node(&names[0], ()).unwrap();
+        assert_eq!(dag.node_id(&names[0]), Some(again));
     }
 }

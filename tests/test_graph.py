@@ -638,6 +638,40 @@ def test_graph_add_nodes_is_atomic(batch: Callable[[], Iterable[Any]], error: An
     assert dag.nodes()[-2:] == ["x", "y"]
 
 
+NODE_BATCH_FIRST_ERRORS: list[tuple[str, Callable[[], Iterable[Any]], Any]] = [
+    ("duplicate-then-bad-name", lambda: ["x", "a", 3], DuplicateNodeError),
+    ("bad-name-then-duplicate", lambda: ["x", 3, "a"], TypeError),
+    (
+        "duplicate-then-iterator-raises",
+        lambda: _raising_iter(["x", "x"], RuntimeError("boom")),
+        DuplicateNodeError,
+    ),
+    (
+        "late-duplicate-in-a-long-batch",
+        lambda: [f"n{i}" for i in range(5000)] + ["n17", 3],
+        DuplicateNodeError,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("batch", "error"),
+    [(b, e) for _, b, e in NODE_BATCH_FIRST_ERRORS],
+    ids=[i for i, _, _ in NODE_BATCH_FIRST_ERRORS],
+)
+def test_graph_add_nodes_raises_the_first_error_in_order(
+    batch: Callable[[], Iterable[Any]], error: Any
+) -> None:
+    # Names are checked for duplicates after the batch is parsed (in one pass); the error
+    # raised is still the one of the earliest bad item.
+    dag = _prepared()
+    before = snapshot(dag)
+    with pytest.raises(error):
+        dag.add_nodes(batch())
+    assert snapshot(dag) == before
+    assert dag.successors("a") == ["b", "d"]
+
+
 def _big_cycle_batch() -> list[tuple[str, str]]:
     # More than a handful of edges, so the bindings take the whole-graph check path.
     names = [f"k{i}" for i in range(40)]

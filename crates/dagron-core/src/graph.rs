@@ -4,15 +4,20 @@
 //! change. Iteration order is id order, which is insertion order.
 
 use hashbrown::DefaultHashBuilder;
-use hashbrown::{HashMap, HashTable};
+use hashbrown::HashMap;
 use smallvec::SmallVec;
 use std::hash::BuildHasher;
+use std::sync::OnceLock;
 
 use crate::error::{DagError, Result};
+use crate::name_index::NameIndex;
 use crate::name_store::NameStore;
 use crate::traversal;
 
 mod bulk;
+mod node_batch;
+
+pub use node_batch::NodeBatch;
 
 /// Dense node identifier: the node's position in insertion order (holes left by removals).
 pub type NodeId = u32;
@@ -72,21 +77,16 @@ impl Monotone {
     }
 }
 
-/// A name's entry in the index: the node's id and 32 bits of its name's hash. The table is
-/// given those 32 bits twice over as its 64-bit hash (its bucket comes from the low bits, its
-/// 7-bit tag from the top ones), so growing the table never reads a name, and a probe reads a
-/// candidate's name only when all 32 bits match, not on every tag match.
-#[derive(Debug, Clone, Copy)]
-struct NameSlot {
-    id: NodeId,
-    hash: u32,
-}
+/// A name's hash as the name index files it: see [`Dag::name_hash`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameHash(u32);
 
-impl NameSlot {
-    #[inline]
-    fn table_hash(hash: u32) -> u64 {
-        (u64::from(hash) << 32) | u64::from(hash)
-    }
+/// The hasher of every graph's names: seeded at random once per process, so that a
+/// [`NameHash`] is valid for every graph (a caller may hash names before it knows which graph
+/// they go to) while names chosen to collide cannot be worked out in advance.
+fn name_hasher() -> &'static DefaultHashBuilder {
+    static HASHER: OnceLock<DefaultHashBuilder> = OnceLock::new();
+    HASHER.get_or_init(DefaultHashBuilder::default)
 }
 
 /// One node's neighbour list. Most DAG nodes have a handful of neighbours, which then sit
@@ -119,8 +119,8 @@ pub struct Dag<N = ()> {
     data: Vec<Option<N>>,
     out: Vec<Adjacency>,
     inc: Vec<Adjacency>,
-    index: HashTable<NameSlot>,
-    hasher: DefaultHashBuilder,
+    index: NameIndex,
+    hasher: &'static DefaultHashBuilder,
     live: usize,
     edges: usize,
     attrs: HashMap<(NodeId, NodeId), EdgeAttrs>,
@@ -151,8 +151,8 @@ impl<N> Dag<N> {
             data: Vec::with_capacity(nodes),
             out: Vec::with_capacity(nodes),
             inc: Vec::with_capacity(nodes),
-            index: HashTable::with_capacity(nodes),
-            hasher: DefaultHashBuilder::default(),
+            index: NameIndex::with_capacity(nodes),
+            hasher: name_hasher(),
             live: 0,
             edges: 0,
             attrs: HashMap::new(),
@@ -179,18 +179,23 @@ impl<N> Dag<N> {
 
     /// The id of the node called `name`.
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
-        let hash = self.name_hash(name);
+        let NameHash(hash) = self.name_hash(name);
         self.index
-            .find(NameSlot::table_hash(hash), |s| {
-                s.hash == hash && self.names.get(s.id as usize) == name
-            })
-            .map(|s| s.id)
+            .find(hash, |id| self.names.get(id as usize) == name)
     }
 
-    /// The 32 bits of a name's hash that the index keeps.
+    /// The hash under which the index files `name`. The same in every graph of the process,
+    /// so a caller adding many names can hash some ahead and [`Dag::prefetch_name`] them.
     #[inline]
-    fn name_hash(&self, name: &str) -> u32 {
-        self.hasher.hash_one(name) as u32
+    pub fn name_hash(&self, name: &str) -> NameHash {
+        NameHash(self.hasher.hash_one(name) as u32)
+    }
+
+    /// Asks the CPU to start loading the index entries that adding or finding a name with
+    /// this hash will read. Only a hint: nothing changes, and any hash is fine.
+    #[inline]
+    pub fn prefetch_name(&self, hash: NameHash) {
+        self.index.prefetch(hash.0);
     }
 
     /// The id of `name`, or [`DagError::UnknownNode`].
@@ -246,7 +251,8 @@ impl<N> Dag<N> {
     where
         S: AsRef<str>,
     {
-        let id = self.push_name(name.as_ref())?;
+        let name = name.as_ref();
+        let id = self.push_name(name, self.name_hash(name))?;
         self.data.push(Some(data));
         Ok(id)
     }
@@ -284,7 +290,8 @@ impl<N> Dag<N> {
     where
         F: FnOnce(&N) -> std::result::Result<std::borrow::Cow<'_, str>, E>,
     {
-        let id = match self.push_name(&name_of(&data)?) {
+        let name = name_of(&data)?;
+        let id = match self.push_name(&name, self.name_hash(&name)) {
             Ok(id) => id,
             Err(e) => return Ok(Err(e)),
         };
@@ -296,31 +303,39 @@ impl<N> Dag<N> {
     /// out of line, reading its `Result` back from the stack stalled every call (perf put a
     /// third of a chain build's samples on that load).
     #[inline(always)]
-    fn push_name(&mut self, text: &str) -> Result<NodeId> {
-        let id = NodeId::try_from(self.alive.len())
+    fn push_name(&mut self, text: &str, NameHash(hash): NameHash) -> Result<NodeId> {
+        let id = self.next_id()?;
+        // One probe both refuses a duplicate and files the new name.
+        let names = &self.names;
+        if self
+            .index
+            .insert_unless(hash, id, |other| names.get(other as usize) == text)
+            .is_some()
+        {
+            return Err(DagError::DuplicateNode(text.to_owned()));
+        }
+        self.push_unindexed(text);
+        Ok(id)
+    }
+
+    /// The id the next node gets, or the error for a graph that has run out of ids.
+    #[inline(always)]
+    fn next_id(&self) -> Result<NodeId> {
+        NodeId::try_from(self.alive.len())
             .ok()
             .filter(|&id| id != NodeId::MAX)
-            .ok_or_else(|| DagError::InvalidArgument("more than 2^32 - 1 nodes".into()))?;
-        // One probe both refuses a duplicate and finds the new name's slot.
-        let hash = self.name_hash(text);
-        let names = &self.names;
-        let slot = match self.index.entry(
-            NameSlot::table_hash(hash),
-            |s| s.hash == hash && names.get(s.id as usize) == text,
-            |s| NameSlot::table_hash(s.hash),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(_) => {
-                return Err(DagError::DuplicateNode(text.to_owned()))
-            }
-            hashbrown::hash_table::Entry::Vacant(slot) => slot,
-        };
-        slot.insert(NameSlot { id, hash });
+            .ok_or_else(|| DagError::InvalidArgument("more than 2^32 - 1 nodes".into()))
+    }
+
+    /// A new node's arrays, all but its value (the caller pushes it next), without filing
+    /// its name in the index.
+    #[inline(always)]
+    fn push_unindexed(&mut self, text: &str) {
         self.alive.push(true);
         self.names.push(text);
         self.out.push(Adjacency::new());
         self.inc.push(Adjacency::new());
         self.live += 1;
-        Ok(id)
     }
 
     /// Adds many nodes; on a duplicate name nothing of the batch is kept.
@@ -354,7 +369,7 @@ impl<N> Dag<N> {
         self.data.reserve(extra);
         self.out.reserve(extra);
         self.inc.reserve(extra);
-        self.index.reserve(extra, |s| NameSlot::table_hash(s.hash));
+        self.index.reserve(extra);
     }
 
     /// A mark to [`Dag::rollback_nodes`] to: lets a caller that adds nodes one at a time
@@ -391,10 +406,8 @@ impl<N> Dag<N> {
     }
 
     fn unindex(&mut self, id: NodeId) {
-        let hash = NameSlot::table_hash(self.name_hash(self.names.get(id as usize)));
-        if let Ok(entry) = self.index.find_entry(hash, |s| s.id == id) {
-            entry.remove();
-        }
+        let NameHash(hash) = self.name_hash(self.names.get(id as usize));
+        self.index.remove(hash, id);
     }
 
     /// Removes a node and every edge touching it; returns its value.

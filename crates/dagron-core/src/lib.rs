@@ -7,11 +7,12 @@ pub mod dag_algo;
 pub mod error;
 pub mod export;
 pub mod graph;
+mod name_index;
 mod name_store;
 pub mod scheduler;
 pub mod traversal;
 
 pub use builder::DagBuilder;
 pub use error::{DagError, Result};
-pub use graph::{Dag, EdgeAttrs, NodeId};
+pub use graph::{Dag, EdgeAttrs, NameHash, NodeId};
 pub use scheduler::ReadySet;

@@ -123,39 +123,44 @@ impl PyDag {
         self.dag.node_ids().collect()
     }
 
-    /// Adds one parsed node (no rollback: see `insert_nodes`).
-    #[inline(always)]
-    fn push_node(&mut self, spec: NodeSpec<'_>) -> PyResult<()> {
-        let py = spec.name.py();
-        let addr = spec.name.as_ptr() as usize;
-        let data = NodeData::new(spec.name.unbind(), spec.payload, spec.metadata);
-        let id = self
-            .dag
-            .add_node_named_by(data, |d| held_name_text(py, &d.name))?
-            .py()?;
-        self.index.insert_at(addr, id);
-        Ok(())
-    }
-
-    /// Adds nodes as they are parsed; on the first error nothing of the batch is kept.
+    /// Adds nodes as they are parsed; on the first error nothing of the batch is kept. The
+    /// names are filed in the core's index together at the end (see `NodeBatch`), and a
+    /// parse error is raised after any duplicate name before it, so errors come in order.
     pub fn insert_nodes<'py, I>(&mut self, specs: I, size_hint: usize) -> PyResult<()>
     where
         I: IntoIterator<Item = PyResult<NodeSpec<'py>>>,
     {
-        self.dag.reserve_nodes(size_hint);
         self.index.reserve(size_hint);
-        let mark = self.dag.node_mark();
-        let first = self.dag.id_bound();
-        for spec in specs {
-            if let Err(e) = spec.and_then(|spec| self.push_node(spec)) {
-                for id in first..self.dag.id_bound() {
-                    self.index.remove(&self.dag, id as NodeId);
-                }
-                self.dag.rollback_nodes(mark);
-                return Err(e);
+        let first = self.dag.id_bound() as NodeId;
+        let mut batch = self.dag.node_batch(size_hint);
+        let pushed = || -> PyResult<()> {
+            for spec in specs {
+                let spec = match spec {
+                    Ok(spec) => spec,
+                    Err(e) => {
+                        batch.index().py()?;
+                        return Err(e);
+                    }
+                };
+                let py = spec.name.py();
+                let addr = spec.name.as_ptr() as usize;
+                let data = NodeData::new(spec.name.unbind(), spec.payload, spec.metadata);
+                let id = batch
+                    .push_named_by(data, |d| held_name_text(py, &d.name))?
+                    .py()?;
+                self.index.insert_at(addr, id);
+            }
+            batch.index().py()
+        };
+        let result = pushed();
+        match result {
+            Ok(()) => batch.commit().py(),
+            Err(e) => {
+                drop(batch);
+                self.index.forget_from(first);
+                Err(e)
             }
         }
-        Ok(())
     }
 
     /// Parses an edge given to `add_edges`: `(from, to[, weight[, label]])`.

@@ -152,6 +152,11 @@ impl PyIndex {
         }
     }
 
+    /// Drops the entries of nodes `first` and after (a batch of them being undone).
+    pub fn forget_from(&mut self, first: NodeId) {
+        self.table.retain(|e| e.id < first);
+    }
+
     pub fn reserve(&mut self, extra: usize) {
         self.table.reserve(extra, |e| address_hash(e.addr));
     }

@@ -34,8 +34,9 @@ demo: install ## Set up everything and run the seed's ETL pipelines on worker pr
 
 test: install lint test-rust test-python ## Set up everything; lint, then every test (Rust and Python)
 
-test-rust: ## Rust unit, integration and doc tests of the core
+test-rust: ## Rust tests: the core's unit, integration and doc tests, the bindings' unit tests
 	cargo test --release -p dagron-core --quiet
+	PYO3_PYTHON=$(abspath $(PY)) cargo test --release -p dagron-py --lib --quiet
 
 test-python: ## Python tests in parallel (pytest-xdist)
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)

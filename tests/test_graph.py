@@ -724,6 +724,41 @@ def test_graph_add_edges_is_atomic(batch: Callable[[], Iterable[Any]], error: An
     assert dag.edge_count() == before["edge_count"] + 2
 
 
+class _EmptiesList:
+    """A weight whose conversion to float empties the edge list being added."""
+
+    def __init__(self, edges: list[Any]) -> None:
+        self.edges = edges
+
+    def __float__(self) -> float:
+        self.edges.clear()
+        return 2.0
+
+
+def test_graph_add_edges_from_a_list_a_weight_empties_stops_where_the_list_ends() -> None:
+    # add_edges reads a list's items in place; Python code run meanwhile (here a weight's
+    # __float__) may change the list, and the loop must then behave as iterating it would.
+    dag = DAG()
+    dag.add_nodes(["a", "b", "c", "d"])
+    edges: list[Any] = [("a", "b"), ("b", "c", None), ("c", "d")]
+    edges[1] = ("b", "c", _EmptiesList(edges))
+    dag.add_edges(edges)
+    assert edges == []
+    assert dag.edges() == [("a", "b"), ("b", "c")]
+    assert dag.edge_weight("b", "c") == 2.0
+
+
+def test_graph_add_edges_iterates_a_list_subclass_its_own_way() -> None:
+    class FirstOnly(list[Any]):
+        def __iter__(self) -> Any:
+            return iter(self[:1])
+
+    dag = DAG()
+    dag.add_nodes(["a", "b", "c"])
+    dag.add_edges(FirstOnly([("a", "b"), ("b", "c")]))
+    assert dag.edges() == [("a", "b")]
+
+
 def test_graph_add_edges_cycle_error_path_is_real() -> None:
     dag = _prepared()
     dag.add_nodes([f"k{i}" for i in range(40)])

@@ -9,6 +9,7 @@ pub mod export;
 pub mod graph;
 mod name_index;
 mod name_store;
+pub mod probe_table;
 pub mod scheduler;
 pub mod traversal;
 

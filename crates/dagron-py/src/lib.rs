@@ -8,6 +8,7 @@ mod builder;
 mod convert;
 mod errors;
 mod graph;
+mod identity_index;
 mod names;
 mod scheduler;
 mod utf8;

@@ -48,8 +48,18 @@ impl NameStore {
         }
     }
 
+    /// Room for `names` more names, their text included: as long as the names so far on
+    /// average (16 bytes each for a first batch). Without it a large batch's text grows by
+    /// doubling, copying the buffer each time; reserved room that ends up unused costs address
+    /// space only, as its pages are never touched.
     pub fn reserve(&mut self, names: usize) {
         self.ends.reserve(names);
+        let average = if self.ends.is_empty() {
+            16
+        } else {
+            self.text.len().div_ceil(self.ends.len())
+        };
+        self.text.reserve(names.saturating_mul(average));
     }
 
     /// Marks the name at `i` as no longer needed. `live[k]` tells which names are still

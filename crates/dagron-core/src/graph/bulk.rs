@@ -8,7 +8,7 @@
 
 use hashbrown::HashSet;
 
-use super::{Adjacency, Dag};
+use super::{Adjacency, Dag, Monotone};
 use crate::graph::NodeId;
 
 /// Up to this many neighbours, a duplicate is looked for by scanning the list.
@@ -16,27 +16,39 @@ const SCAN_MAX: usize = 16;
 
 /// Calls `each(key, values)` for every key of the batch that has values, in key order, with
 /// that key's values in batch order; stops at the first `false`. A batch already ordered by
-/// key (a chain added first to last) is walked as it is; any other is grouped by a stable
-/// counting sort over `bound` keys.
-fn for_each_group<K, E>(pairs: &[(NodeId, NodeId)], bound: usize, key_value: K, mut each: E) -> bool
+/// key (`sorted`: a chain added first to last) is walked as it is; any other is grouped by a
+/// stable counting sort over `bound` keys.
+fn for_each_group<K, E>(
+    pairs: &[(NodeId, NodeId)],
+    sorted: bool,
+    bound: usize,
+    key_value: K,
+    mut each: E,
+) -> bool
 where
     K: Fn(&(NodeId, NodeId)) -> (NodeId, NodeId),
     E: FnMut(usize, &[NodeId]) -> bool,
 {
-    if pairs.is_sorted_by_key(|p| key_value(p).0) {
+    if sorted {
         let mut run: Vec<NodeId> = Vec::new();
-        for chunk in pairs.chunk_by(|a, b| key_value(a).0 == key_value(b).0) {
-            let (key, value) = key_value(&chunk[0]);
-            let values = if chunk.len() == 1 {
+        let mut i = 0;
+        while i < pairs.len() {
+            let (key, value) = key_value(&pairs[i]);
+            let mut end = i + 1;
+            while end < pairs.len() && key_value(&pairs[end]).0 == key {
+                end += 1;
+            }
+            let values = if end == i + 1 {
                 std::slice::from_ref(&value)
             } else {
                 run.clear();
-                run.extend(chunk.iter().map(|p| key_value(p).1));
+                run.extend(pairs[i..end].iter().map(|p| key_value(p).1));
                 &run
             };
             if !each(key as usize, values) {
                 return false;
             }
+            i = end;
         }
         return true;
     }
@@ -66,7 +78,7 @@ where
 
 /// Appends `new` to `list`. Groups are mostly one or two ids long, for which pushing them
 /// one by one is cheaper than the general slice insertion.
-#[inline]
+#[inline(always)]
 fn append(list: &mut Adjacency, new: &[NodeId]) {
     if new.len() <= 2 {
         for &v in new {
@@ -79,11 +91,36 @@ fn append(list: &mut Adjacency, new: &[NodeId]) {
 
 /// Appends `new` to `list` unless that would repeat a neighbour; on a repeat `list` is left
 /// as it was and `false` returned.
+#[inline(always)]
 fn extend_unique(list: &mut Adjacency, new: &[NodeId]) -> bool {
+    if let [v] = new {
+        // The usual group: one id.
+        if has(list, *v) {
+            return false;
+        }
+        list.push(*v);
+        return true;
+    }
+    extend_unique_many(list, new)
+}
+
+/// `list.contains(&v)` for the short lists of a DAG: a plain loop, where the slice method's
+/// vectorised search costs a few dozen instructions of set-up even for an empty list.
+#[inline(always)]
+fn has(list: &[NodeId], v: NodeId) -> bool {
+    for &x in list {
+        if x == v {
+            return true;
+        }
+    }
+    false
+}
+
+fn extend_unique_many(list: &mut Adjacency, new: &[NodeId]) -> bool {
     let old = list.len();
     if old + new.len() <= SCAN_MAX {
         for &v in new {
-            if list.contains(&v) {
+            if has(list, v) {
                 list.truncate(old);
                 return false;
             }
@@ -99,17 +136,48 @@ fn extend_unique(list: &mut Adjacency, new: &[NodeId]) -> bool {
     true
 }
 
+/// What one pass over a batch tells before anything is added.
+struct BatchShape {
+    /// Every endpoint is a live node.
+    live: bool,
+    /// The batch is ordered by source id, and by target id.
+    by_source: bool,
+    by_target: bool,
+    /// The graph's edge directions once the batch is in.
+    monotone: Monotone,
+}
+
 impl<N> Dag<N> {
+    fn batch_shape(&self, pairs: &[(NodeId, NodeId)]) -> BatchShape {
+        let alive = &self.alive;
+        let live = |id: NodeId| alive.get(id as usize).copied().unwrap_or(false);
+        let mut shape = BatchShape {
+            live: true,
+            by_source: true,
+            by_target: true,
+            monotone: self.monotone,
+        };
+        let mut prev = pairs.first().copied().unwrap_or_default();
+        for &(f, t) in pairs {
+            shape.live &= live(f) & live(t);
+            shape.by_source &= prev.0 <= f;
+            shape.by_target &= prev.1 <= t;
+            shape.monotone = shape.monotone.with(f, t);
+            prev = (f, t);
+        }
+        shape
+    }
+
     /// Adds every edge of `pairs` to the neighbour lists. Returns `false`, with the graph as
     /// it was, when an endpoint is unknown or an edge is a duplicate (of an existing edge or
     /// within the batch): the caller redoes the batch edge by edge to name the first such edge
     /// in batch order. Does not check for cycles.
     pub(super) fn push_grouped(&mut self, pairs: &[(NodeId, NodeId)]) -> bool {
-        if u32::try_from(pairs.len()).is_err()
-            || !pairs
-                .iter()
-                .all(|&(f, t)| self.contains(f) && self.contains(t))
-        {
+        if u32::try_from(pairs.len()).is_err() {
+            return false;
+        }
+        let shape = self.batch_shape(pairs);
+        if !shape.live {
             return false;
         }
         let bound = self.id_bound();
@@ -117,6 +185,7 @@ impl<N> Dag<N> {
         let mut refused = None;
         for_each_group(
             pairs,
+            shape.by_source,
             bound,
             |&(f, t)| (f, t),
             |s, group| {
@@ -132,6 +201,7 @@ impl<N> Dag<N> {
             // took their groups.
             for_each_group(
                 pairs,
+                shape.by_source,
                 bound,
                 |&(f, t)| (f, t),
                 |s, group| {
@@ -148,6 +218,7 @@ impl<N> Dag<N> {
         let inc = &mut self.inc;
         for_each_group(
             pairs,
+            shape.by_target,
             bound,
             |&(f, t)| (t, f),
             |t, group| {
@@ -156,7 +227,7 @@ impl<N> Dag<N> {
             },
         );
         self.edges += pairs.len();
-        self.monotone = pairs.iter().fold(self.monotone, |m, &(f, t)| m.with(f, t));
+        self.monotone = shape.monotone;
         true
     }
 
@@ -205,6 +276,32 @@ mod tests {
         assert_eq!(dag.predecessors(7), &[0, 5, 3]);
         assert_eq!(dag.edge_attrs(0, 35).unwrap().weight, Some(2.0));
         assert_eq!(dag.edge_count(), batch.len());
+    }
+
+    #[test]
+    fn sorted_batch_refuses_duplicates_in_one_and_many_id_groups() {
+        // Ordered by source (the walk without the counting sort): a repeat of an existing
+        // edge in a one-id group, then a repeat within a group.
+        for (bad, existing) in [((10u32, 11u32), Some((10u32, 11u32))), ((12, 13), None)] {
+            let mut dag = nodes(30);
+            if let Some((f, t)) = existing {
+                dag.add_edge(f, t, None).unwrap();
+            }
+            let mut batch: Vec<(u32, u32, Option<EdgeAttrs>)> =
+                (0..29).map(|i| (i, i + 1, None)).collect();
+            batch.insert(bad.0 as usize + 1, (bad.0, bad.1, None));
+            assert!(batch.is_sorted_by_key(|e| e.0));
+            let before: Vec<_> = dag.edge_ids().collect();
+            let err = dag.add_edges(batch).unwrap_err();
+            assert_eq!(
+                err,
+                DagError::DuplicateEdge {
+                    from: format!("n{}", bad.0),
+                    to: format!("n{}", bad.1)
+                }
+            );
+            assert_eq!(dag.edge_ids().collect::<Vec<_>>(), before);
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use hashbrown::DefaultHashBuilder;
 use hashbrown::HashMap;
 use smallvec::SmallVec;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
 
 use crate::error::{DagError, Result};
@@ -181,14 +181,18 @@ impl<N> Dag<N> {
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
         let NameHash(hash) = self.name_hash(name);
         self.index
-            .find(hash, |id| self.names.get(id as usize) == name)
+            .find(hash, |id| self.names.bytes(id as usize) == name.as_bytes())
     }
 
     /// The hash under which the index files `name`. The same in every graph of the process,
     /// so a caller adding many names can hash some ahead and [`Dag::prefetch_name`] them.
     #[inline]
     pub fn name_hash(&self, name: &str) -> NameHash {
-        NameHash(self.hasher.hash_one(name) as u32)
+        // The bytes alone: `str`'s own `Hash` adds a terminator byte, a second round of the
+        // hasher that a single key does not need.
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write(name.as_bytes());
+        NameHash(hasher.finish() as u32)
     }
 
     /// Asks the CPU to start loading the index entries that adding or finding a name with
@@ -309,7 +313,9 @@ impl<N> Dag<N> {
         let names = &self.names;
         if self
             .index
-            .insert_unless(hash, id, |other| names.get(other as usize) == text)
+            .insert_unless(hash, id, |other| {
+                names.bytes(other as usize) == text.as_bytes()
+            })
             .is_some()
         {
             return Err(DagError::DuplicateNode(text.to_owned()));

@@ -36,6 +36,19 @@ impl NameStore {
         &self.text[self.start(i)..self.ends[i]]
     }
 
+    /// The name at `i` as bytes: for comparing names, which needs no check that the slice
+    /// falls on character boundaries.
+    #[inline]
+    pub fn bytes(&self, i: usize) -> &[u8] {
+        &self.text.as_bytes()[self.start(i)..self.ends[i]]
+    }
+
+    /// True when the names at `i` and `j` are the same.
+    #[inline]
+    pub fn same(&self, i: usize, j: usize) -> bool {
+        self.bytes(i) == self.bytes(j)
+    }
+
     pub fn push(&mut self, name: &str) {
         self.text.push_str(name);
         self.ends.push(self.text.len());

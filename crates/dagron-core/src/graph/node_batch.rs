@@ -109,15 +109,16 @@ impl<N> NodeBatch<'_, N> {
                 dag.index.prefetch(ahead);
             }
             let id = (first + i) as NodeId;
-            let text = dag.names.get(id as usize);
             let names = &dag.names;
             if dag
                 .index
-                .insert_unless(hashes[i], id, |other| names.get(other as usize) == text)
+                .insert_unless(hashes[i], id, |other| {
+                    names.same(other as usize, id as usize)
+                })
                 .is_some()
             {
                 self.indexed = i;
-                return Err(DagError::DuplicateNode(text.to_owned()));
+                return Err(DagError::DuplicateNode(names.get(id as usize).to_owned()));
             }
         }
         self.indexed = hashes.len();

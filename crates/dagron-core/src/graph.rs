@@ -79,11 +79,10 @@ impl Monotone {
 
 /// A name's hash as the name index files it: see [`Dag::name_hash`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NameHash(u32);
+pub(crate) struct NameHash(pub(crate) u32);
 
-/// The hasher of every graph's names: seeded at random once per process, so that a
-/// [`NameHash`] is valid for every graph (a caller may hash names before it knows which graph
-/// they go to) while names chosen to collide cannot be worked out in advance.
+/// The hasher of every graph's names: seeded at random once per process (so that names
+/// chosen to collide cannot be worked out in advance), and built once, not per graph.
 fn name_hasher() -> &'static DefaultHashBuilder {
     static HASHER: OnceLock<DefaultHashBuilder> = OnceLock::new();
     HASHER.get_or_init(DefaultHashBuilder::default)
@@ -184,22 +183,14 @@ impl<N> Dag<N> {
             .find(hash, |id| self.names.bytes(id as usize) == name.as_bytes())
     }
 
-    /// The hash under which the index files `name`. The same in every graph of the process,
-    /// so a caller adding many names can hash some ahead and [`Dag::prefetch_name`] them.
+    /// The hash under which the index files `name`.
     #[inline]
-    pub fn name_hash(&self, name: &str) -> NameHash {
+    pub(crate) fn name_hash(&self, name: &str) -> NameHash {
         // The bytes alone: `str`'s own `Hash` adds a terminator byte, a second round of the
         // hasher that a single key does not need.
         let mut hasher = self.hasher.build_hasher();
         hasher.write(name.as_bytes());
         NameHash(hasher.finish() as u32)
-    }
-
-    /// Asks the CPU to start loading the index entries that adding or finding a name with
-    /// this hash will read. Only a hint: nothing changes, and any hash is fine.
-    #[inline]
-    pub fn prefetch_name(&self, hash: NameHash) {
-        self.index.prefetch(hash.0);
     }
 
     /// The id of `name`, or [`DagError::UnknownNode`].

@@ -15,5 +15,5 @@ pub mod traversal;
 
 pub use builder::DagBuilder;
 pub use error::{DagError, Result};
-pub use graph::{Dag, EdgeAttrs, NameHash, NodeId};
+pub use graph::{Dag, EdgeAttrs, NodeId};
 pub use scheduler::ReadySet;

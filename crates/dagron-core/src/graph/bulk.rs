@@ -136,6 +136,74 @@ fn extend_unique_many(list: &mut Adjacency, new: &[NodeId]) -> bool {
     true
 }
 
+/// From this many edges on, a grouped insert fills the successor and the predecessor lists on
+/// two threads (below, a thread costs more than half the work).
+const PARALLEL_MIN: usize = 1 << 15;
+
+/// True when this process may run on more than one core (asked once).
+fn two_cores() -> bool {
+    static TWO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+}
+
+/// Adds each source's group to its successor list unless that would repeat an edge; on a
+/// repeat nothing of the batch is left in `out` and `false` is returned.
+fn push_outgoing(
+    out: &mut [Adjacency],
+    pairs: &[(NodeId, NodeId)],
+    sorted: bool,
+    bound: usize,
+) -> bool {
+    let by_source = |&(f, t): &(NodeId, NodeId)| (f, t);
+    let mut refused = None;
+    for_each_group(pairs, sorted, bound, by_source, |s, group| {
+        let ok = extend_unique(&mut out[s], group);
+        if !ok {
+            refused = Some(s);
+        }
+        ok
+    });
+    let Some(refused) = refused else {
+        return true;
+    };
+    // The refusing list is unchanged; the ones before it (in the same group order) took
+    // their groups.
+    for_each_group(pairs, sorted, bound, by_source, |s, group| {
+        if s == refused {
+            return false;
+        }
+        let list = &mut out[s];
+        list.truncate(list.len() - group.len());
+        true
+    });
+    false
+}
+
+/// Adds each target's group to its predecessor list.
+fn push_incoming(inc: &mut [Adjacency], pairs: &[(NodeId, NodeId)], sorted: bool, bound: usize) {
+    for_each_group(
+        pairs,
+        sorted,
+        bound,
+        |&(f, t)| (t, f),
+        |t, group| {
+            append(&mut inc[t], group);
+            true
+        },
+    );
+}
+
+/// Drops from each list its last entries, as many as `keys` names it (undoing appends).
+fn pop_appended(lists: &mut [Adjacency], keys: impl Iterator<Item = NodeId>) {
+    let mut added = vec![0u32; lists.len()];
+    for k in keys {
+        added[k as usize] += 1;
+    }
+    for (list, n) in lists.iter_mut().zip(added) {
+        list.truncate(list.len() - n as usize);
+    }
+}
+
 /// What one pass over a batch tells before anything is added.
 struct BatchShape {
     /// Every endpoint is a live node.
@@ -181,72 +249,46 @@ impl<N> Dag<N> {
             return false;
         }
         let bound = self.id_bound();
-        let out = &mut self.out;
-        let mut refused = None;
-        for_each_group(
-            pairs,
-            shape.by_source,
-            bound,
-            |&(f, t)| (f, t),
-            |s, group| {
-                let ok = extend_unique(&mut out[s], group);
-                if !ok {
-                    refused = Some(s);
-                }
-                ok
-            },
-        );
-        if let Some(refused) = refused {
-            // The refusing list is unchanged; the ones before it (in the same group order)
-            // took their groups.
-            for_each_group(
-                pairs,
-                shape.by_source,
-                bound,
-                |&(f, t)| (f, t),
-                |s, group| {
-                    if s == refused {
-                        return false;
-                    }
-                    let list = &mut out[s];
-                    list.truncate(list.len() - group.len());
-                    true
-                },
-            );
+        let (out, inc) = (&mut self.out, &mut self.inc);
+        let accepted = if pairs.len() >= PARALLEL_MIN && two_cores() {
+            // The two sides touch disjoint lists: the predecessor lists fill on a second
+            // thread meanwhile, and are emptied of the batch again if the successor side
+            // refuses it.
+            std::thread::scope(|scope| {
+                let incoming = scope.spawn(|| push_incoming(inc, pairs, shape.by_target, bound));
+                let accepted = push_outgoing(out, pairs, shape.by_source, bound);
+                incoming
+                    .join()
+                    .expect("the predecessor lists' thread does not panic");
+                accepted
+            })
+        } else {
+            let accepted = push_outgoing(out, pairs, shape.by_source, bound);
+            if accepted {
+                push_incoming(inc, pairs, shape.by_target, bound);
+            }
+            return accepted && self.finish_grouped(pairs, shape.monotone);
+        };
+        if !accepted {
+            pop_appended(&mut self.inc, pairs.iter().map(|&(_, t)| t));
             return false;
         }
-        let inc = &mut self.inc;
-        for_each_group(
-            pairs,
-            shape.by_target,
-            bound,
-            |&(f, t)| (t, f),
-            |t, group| {
-                append(&mut inc[t], group);
-                true
-            },
-        );
+        self.finish_grouped(pairs, shape.monotone)
+    }
+
+    fn finish_grouped(&mut self, pairs: &[(NodeId, NodeId)], monotone: Monotone) -> bool {
         self.edges += pairs.len();
-        self.monotone = shape.monotone;
+        self.monotone = monotone;
         true
     }
 
     /// Undoes a successful [`Dag::push_grouped`] of `pairs` (and their attributes).
     pub(super) fn pop_grouped(&mut self, pairs: &[(NodeId, NodeId)]) {
-        let bound = self.id_bound();
-        let mut out_added = vec![0usize; bound];
-        let mut in_added = vec![0usize; bound];
-        for &(f, t) in pairs {
-            out_added[f as usize] += 1;
-            in_added[t as usize] += 1;
-            self.attrs.remove(&(f, t));
+        for key in pairs {
+            self.attrs.remove(key);
         }
-        for (list, added) in self.out.iter_mut().zip(out_added) {
-            list.truncate(list.len() - added);
-        }
-        for (list, added) in self.inc.iter_mut().zip(in_added) {
-            list.truncate(list.len() - added);
-        }
+        pop_appended(&mut self.out, pairs.iter().map(|&(f, _)| f));
+        pop_appended(&mut self.inc, pairs.iter().map(|&(_, t)| t));
         self.edges -= pairs.len();
     }
 }
@@ -301,6 +343,59 @@ mod tests {
                 }
             );
             assert_eq!(dag.edge_ids().collect::<Vec<_>>(), before);
+        }
+    }
+
+    /// A batch large enough for the two-thread insert: a shuffled layered DAG.
+    fn large_batch() -> (crate::Dag, Vec<(u32, u32, Option<EdgeAttrs>)>) {
+        let n = 20_000u32;
+        let dag = nodes(n as usize);
+        let mut batch: Vec<(u32, u32, Option<EdgeAttrs>)> = (100..n)
+            .flat_map(|t| [(t - 100, t, None), (t - 37, t, None)])
+            .collect();
+        // A fixed shuffle (an LCG), so both groupings take the counting sort.
+        let mut state = 7u64;
+        for i in (1..batch.len()).rev() {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            batch.swap(i, (state >> 33) as usize % (i + 1));
+        }
+        assert!(batch.len() >= super::PARALLEL_MIN);
+        (dag, batch)
+    }
+
+    #[test]
+    fn large_grouped_batch_fills_both_sides_in_batch_order() {
+        let (mut dag, batch) = large_batch();
+        dag.add_edges(batch.clone()).unwrap();
+        assert_eq!(dag.edge_count(), batch.len());
+        let mut preds: Vec<Vec<u32>> = vec![Vec::new(); dag.id_bound()];
+        let mut succs: Vec<Vec<u32>> = vec![Vec::new(); dag.id_bound()];
+        for &(f, t, _) in &batch {
+            succs[f as usize].push(t);
+            preds[t as usize].push(f);
+        }
+        for id in 0..dag.id_bound() as u32 {
+            assert_eq!(dag.successors(id), succs[id as usize].as_slice());
+            assert_eq!(dag.predecessors(id), preds[id as usize].as_slice());
+        }
+    }
+
+    #[test]
+    fn large_grouped_batch_with_a_duplicate_keeps_nothing_on_either_side() {
+        let (mut dag, mut batch) = large_batch();
+        dag.add_edge(5_000, 5_100, None).unwrap();
+        let at = batch.len() / 2;
+        batch.insert(at, (5_000, 5_100, None));
+        let err = dag.add_edges(batch).unwrap_err();
+        assert!(matches!(err, DagError::DuplicateEdge { .. }));
+        assert_eq!(dag.edge_count(), 1);
+        for id in 0..dag.id_bound() as u32 {
+            let expect_out: &[u32] = if id == 5_000 { &[5_100] } else { &[] };
+            let expect_in: &[u32] = if id == 5_100 { &[5_000] } else { &[] };
+            assert_eq!(dag.successors(id), expect_out, "successors of {id}");
+            assert_eq!(dag.predecessors(id), expect_in, "predecessors of {id}");
         }
     }
 

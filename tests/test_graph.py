@@ -672,6 +672,24 @@ def test_graph_add_nodes_raises_the_first_error_in_order(
     assert dag.successors("a") == ["b", "d"]
 
 
+def test_graph_large_add_nodes_with_a_late_duplicate_leaves_no_trace() -> None:
+    # A batch this large files its name objects on a second thread while the names are
+    # checked; on the duplicate at its end, none of those entries may survive.
+    dag = _prepared()
+    before = snapshot(dag)
+    batch = [f"big{i}" for i in range(40_000)]
+    with pytest.raises(DuplicateNodeError):
+        dag.add_nodes([*batch, "a"])
+    assert snapshot(dag) == before
+    # The same names again, as other objects and in reverse order, take the ids the failed
+    # batch had: a left-over entry for an old object would now name the wrong node.
+    dag.add_nodes([f"big{i}" for i in reversed(range(40_000))])
+    dag.add_edge(batch[5], batch[7])
+    assert dag.successors("big5") == ["big7"]
+    assert dag.predecessors(batch[7]) == ["big5"]
+    assert len(dag) == before["node_count"] + 40_000
+
+
 def _big_cycle_batch() -> list[tuple[str, str]]:
     # More than a handful of edges, so the bindings take the whole-graph check path.
     names = [f"k{i}" for i in range(40)]

@@ -176,13 +176,24 @@ impl<S: ProbeSlot> ProbeTable<S> {
     }
 
     fn rehash(&mut self, slots: usize) {
+        self.rebuild(slots, |_| true);
+    }
+
+    /// Keeps only the entries for which `keep` holds (rebuilding the table).
+    pub fn retain(&mut self, keep: impl FnMut(&S) -> bool) {
+        self.rebuild(self.slots.len(), keep);
+    }
+
+    fn rebuild(&mut self, slots: usize, mut keep: impl FnMut(&S) -> bool) {
         let old = std::mem::replace(&mut self.slots, vec![S::FREE; slots]);
-        for s in old.into_iter().filter(|s| !s.is_free()) {
+        self.len = 0;
+        for s in old.into_iter().filter(|s| !s.is_free() && keep(s)) {
             let mut i = s.home(slots);
             while !self.slots[i].is_free() {
                 i = self.next(i);
             }
             self.slots[i] = s;
+            self.len += 1;
         }
     }
 }
@@ -245,5 +256,8 @@ mod tests {
         assert!(table.slot_count() >= 10_000);
         assert!((0..5_000).all(|key| find(&table, key) == Some(Key(key))));
         assert_eq!(find(&table, 5_000), None);
+        table.retain(|s| s.0 % 3 == 0);
+        assert_eq!(table.len(), 1_667);
+        assert!((0..5_000).all(|key| find(&table, key).is_some() == (key % 3 == 0)));
     }
 }

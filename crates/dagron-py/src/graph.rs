@@ -141,8 +141,8 @@ impl PyDag {
 
     /// Adds nodes as they are parsed; on the first error nothing of the batch is kept. The
     /// names are filed in the core's index together at the end (see `NodeBatch`), and a
-    /// parse error is raised after any duplicate name before it, so errors come in order;
-    /// then in the identity index, likewise in one pass.
+    /// parse error is raised after any duplicate name before it, so errors come in order.
+    /// The identity index files the batch meanwhile, on a second thread for a large batch.
     pub fn insert_nodes<'py, I>(&mut self, specs: I, size_hint: usize) -> PyResult<()>
     where
         I: IntoIterator<Item = PyResult<NodeSpec<'py>>>,
@@ -164,13 +164,15 @@ impl PyDag {
                     .push_named_by(data, |d| held_name_text(py, &d.name))?
                     .py()?;
             }
-            batch.index().py()
+            Ok(())
         };
         pushed()?;
-        batch.commit().py()?;
-        let added = first..self.dag.id_bound() as NodeId;
-        self.index.insert_nodes(&self.dag, added);
-        Ok(())
+        let index = &mut self.index;
+        let committed = batch.commit_alongside(|first, values| index.insert_values(first, values));
+        if committed.is_err() {
+            self.index.forget_from(first);
+        }
+        committed.py()
     }
 
     /// Parses an edge given to `add_edges`: `(from, to[, weight[, label]])`. The endpoints

@@ -127,6 +127,29 @@ impl IdentityIndex {
         }
     }
 
+    /// Files the nodes `first, first + 1, ...` whose values are `values` (all live: a batch
+    /// just added), prefetching the slots of the names a few nodes ahead. Reads only the
+    /// name objects' addresses, so it may run off the interpreter's thread.
+    pub fn insert_values(&mut self, first: NodeId, values: &[Option<NodeData>]) {
+        const AHEAD: usize = 8;
+        self.table.reserve(values.len());
+        let addr = |v: &Option<NodeData>| v.as_ref().map(|d| d.name.as_ptr() as usize);
+        for (k, value) in values.iter().enumerate() {
+            if let Some(later) = values.get(k + AHEAD).and_then(addr) {
+                self.prefetch(later);
+            }
+            if let Some(addr) = addr(value) {
+                let id = first + k as NodeId;
+                self.table.insert_unless(Slot { addr, id }, |_| false);
+            }
+        }
+    }
+
+    /// Unfiles every node from id `first` on (a batch being undone).
+    pub fn forget_from(&mut self, first: NodeId) {
+        self.table.retain(|s| s.id < first);
+    }
+
     /// Unfiles node `id` of `dag`.
     pub fn remove(&mut self, dag: &Dag<NodeData>, id: NodeId) {
         let addr = dag.data(id).name.as_ptr() as usize;

@@ -141,7 +141,7 @@ fn extend_unique_many(list: &mut Adjacency, new: &[NodeId]) -> bool {
 const PARALLEL_MIN: usize = 1 << 15;
 
 /// True when this process may run on more than one core (asked once).
-fn two_cores() -> bool {
+pub(super) fn two_cores() -> bool {
     static TWO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }

@@ -5,12 +5,45 @@
 //! few times for every node), those misses come one at a time. Filed together in a tight loop
 //! that prefetches the slots a few names ahead, they overlap.
 
+use super::bulk::two_cores;
 use super::{Dag, NameHash, NodeId, NodeMark};
 use crate::error::{DagError, Result};
+use crate::name_index::NameIndex;
+use crate::name_store::NameStore;
 use std::borrow::Cow;
 
 /// How many names ahead of the one it files [`NodeBatch::index`] prefetches.
 const PREFETCH_AHEAD: usize = 16;
+
+/// From this many pending names on, `commit_alongside` runs the caller's work on a second
+/// thread (below, a thread costs more than the overlap saves).
+const PARALLEL_MIN: usize = 1 << 15;
+
+/// Files the names of nodes `first + from ..` (hashes `hashes[from..]`) in `index`, in order,
+/// prefetching ahead; on a duplicate, `Err` with its position in `hashes`.
+fn file_names(
+    index: &mut NameIndex,
+    names: &NameStore,
+    hashes: &[u32],
+    first: usize,
+    from: usize,
+) -> std::result::Result<(), usize> {
+    for i in from..hashes.len() {
+        if let Some(&ahead) = hashes.get(i + PREFETCH_AHEAD) {
+            index.prefetch(ahead);
+        }
+        let id = (first + i) as NodeId;
+        if index
+            .insert_unless(hashes[i], id, |other| {
+                names.same(other as usize, id as usize)
+            })
+            .is_some()
+        {
+            return Err(i);
+        }
+    }
+    Ok(())
+}
 
 /// Nodes being added to a [`Dag`] together; see [`Dag::node_batch`].
 ///
@@ -103,26 +136,29 @@ impl<N> NodeBatch<'_, N> {
     pub fn index(&mut self) -> Result<()> {
         let first = self.mark_bound();
         let dag = &mut *self.dag;
-        let hashes = &self.hashes;
-        for i in self.indexed..hashes.len() {
-            if let Some(&ahead) = hashes.get(i + PREFETCH_AHEAD) {
-                dag.index.prefetch(ahead);
+        let filed = file_names(
+            &mut dag.index,
+            &dag.names,
+            &self.hashes,
+            first,
+            self.indexed,
+        );
+        self.filed(filed)
+    }
+
+    /// Records how far `file_names` got.
+    fn filed(&mut self, filed: std::result::Result<(), usize>) -> Result<()> {
+        match filed {
+            Ok(()) => {
+                self.indexed = self.hashes.len();
+                Ok(())
             }
-            let id = (first + i) as NodeId;
-            let names = &dag.names;
-            if dag
-                .index
-                .insert_unless(hashes[i], id, |other| {
-                    names.same(other as usize, id as usize)
-                })
-                .is_some()
-            {
+            Err(i) => {
                 self.indexed = i;
-                return Err(DagError::DuplicateNode(names.get(id as usize).to_owned()));
+                let name = self.dag.names.get(self.mark_bound() + i);
+                Err(DagError::DuplicateNode(name.to_owned()))
             }
         }
-        self.indexed = hashes.len();
-        Ok(())
     }
 
     /// Files every name and keeps the batch; on a duplicate name nothing of it is kept.
@@ -130,6 +166,58 @@ impl<N> NodeBatch<'_, N> {
         self.index()?;
         self.committed = true;
         Ok(())
+    }
+
+    /// [`NodeBatch::commit`], running `alongside` meanwhile on the batch's first id and its
+    /// nodes' values (in id order), and returning what it returns. A caller that keeps an
+    /// index of its own over the values (the Python bindings index the name objects) builds
+    /// it there. For a large batch on a machine with more than one core, `alongside` runs on
+    /// a second thread while the names are filed; otherwise after. On a duplicate name the
+    /// batch is undone and the error returned, and whatever `alongside` did stands: the
+    /// caller undoes it.
+    ///
+    /// ```
+    /// use dagron_core::Dag;
+    /// let mut dag: Dag<u32> = Dag::new();
+    /// let mut batch = dag.node_batch(2);
+    /// batch.push("a", 10).unwrap();
+    /// batch.push("b", 20).unwrap();
+    /// let sum = batch
+    ///     .commit_alongside(|first, values| {
+    ///         assert_eq!(first, 0);
+    ///         values.iter().flatten().sum::<u32>()
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!((sum, dag.node_id("b")), (30, Some(1)));
+    /// ```
+    pub fn commit_alongside<R, F>(mut self, alongside: F) -> Result<R>
+    where
+        N: Sync,
+        R: Send,
+        F: FnOnce(NodeId, &[Option<N>]) -> R + Send,
+    {
+        let first = self.mark_bound();
+        let from = self.indexed;
+        if self.hashes.len() - from < PARALLEL_MIN || !two_cores() {
+            self.index()?;
+            let result = alongside(first as NodeId, &self.dag.data[first..]);
+            self.committed = true;
+            return Ok(result);
+        }
+        let dag = &mut *self.dag;
+        let hashes = &self.hashes;
+        let (filed, result) = std::thread::scope(|scope| {
+            let values = &dag.data[first..];
+            let side = scope.spawn(move || alongside(first as NodeId, values));
+            let filed = file_names(&mut dag.index, &dag.names, hashes, first, from);
+            (
+                filed,
+                side.join().expect("the caller's work does not panic"),
+            )
+        });
+        self.filed(filed)?;
+        self.committed = true;
+        Ok(result)
     }
 
     fn mark_bound(&self) -> usize {
@@ -195,6 +283,36 @@ mod tests {
             batch.push(name, ()).unwrap();
         }
         assert_eq!(batch.index(), Err(DagError::DuplicateNode("b".into())));
+    }
+
+    #[test]
+    fn a_large_batch_runs_the_callers_work_alongside_and_still_refuses_duplicates() {
+        let names: Vec<String> = (0..PARALLEL_MIN + 10).map(|i| format!("n{i}")).collect();
+        for dup in [None, Some("n12")] {
+            let mut dag: Dag<usize> = Dag::new();
+            let mut batch = dag.node_batch(names.len());
+            for (i, n) in names.iter().enumerate() {
+                batch.push(n, i).unwrap();
+            }
+            if let Some(d) = dup {
+                batch.push(d, 0).unwrap();
+            }
+            let seen = batch.commit_alongside(|first, values| {
+                assert_eq!(first, 0);
+                values.iter().flatten().count()
+            });
+            match dup {
+                None => {
+                    assert_eq!(seen, Ok(names.len()));
+                    assert_eq!(dag.node_id("n5"), Some(5));
+                }
+                Some(d) => {
+                    assert_eq!(seen, Err(DagError::DuplicateNode(d.into())));
+                    assert_eq!(dag.node_count(), 0);
+                    assert_eq!(dag.node_id("n5"), None);
+                }
+            }
+        }
     }
 
     #[test]

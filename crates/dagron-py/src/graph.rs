@@ -178,7 +178,7 @@ impl PyDag {
     /// Parses an edge given to `add_edges`: `(from, to[, weight[, label]])`. The endpoints
     /// are resolved before anything runs Python code (a weight's `__float__`), and the tuple
     /// is held while anything does, so `item` may be a borrowed list item (see
-    /// `insert_list_edges`).
+    /// `parse_list_edges`).
     #[inline(always)]
     fn parse_edge(&self, item: &Bound<'_, PyAny>) -> PyResult<(NodeId, NodeId, Option<EdgeAttrs>)> {
         let tuple = item.cast::<PyTuple>().map_err(|_| {

@@ -252,34 +252,31 @@ impl<N> Dag<N> {
         let (out, inc) = (&mut self.out, &mut self.inc);
         let accepted = if pairs.len() >= PARALLEL_MIN && two_cores() {
             // The two sides touch disjoint lists: the predecessor lists fill on a second
-            // thread meanwhile, and are emptied of the batch again if the successor side
-            // refuses it.
-            std::thread::scope(|scope| {
+            // thread meanwhile, and drop the batch again if the successor side refuses it.
+            let accepted = std::thread::scope(|scope| {
                 let incoming = scope.spawn(|| push_incoming(inc, pairs, shape.by_target, bound));
                 let accepted = push_outgoing(out, pairs, shape.by_source, bound);
                 incoming
                     .join()
                     .expect("the predecessor lists' thread does not panic");
                 accepted
-            })
+            });
+            if !accepted {
+                pop_appended(inc, pairs.iter().map(|&(_, t)| t));
+            }
+            accepted
         } else {
             let accepted = push_outgoing(out, pairs, shape.by_source, bound);
             if accepted {
                 push_incoming(inc, pairs, shape.by_target, bound);
             }
-            return accepted && self.finish_grouped(pairs, shape.monotone);
+            accepted
         };
-        if !accepted {
-            pop_appended(&mut self.inc, pairs.iter().map(|&(_, t)| t));
-            return false;
+        if accepted {
+            self.edges += pairs.len();
+            self.monotone = shape.monotone;
         }
-        self.finish_grouped(pairs, shape.monotone)
-    }
-
-    fn finish_grouped(&mut self, pairs: &[(NodeId, NodeId)], monotone: Monotone) -> bool {
-        self.edges += pairs.len();
-        self.monotone = monotone;
-        true
+        accepted
     }
 
     /// Undoes a successful [`Dag::push_grouped`] of `pairs` (and their attributes).

@@ -62,7 +62,11 @@ impl IdentityIndex {
     /// The index of every live node of `dag`.
     pub fn build(dag: &Dag<NodeData>) -> Self {
         let mut index = IdentityIndex::default();
-        index.insert_nodes(dag, dag.node_ids());
+        index.table.reserve(dag.node_count());
+        for id in dag.node_ids() {
+            let addr = dag.data(id).name.as_ptr() as usize;
+            index.table.insert_unless(Slot { addr, id }, |_| false);
+        }
         index
     }
 
@@ -102,29 +106,6 @@ impl IdentityIndex {
             return Ok(None);
         };
         Ok(dag.node_id(&name_text(text)?))
-    }
-
-    /// Files the given nodes of `dag`, none of which is filed yet, prefetching the slots of
-    /// the names a few nodes ahead so that a large batch overlaps its cache misses.
-    pub fn insert_nodes(&mut self, dag: &Dag<NodeData>, ids: impl Iterator<Item = NodeId>) {
-        const AHEAD: usize = 8;
-        let (lower, _) = ids.size_hint();
-        self.table.reserve(lower);
-        let mut ring = [Slot::FREE; AHEAD];
-        let mut seen = 0usize;
-        for id in ids {
-            let addr = dag.data(id).name.as_ptr() as usize;
-            self.prefetch(addr);
-            let k = seen % AHEAD;
-            if seen >= AHEAD {
-                self.table.insert_unless(ring[k], |_| false);
-            }
-            ring[k] = Slot { addr, id };
-            seen += 1;
-        }
-        for j in seen.saturating_sub(AHEAD)..seen {
-            self.table.insert_unless(ring[j % AHEAD], |_| false);
-        }
     }
 
     /// Files the nodes `first, first + 1, ...` whose values are `values` (all live: a batch

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Un
 
 from . import _clock
 from ._core import DAG, ReadySet
+from .backends.base import Completion, Started, Succeeded
 from .callbacks import ExecutionCallbacks, fire
 from .errors import TaskTimeoutError
 from .result import ExecutionResult, NodeResult, NodeStatus, _describe
@@ -170,22 +171,23 @@ class RunState:
 
     # -- events from the backend ------------------------------------------------------------
 
-    def absorb(self, reports: Iterable[tuple[Any, ...]]) -> None:
-        """Feed a backend's reports (:class:`~dagron.backends.base.Completion` tuples) in
-        order: completions and started notices. Successes, by far the most common, are
-        handled right here, with the attributes they need in locals: the loop's hot path."""
+    def absorb(self, reports: Iterable[Completion]) -> None:
+        """Feed a backend's reports (:class:`~dagron.backends.base.Started`, ``Succeeded``,
+        ``Failed``) in order. Successes, by far the most common, are handled right here, with
+        the attributes they need in locals: the loop's hot path."""
         n, current, results, names = self.n, self.current, self.results, self.names
         attempts, complete, on_complete = self.attempts, self.ready.complete, self.on_complete
         begun = self.begun if self.prefetch else None
         debug = self.debug
         done = 0  # successes, taken off inflight at the end (only arithmetic uses it here)
-        for key, ok, value, tb, started, finished, took, worker in reports:
-            if not ok:
-                if ok is None:
-                    self.started(key, worker)
+        for report in reports:
+            if type(report) is not Succeeded:
+                if type(report) is Started:
+                    self.started(report.key, report.worker)
                 else:
-                    self.failed(key, value, tb, started, finished, took, worker)
+                    self.failed(*report)
                 continue
+            key, value, started, finished, took, worker = report
             i = key % n
             if current[i] != key:
                 continue  # stale: this attempt was abandoned
@@ -203,11 +205,6 @@ class RunState:
             if on_complete is not None:
                 fire(on_complete, name, value)
         self.inflight -= done
-
-    def succeeded(
-        self, key: int, value: Any, started: float, finished: float, took: float, worker: str
-    ) -> None:
-        self.absorb(((key, True, value, None, started, finished, took, worker),))
 
     def failed(
         self,

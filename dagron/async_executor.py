@@ -9,12 +9,13 @@ import threading
 import time
 from collections import deque
 from traceback import format_exc
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 from . import _clock
 from ._core import DAG
 from ._plan import PerNode, Tasks, check_common, plan_run
 from ._run import RetryDelay, RunState
+from .backends.base import Failed, Succeeded
 from .callbacks import ExecutionCallbacks
 from .progress import ProgressBar
 from .result import ExecutionResult
@@ -28,7 +29,7 @@ CANCEL_GRACE_SECONDS = 1.0
 
 _thread_ids = iter(range(1 << 62))
 
-_Report = tuple[int, Any, Any, Any, float, float, float, str]
+_Report = Union[Succeeded, Failed]
 
 
 class AsyncDAGExecutor:
@@ -159,14 +160,10 @@ class _Driver:
                     break
                 wakeup = state.next_wakeup()
                 timeout = poll if wakeup is None else min(poll, wakeup - time.monotonic())
-                for key, ok, value, tb, started, finished, took, worker in await self.inbox.take(
-                    max(0.0, timeout)
-                ):
-                    self.running.pop(key, None)
-                    if ok:
-                        state.succeeded(key, value, started, finished, took, worker)
-                    else:
-                        state.failed(key, value, tb, started, finished, took, worker)
+                reports = await self.inbox.take(max(0.0, timeout))
+                for report in reports:
+                    self.running.pop(report.key, None)
+                state.absorb(reports)
                 if wakeup is not None:
                     now = time.monotonic()
                     for key in state.expire(now):
@@ -201,35 +198,19 @@ class _Driver:
             try:
                 value = await fn(*args)
             except Exception as exc:
-                self.inbox.put(
-                    (
-                        key,
-                        False,
-                        exc,
-                        format_exc(),
-                        started,
-                        _clock.now(),
-                        time.perf_counter() - t0,
-                        worker,
-                    )
-                )
+                took = time.perf_counter() - t0
+                self.inbox.put(Failed(key, exc, format_exc(), started, _clock.now(), took, worker))
             else:
-                self.inbox.put(
-                    (
-                        key,
-                        True,
-                        value,
-                        None,
-                        started,
-                        _clock.now(),
-                        time.perf_counter() - t0,
-                        worker,
-                    )
-                )
+                took = time.perf_counter() - t0
+                self.inbox.put(Succeeded(key, value, started, _clock.now(), took, worker))
             return
         fut = _in_thread(self.loop, fn, args)
         ok, value, tb, took, worker = await fut
-        self.inbox.put((key, ok, value, tb, started, _clock.now(), took, f"{self.host}/{worker}"))
+        where, finished = f"{self.host}/{worker}", _clock.now()
+        if ok:
+            self.inbox.put(Succeeded(key, value, started, finished, took, where))
+        else:
+            self.inbox.put(Failed(key, value, tb, started, finished, took, where))
 
 
 def _in_thread(

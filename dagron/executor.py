@@ -5,27 +5,30 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from asyncio import _get_running_loop
+from asyncio import get_running_loop
 from typing import Any, Callable, Union
 
 from ._core import DAG
 from ._plan import PerNode, RunCoroutine, Tasks, check_common, plan_run
 from ._run import RetryDelay, RunState
-from .async_executor import AsyncDAGExecutor
 from .backends import Backend, available_backends, create_backend
-from .backends.base import Completion
+from .backends.base import Completion, Succeeded
 from .callbacks import ExecutionCallbacks
 from .progress import ProgressBar
 from .result import ExecutionResult
 
-__all__ = ["AsyncDAGExecutor", "DAGExecutor", "ExecutionCallbacks"]
+__all__ = ["DAGExecutor", "ExecutionCallbacks"]
 
 logger = logging.getLogger("dagron")
 
 
 def asyncio_running() -> bool:
     """True when this thread is inside a running asyncio event loop (e.g. Jupyter)."""
-    return _get_running_loop() is not None
+    try:
+        get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 # How often the loop looks at cancel_event while nothing else wakes it.
@@ -119,17 +122,17 @@ class DAGExecutor:
             state, _ = plan_run(self, tasks, timeout, pass_results, bar, run_async_inline=False)
             order = self.dag.topological_sort()
             if state.trace is not None:
-                # A cluster runs as many calls at once as it has workers, whatever max_workers.
-                slots = getattr(self.backend, "n_workers", None)
-                state.trace.slots = slots if isinstance(slots, int) else self.max_workers
+                state.trace.slots = self.max_workers
             if state.n:
                 backend = create_backend(self.backend)
                 backend.start(self.max_workers)
                 try:
+                    if state.trace is not None:
+                        # A cluster runs as many calls at once as it has workers.
+                        state.trace.slots = backend.slots
                     _drive(state, backend, self.max_workers, cancel_event)
-                    offsets = getattr(backend, "clock_offsets", None)
-                    if state.trace is not None and offsets is not None:
-                        state.trace.clock_offsets = offsets()
+                    if state.trace is not None and backend.capabilities.clock_offsets:
+                        state.trace.clock_offsets = backend.clock_offsets()
                 finally:
                     backend.shutdown(wait=False)
         finally:
@@ -164,12 +167,12 @@ def _drive(
 def _inline_runner(
     backend: Backend, cancel_event: threading.Event | None
 ) -> Callable[[int, Callable[..., Any], tuple[Any, ...]], Completion] | None:
-    """The backend's ``run_inline`` when running on this thread is safe: not while a
-    ``cancel_event`` needs the loop free to notice it, nor inside a running event loop (a task
-    calling ``asyncio.run`` would fail here but not on a worker thread)."""
-    if cancel_event is not None or asyncio_running():
+    """The backend's ``run_inline`` when it has one and running on this thread is safe: not
+    while a ``cancel_event`` needs the loop free to notice it, nor inside a running event loop
+    (a task calling ``asyncio.run`` would fail here but not on a worker thread)."""
+    if not backend.capabilities.run_inline or cancel_event is not None or asyncio_running():
         return None
-    return getattr(backend, "run_inline", None)
+    return backend.run_inline
 
 
 def _run_here(
@@ -190,7 +193,7 @@ def _run_here(
             return [i]
         report = run_inline(start(i, True), calls[i], args(i))
         absorb((report,))
-        if not report[1] and (state.stopping or state.delayed):
+        if type(report) is not Succeeded and (state.stopping or state.delayed):
             return []
         batch = pop(capacity)
         if len(batch) != 1:
@@ -206,30 +209,31 @@ def _loop(
 ) -> None:
     pop, args, calls = state.ready.pop, state.args, state.calls
     submit, wait = backend.submit, backend.wait
-    submit_many = getattr(backend, "submit_many", None)
+    caps = backend.capabilities
+    submit_many = backend.submit_many if caps.submit_many else None
     absorb, start_many, preds = state.absorb, state.start_many, state.preds
     poll = IDLE_POLL_SECONDS if cancel_event is None else CANCEL_POLL_SECONDS
     clock = time.monotonic
     run_inline = _inline_runner(backend, cancel_event)
     # A backend may want more calls outstanding than it runs at once (prefetch), and may
     # change how many after each wait() (the threads backend adapts it to call durations).
-    has_capacity = hasattr(backend, "capacity")
-    capacity = max(max_workers, backend.capacity if has_capacity else max_workers)
-    if capacity > max_workers or getattr(backend, "queues_ahead", False):
-        withdraw = getattr(backend, "withdraw", None)
+    adaptive = caps.adaptive_capacity
+    capacity = max(max_workers, backend.capacity)
+    if capacity > max_workers or caps.queues_ahead:
+        withdraw = backend.withdraw if caps.withdraw else None
         # Started notices serve timeouts and on_start; fail-fast can ask withdraw() instead.
         quiet = (
             withdraw is not None
-            and hasattr(backend, "notify_starts")
+            and caps.quiet_starts
             and state.timeouts is None
             and state.on_start is None
         )
         if quiet:
-            backend.notify_starts = False  # type: ignore[attr-defined]
+            backend.skip_started_notices()
         state.use_prefetch(withdraw, notices=not quiet)
-        if cancel_event is not None and hasattr(backend, "watch_cancel"):
+        if cancel_event is not None and caps.watches_cancel:
             backend.watch_cancel(cancel_event)  # so queued calls never begin once it is set
-    resume = getattr(backend, "resume", None)
+    resume = backend.resume if caps.holds_after_failure else None
     names = state.names
     while True:
         if cancel_event is not None and cancel_event.is_set():
@@ -237,7 +241,7 @@ def _loop(
                 backend.cancel(key)
             return
         if not state.stopping:
-            if has_capacity:
+            if adaptive:
                 capacity = backend.capacity
             free = capacity - state.inflight
             if free > 0:

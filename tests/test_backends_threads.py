@@ -8,6 +8,7 @@ from typing import Any, Iterator
 import pytest
 
 from dagron.backends import Backend, available_backends, create_backend, register_backend
+from dagron.backends.base import Failed, Started, Succeeded
 from dagron.backends.threads import MAX_AHEAD, ThreadsBackend
 
 WAIT = 10.0
@@ -28,13 +29,13 @@ def release() -> Iterator[threading.Event]:
     ev.set()
 
 
-def collect(b: ThreadsBackend, count: int, started: bool = False) -> list[tuple[Any, ...]]:
+def collect(b: ThreadsBackend, count: int, started: bool = False) -> list[Any]:
     """The next ``count`` completions (``started``: the next ``count`` started notices)."""
-    out: list[tuple[Any, ...]] = []
+    out: list[Any] = []
     while len(out) < count:
         got = b.wait(WAIT)
         assert got, "backend reported nothing"
-        out.extend(r for r in got if (r[1] is None) is started)
+        out.extend(r for r in got if isinstance(r, Started) is started)
     return out
 
 
@@ -46,8 +47,10 @@ def test_threads_backend_satisfies_the_backend_protocol() -> None:
 
 def test_threads_backend_reports_value_and_times(backend: ThreadsBackend) -> None:
     backend.submit(3, divmod, (7, 2))
-    ((key, ok, value, tb, started, finished, took, worker),) = collect(backend, 1)
-    assert (key, ok, value, tb) == (3, True, (3, 1), None)
+    (report,) = collect(backend, 1)
+    assert isinstance(report, Succeeded)
+    key, value, started, finished, took, worker = report
+    assert (key, value) == (3, (3, 1))
     assert started <= finished and took >= 0 and "dagron-worker" in worker
 
 
@@ -56,8 +59,8 @@ def test_threads_backend_reports_exception_with_traceback_text(backend: ThreadsB
         raise KeyError("missing")
 
     backend.submit(1, bad, ())
-    ((_, ok, value, tb, *_),) = collect(backend, 1)
-    assert ok is False and isinstance(value, KeyError)
+    ((_, value, tb, *_),) = collect(backend, 1)
+    assert isinstance(value, KeyError)
     assert "in bad" in tb and "KeyError" in tb
 
 
@@ -67,12 +70,12 @@ def test_threads_backend_survives_system_exit_in_a_task(backend: ThreadsBackend)
 
     backend.submit(1, leave, ())
     backend.submit(2, int, ("5",))
-    reports: dict[int, tuple[Any, ...]] = {}
+    reports: dict[int, Any] = {}
     while len(reports) < 2:
         reports.update((r[0], r) for r in collect(backend, 1))
         backend.resume()  # as the loop does once it has seen a failure
-    assert reports[1][1] is False and isinstance(reports[1][2], SystemExit)
-    assert reports[2][2] == 5
+    assert isinstance(reports[1], Failed) and isinstance(reports[1].error, SystemExit)
+    assert reports[2].value == 5
 
 
 def test_threads_backend_wait_times_out_empty(backend: ThreadsBackend) -> None:
@@ -96,7 +99,7 @@ def test_threads_backend_runs_calls_in_parallel(backend: ThreadsBackend) -> None
     barrier = threading.Barrier(2, timeout=WAIT)
     backend.submit(1, barrier.wait, ())
     backend.submit(2, barrier.wait, ())
-    assert all(r[1] for r in collect(backend, 2))
+    assert all(isinstance(r, Succeeded) for r in collect(backend, 2))
 
 
 def test_threads_backend_cancel_replaces_a_stuck_thread(
@@ -114,7 +117,7 @@ def test_threads_backend_cancel_replaces_a_stuck_thread(
     backend.cancel(1)
     backend.cancel(2)
     backend.submit(3, int, ("1",))  # both threads are stuck, so this needs a new one
-    assert [r[:3] for r in collect(backend, 1)] == [(3, True, 1)]
+    assert [r[:2] for r in collect(backend, 1)] == [(3, 1)]
     release.set()
     assert finished.wait(WAIT)
     assert backend.wait(0.05) == []  # the abandoned calls never report
@@ -156,8 +159,8 @@ def test_threads_backend_holds_its_queue_after_a_failure_until_resumed() -> None
     try:
         b.submit(1, int, ("not a number",))
         b.submit(2, ran.append, (2,))
-        ((key, ok, *_),) = collect(b, 1)
-        assert (key, ok) == (1, False)
+        (report,) = collect(b, 1)
+        assert isinstance(report, Failed) and report.key == 1
         assert b.withdraw(2) is True  # the worker waited: the loop may still take it back
         b.submit(3, ran.append, (3,))
         b.resume()
@@ -229,11 +232,11 @@ def test_create_backend_from_an_object_with_a_backend_method() -> None:
 
 def test_threads_backend_sends_no_started_notices_when_told() -> None:
     b = ThreadsBackend()
-    b.notify_starts = False
+    b.skip_started_notices()
     b.start(1)
     try:
         b.submit(1, int, ("4",))
-        assert [r[:3] for r in b.wait(WAIT)] == [(1, True, 4)]
+        assert [(type(r), *r[:2]) for r in b.wait(WAIT)] == [(Succeeded, 1, 4)]
     finally:
         b.shutdown(wait=True)
 
@@ -243,10 +246,10 @@ def test_threads_backend_resume_keeps_holding_for_a_failure_not_yet_collected() 
     b = ThreadsBackend()
     b.start(1)
     b._go.clear()  # as a worker does once it has reported a failure
-    b._outbox.put((1, False, ValueError("x"), "tb", 0.0, 0.0, 0.0, "w"))  # type: ignore[arg-type]
+    b._outbox.put(Failed(1, ValueError("x"), "tb", 0.0, 0.0, 0.0, "w"))
     b.resume()
     assert not b._go.is_set()
-    assert [r[:2] for r in b.wait(0)] == [(1, False)]
+    assert [(type(r), r.key) for r in b.wait(0)] == [(Failed, 1)]
     b.resume()
     assert b._go.is_set()
 
@@ -276,7 +279,7 @@ def test_threads_backend_submit_many_runs_each_call_once() -> None:
     b.start(2)
     try:
         b.submit_many([(key, int, (str(key),)) for key in range(6)])
-        assert sorted(r[2] for r in collect(b, 6)) == list(range(6))
+        assert sorted(r.value for r in collect(b, 6)) == list(range(6))
         assert len(b._threads) == 2 and b.wait(0.01) == []
     finally:
         b.shutdown(wait=True)

@@ -11,6 +11,7 @@ import pytest
 
 import dagron
 from dagron._run import RunState, per_node
+from dagron.backends.base import Failed, Succeeded
 from dagron.callbacks import ExecutionCallbacks
 from dagron.result import NodeStatus
 
@@ -36,11 +37,11 @@ def state_for(
 
 
 def ok(state: RunState, key: int, value: Any = None) -> None:
-    state.succeeded(key, value, 1.0, 2.0, 1.0, "w")
+    state.absorb([Succeeded(key, value, 1.0, 2.0, 1.0, "w")])
 
 
 def fail(state: RunState, key: int) -> None:
-    state.failed(key, ValueError("x"), "tb", 1.0, 2.0, 1.0, "w")
+    state.absorb([Failed(key, ValueError("x"), "tb", 1.0, 2.0, 1.0, "w")])
 
 
 def statuses(state: RunState) -> dict[str, str]:

@@ -8,11 +8,21 @@ by name, lazily imported from ``"module:attribute"`` so unused backends cost not
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, Union, cast
+from typing import Any, Callable, Union
 
-from .base import Backend, Completion
+from .base import Backend, Capabilities, Completion, Failed, Started, Succeeded
 
-__all__ = ["Backend", "Completion", "available_backends", "create_backend", "register_backend"]
+__all__ = [
+    "Backend",
+    "Capabilities",
+    "Completion",
+    "Failed",
+    "Started",
+    "Succeeded",
+    "available_backends",
+    "create_backend",
+    "register_backend",
+]
 
 BackendFactory = Callable[[], Backend]
 
@@ -37,14 +47,16 @@ def available_backends() -> list[str]:
 def create_backend(spec: Union[str, BackendFactory, Any]) -> Backend:
     """A backend for one run: from a registered name, from an object with a ``backend()``
     method (a cluster that hands out backends on its warm workers), from a zero-argument
-    factory, or a backend object itself (``DaskBackend(client)``), used as it is."""
+    factory, or a backend object itself (``DaskBackend(client)``), used as it is.
+
+    Raises ``TypeError`` when what comes out is not a :class:`Backend`."""
+    if isinstance(spec, Backend):
+        return spec
     make = getattr(spec, "backend", None)
     if callable(make):
-        return make()
-    if all(callable(getattr(spec, m, None)) for m in ("start", "submit", "wait", "shutdown")):
-        return cast(Backend, spec)
+        return _checked(make(), spec)
     if callable(spec):
-        return spec()
+        return _checked(spec(), spec)
     try:
         factory = _registry[spec]
     except KeyError:
@@ -54,4 +66,13 @@ def create_backend(spec: Union[str, BackendFactory, Any]) -> Backend:
     if isinstance(factory, str):
         module, _, attr = factory.partition(":")
         factory = _registry[spec] = getattr(importlib.import_module(module), attr)
-    return factory()
+    return _checked(factory(), spec)
+
+
+def _checked(backend: Any, spec: Any) -> Backend:
+    if not isinstance(backend, Backend):
+        raise TypeError(
+            f"backend {spec!r} gave {type(backend).__qualname__}, which is not a "
+            "dagron.backends.Backend (subclass it and declare its capabilities)"
+        )
+    return backend

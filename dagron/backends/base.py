@@ -1,39 +1,81 @@
-"""The backend seam: what the executor's scheduling loop needs from a place that runs tasks.
+"""The backend contract: what the executor's scheduling loop needs from a place that runs tasks.
 
 The loop in ``DAGExecutor`` decides everything (what is ready, retries, timeouts, fail-fast,
 callbacks). A backend only runs one node's call when told to and reports back. All methods
 are called from the coordinating thread; ``wait`` is where that thread blocks.
 
+The contract has three parts, all in this module:
+
+* :class:`Backend`: the required methods, plus optional ones that a backend offers by saying
+  so in its :class:`Capabilities` (the loop reads them once per run; it never probes a
+  backend for a method).
+* :class:`Capabilities`: the optional features, as data.
+* Reports: :class:`Started`, :class:`Succeeded` and :class:`Failed`, what ``wait`` returns.
+
 Keys: the loop gives every attempt of every node a distinct ``int`` key and expects it back
-in the completion. A completion for a key the loop has given up on (timed out, cancelled) is
-ignored, so a backend never has to guarantee it will not report one.
+in the reports. A report for a key the loop has given up on (timed out, cancelled) is
+ignored, so a backend never has to guarantee it will not send one.
+
+Stamps: ``started_at``/``finished_at`` are wall-clock stamps on the run's timeline
+(:mod:`dagron._clock`; a backend with workers elsewhere moves their stamps onto it) and
+``duration`` is ``time.perf_counter()`` seconds around the call, all taken where it ran.
+
+Building a report on a hot path: ``tuple.__new__(Succeeded, (key, value, ...))`` makes the
+same record as ``Succeeded(key, value, ...)`` in less than half the time (it skips the
+keyword handling of a named tuple's ``__new__``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional, Protocol, Sequence, runtime_checkable
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Sequence, Union
 
-__all__ = ["Backend", "Completion"]
+if TYPE_CHECKING:
+    from .._clock import ClockOffset
+
+__all__ = [
+    "Backend",
+    "Call",
+    "Capabilities",
+    "Completion",
+    "Failed",
+    "Started",
+    "Succeeded",
+]
+
+#: One call to queue: ``(key, fn, args)``.
+Call = tuple[int, Callable[..., Any], tuple[Any, ...]]
 
 
-class Completion(NamedTuple):
-    """One report from a backend, as an 8-tuple (backends may send plain tuples: the loop
-    unpacks by position, and building a NamedTuple costs more than a tuple on the hot path).
-
-    ``ok`` is ``True`` when the call returned ``value``; ``False`` when it raised ``value``
-    (an exception) with ``traceback`` as text; ``None`` for a *started* notice, which a backend
-    that queues work ahead of the call (prefetch) sends when the call really begins, so the
-    node's timeout counts from there (other fields but ``key``, ``started_at`` and ``worker``
-    are then ignored). ``started_at``/``finished_at`` are wall-clock stamps on the run's
-    timeline (:mod:`dagron._clock`; a backend with workers elsewhere moves their stamps onto
-    it) and
-    ``duration`` is ``time.perf_counter()`` seconds around the call, all taken where it ran.
-    ``value`` may be a :class:`dagron.result.Deferred` that loads on first access.
-    """
+class Started(NamedTuple):
+    """The call of ``key`` really began, on ``worker``. Sent only by a backend that queues
+    calls before they begin (:attr:`Capabilities.queues_ahead`), so ``on_start`` fires and
+    the node's timeout counts from the real start."""
 
     key: int
-    ok: Optional[bool]
+    started_at: float
+    worker: str
+
+
+class Succeeded(NamedTuple):
+    """The call of ``key`` returned ``value``. ``value`` may be a
+    :class:`dagron.result.Deferred` that loads on first access."""
+
+    key: int
     value: Any
+    started_at: float
+    finished_at: float
+    duration: float
+    worker: str
+
+
+class Failed(NamedTuple):
+    """The call of ``key`` raised ``error`` (``traceback`` as text, when there is one), or
+    could not be run at all (an unpicklable task, a lost worker)."""
+
+    key: int
+    error: BaseException
     traceback: Optional[str]
     started_at: float
     finished_at: float
@@ -41,82 +83,125 @@ class Completion(NamedTuple):
     worker: str
 
 
-@runtime_checkable
-class Backend(Protocol):
-    """Runs single node calls for one run of the scheduling loop.
+#: What :meth:`Backend.wait` returns a sequence of.
+Completion = Union[Started, Succeeded, Failed]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """The optional parts of the contract a backend has. Each flag promises the methods and
+    behaviour it names; the loop reads them once, before the first submit."""
+
+    #: Calls may be queued before a worker is free (prefetch): the backend sends a
+    #: :class:`Started` for every call when it really begins, unless told not to
+    #: (``quiet_starts``). Implied when ``capacity`` exceeds ``max_workers``.
+    queues_ahead: bool = False
+    #: ``capacity`` may change after every ``wait()`` (the loop reads it again each time).
+    adaptive_capacity: bool = False
+    #: :meth:`Backend.withdraw` takes a queued call back atomically. Fail-fast uses it, and
+    #: counts a call it cannot withdraw as running.
+    withdraw: bool = False
+    #: After reporting a failure the backend begins no queued call until the loop calls
+    #: :meth:`Backend.resume` (so fail-fast starts nothing new). Called after every batch.
+    holds_after_failure: bool = False
+    #: :meth:`Backend.watch_cancel` takes the run's ``cancel_event``: no queued call begins
+    #: once it is set.
+    watches_cancel: bool = False
+    #: :meth:`Backend.skip_started_notices` turns :class:`Started` reports off for the run
+    #: (the loop does so, with ``withdraw``, when no timeout and no ``on_start`` needs them).
+    quiet_starts: bool = False
+    #: :meth:`Backend.submit_many` queues a list of calls in one call.
+    submit_many: bool = False
+    #: :meth:`Backend.run_inline` runs one call on the calling thread. The loop uses it only
+    #: when that node is the one thing that can run (nothing in flight, nothing else ready,
+    #: no retry waiting), has no timeout, and no ``cancel_event`` is in use, so no
+    #: parallelism is lost and two thread switches per node are saved on chains. Only for
+    #: backends that run calls in this process.
+    run_inline: bool = False
+    #: :meth:`Backend.clock_offsets` reports each worker's measured clock offset; a traced
+    #: run records them in its trace.
+    clock_offsets: bool = False
+
+
+class Backend:
+    """Runs single node calls for one run of the scheduling loop. Subclass it.
 
     Lifecycle: ``start(max_workers)`` once, then any number of ``submit`` / ``wait`` /
     ``cancel``, then ``shutdown(wait=...)`` exactly once (also after errors). The loop never
     has more than ``capacity`` submitted keys outstanding, not counting cancelled ones.
+
+    The optional methods at the end are called only when :attr:`capabilities` says the
+    backend has them.
     """
 
-    name: str
-    #: How many submitted keys the backend wants outstanding, set by ``start`` and read by
-    #: the loop again after every ``wait`` (a backend may adapt it to call durations). Equal
-    #: to ``max_workers``: every submitted call starts at once. Larger (prefetch, so a
-    #: worker's next call is already there when one finishes): the backend must send a
-    #: started notice for each call, and say so from the start with ``capacity`` >
-    #: ``max_workers`` or a true ``queues_ahead`` attribute; ``on_start`` and timeouts then
-    #: count from the notice, and fail-fast cancels calls not yet begun.
-    capacity: int
+    #: The backend's name, for messages.
+    name: str = "backend"
+    #: What the backend offers beyond the required methods.
+    capabilities: Capabilities = Capabilities()
+    #: How many submitted keys the backend wants outstanding, set by ``start``. Equal to
+    #: ``max_workers``: every submitted call starts at once. Larger (prefetch, so a worker's
+    #: next call is already there when one finishes): the backend must send :class:`Started`
+    #: reports, and ``on_start``, timeouts and fail-fast then go by them.
+    capacity: int = 1
+    #: How many calls the backend runs at once, set by ``start`` (a cluster's worker count,
+    #: which may differ from ``max_workers``). Traces record it.
+    slots: int = 1
 
     def start(self, max_workers: int) -> None:
-        """Get ready to run up to ``max_workers`` calls at once; set ``capacity``."""
+        """Get ready to run up to ``max_workers`` calls at once; set ``capacity`` and
+        ``slots``."""
+        raise NotImplementedError
 
     def submit(
         self, key: int, fn: Callable[..., Any], args: tuple[Any, ...], name: str = ""
     ) -> None:
-        """Run ``fn(*args)`` and report a :class:`Completion` for ``key``. Must not block.
-        ``name`` is the node's, for messages."""
+        """Run ``fn(*args)`` and report it for ``key``. Must not block. ``name`` is the
+        node's, for messages."""
+        raise NotImplementedError
 
     def wait(self, timeout: float | None) -> Sequence[Completion]:
         """Block up to ``timeout`` seconds (``None``: until something arrives) and return every
-        completion available, oldest first; an empty sequence on timeout."""
+        report available, oldest first; an empty sequence on timeout."""
+        raise NotImplementedError
 
     def cancel(self, key: int) -> None:
         """Give up on ``key``: stop it if the backend can (the processes backend kills the
         worker), else leave it to finish unobserved, and keep ``max_workers`` capacity for
-        other work. Its completion, if one still comes, will be ignored."""
+        other work. Its report, if one still comes, will be ignored."""
+        raise NotImplementedError
 
     def shutdown(self, wait: bool) -> None:
         """Release workers. ``wait=False`` must return promptly even if calls are stuck."""
+        raise NotImplementedError
 
+    # -- optional: only called when `capabilities` says so ----------------------------------
 
-# Optional, for a backend that queues ahead (the threads backend has all three):
-#
-#     def withdraw(self, key: int) -> bool
-#
-# takes a queued call back if it has not begun, atomically with a worker beginning it: True
-# means it will never run. Fail-fast uses it, and counts a call it cannot withdraw as running.
-#
-#     def resume(self) -> None
-#
-# A backend defining it begins no queued call after reporting a failure until the loop calls
-# resume() with that failure handled (so fail-fast starts nothing new). The loop calls it
-# after handling each batch that wait() returned.
-#
-#     def watch_cancel(self, event: threading.Event) -> None
-#
-# called with the run's cancel_event: the backend begins no queued call once it is set.
-#
-# A backend with withdraw() may also have a ``notify_starts`` attribute, True by default:
-# the loop sets it to False before the first submit when the run needs no started notices
-# (no timeouts, no on_start callback), and the backend then sends none.
+    def withdraw(self, key: int) -> bool:
+        """Take back a queued call if it has not begun, atomically with a worker beginning
+        it: True means it will never run and reports nothing."""
+        raise NotImplementedError
 
-# Optional, for speed: ``submit_many(items)`` submits each ``(key, fn, args)`` of a list, in
-# order, as submit() would; the loop uses it for calls without arguments (no pass_results).
+    def resume(self) -> None:
+        """The loop has handled every report ``wait()`` returned: queued calls held after a
+        failure may begin again."""
+        raise NotImplementedError
 
-# Optional: a backend running calls in this process may also define
-#
-#     def run_inline(self, key: int, fn, args) -> Completion
-#
-# to run one call on the calling thread. The loop uses it only when that node is the one
-# thing that can run (nothing in flight, nothing else ready, no retry waiting), has no
-# timeout, and no cancel_event is in use, so no parallelism is lost and two thread switches
-# per node are saved on chains. The processes backend must not define it.
-#
-# A backend whose workers have clocks of their own may also define
-#
-#     def clock_offsets(self) -> dict[str, ClockOffset]
-#
-# returning each worker's measured clock offset; a traced run records them in its trace.
+    def watch_cancel(self, event: threading.Event) -> None:
+        """Begin no queued call once ``event`` (the run's ``cancel_event``) is set."""
+        raise NotImplementedError
+
+    def skip_started_notices(self) -> None:
+        """Send no :class:`Started` reports in this run. Called before the first submit."""
+        raise NotImplementedError
+
+    def submit_many(self, items: Sequence[Call]) -> None:
+        """:meth:`submit` for each ``(key, fn, args)`` of ``items``, in order."""
+        raise NotImplementedError
+
+    def run_inline(self, key: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Completion:
+        """Run one call on the calling thread and return its report."""
+        raise NotImplementedError
+
+    def clock_offsets(self) -> dict[str, ClockOffset]:
+        """Each worker's measured clock offset from this process's clock, by worker name."""
+        raise NotImplementedError

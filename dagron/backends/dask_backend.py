@@ -27,7 +27,7 @@ import cloudpickle
 from .. import _clock
 from ..errors import SerializationError, WorkerLostError
 from ..result import Deferred
-from .base import Completion
+from .base import Backend, Capabilities, Completion, Failed, Started, Succeeded
 
 __all__ = ["DaskBackend"]
 
@@ -105,7 +105,7 @@ def _swap_results(obj: Any) -> Any:
     return obj
 
 
-class DaskBackend:
+class DaskBackend(Backend):
     """Runs node calls as tasks on a ``distributed.Client``'s cluster.
 
     ``client`` is a ``distributed.Client``; or give ``address`` (a scheduler address) and
@@ -113,6 +113,8 @@ class DaskBackend:
     """
 
     name = "dask"
+    # Dask queues tasks on its workers itself: started notices come from the workers.
+    capabilities = Capabilities(queues_ahead=True)
 
     def __init__(self, client: Any = None, *, address: Optional[str] = None) -> None:
         self._client = client
@@ -144,6 +146,7 @@ class DaskBackend:
         # the executor then counts timeouts from the started notices the workers send.
         threads = sum(self._client.nthreads().values()) or max_workers
         self.capacity = max(max_workers, 16 * threads)
+        self.slots = max_workers
 
     def _on_timing(self, event: Any) -> None:
         # Runs on the client's event loop thread. A message without "ok" says the call began.
@@ -183,7 +186,7 @@ class DaskBackend:
         return None
 
     def wait(self, timeout: Optional[float]) -> list[Completion]:
-        out: list[Any] = []  # Completion-shaped tuples
+        out: list[Completion] = []
         deadline = None if timeout is None else time.monotonic() + timeout
         while not out:
             self._collect_waiting(out)
@@ -206,22 +209,21 @@ class DaskBackend:
                 self._settle(key, item, out)
         return out
 
-    def _settle(self, key: int, item: Any, out: list[Any]) -> None:
+    def _settle(self, key: int, item: Any, out: list[Completion]) -> None:
         if key == -2:  # a timing arrived
             self._collect_waiting(out)
             return
         if key == -1:  # a started notice
             started_key = self._tokens.get(item["token"])
             if started_key is not None and started_key in self._names:
-                t = item["started"]
-                out.append((started_key, None, None, None, t, t, 0.0, item["worker"]))
+                out.append(Started(started_key, item["started"], item["worker"]))
             return
         if key not in self._names:
             return  # cancelled meanwhile
         if isinstance(item, SerializationError):
             now = _clock.now()
             self._forget(key)
-            out.append((key, False, item, None, now, now, 0.0, "client"))
+            out.append(Failed(key, item, None, now, now, 0.0, "client"))
             return
         status = item.status
         if status == "cancelled":
@@ -237,7 +239,7 @@ class DaskBackend:
         with self._timing_lock:
             return self._timings.pop(token, None)
 
-    def _collect_waiting(self, out: list[Any]) -> None:
+    def _collect_waiting(self, out: list[Completion]) -> None:
         for key, (future, since) in list(self._waiting.items()):
             t = self._timing_of(future)
             if t is None and time.monotonic() - since < TIMING_GRACE:
@@ -248,11 +250,9 @@ class DaskBackend:
                 t = {"started": now, "finished": now, "took": 0.0, "worker": "dask"}
             self._forget(key, keep_future=True)
             value = DaskResult(future)
-            out.append(
-                (key, True, value, None, t["started"], t["finished"], t["took"], t["worker"])
-            )
+            out.append(Succeeded(key, value, t["started"], t["finished"], t["took"], t["worker"]))
 
-    def _report_error(self, key: int, future: Any, out: list[Any]) -> None:
+    def _report_error(self, key: int, future: Any, out: list[Completion]) -> None:
         from distributed import KilledWorker
 
         exc = future.exception()
@@ -270,7 +270,7 @@ class DaskBackend:
         took = t["took"] if t else 0.0
         worker = t["worker"] if t else "dask"
         self._forget(key)
-        out.append((key, False, exc, tb, started, finished, took, worker))
+        out.append(Failed(key, exc, tb, started, finished, took, worker))
 
     def _forget(self, key: int, keep_future: bool = False) -> None:
         self._names.pop(key, None)

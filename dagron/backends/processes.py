@@ -11,24 +11,40 @@ killed and replaced.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
-from .base import Completion
+from .._clock import ClockOffset
+from ..workers.coordinator import Coordinator
+from .base import Backend, Capabilities, Completion
 
-if TYPE_CHECKING:
-    from .._clock import ClockOffset
-    from ..workers.cluster import _ClusterBase
-    from ..workers.coordinator import Coordinator
-
-__all__ = ["ProcessesBackend"]
+__all__ = ["CoordinatorLender", "ProcessesBackend"]
 
 
-class ProcessesBackend:
-    """Runs node calls on worker processes: its own for one run, or a :class:`LocalCluster`'s."""
+class CoordinatorLender(Protocol):
+    """What lends a run a running coordinator with warm workers (a cluster)."""
+
+    @property
+    def n_workers(self) -> int:
+        """Workers connected now."""
+
+    @property
+    def prefetch(self) -> int:
+        """Tasks each worker holds at once."""
+
+    def lend(self) -> Coordinator:
+        """The coordinator, for this run alone (runs take turns)."""
+
+    def take_back(self) -> None:
+        """The run that borrowed the coordinator is over."""
+
+
+class ProcessesBackend(Backend):
+    """Runs node calls on worker processes: its own for one run, or a cluster's."""
 
     name = "processes"
+    capabilities = Capabilities(clock_offsets=True)
 
-    def __init__(self, cluster: Optional[_ClusterBase] = None, *, prefetch: int = 2) -> None:
+    def __init__(self, cluster: Optional[CoordinatorLender] = None, *, prefetch: int = 2) -> None:
         self._cluster = cluster
         self._prefetch = prefetch
         self._coordinator: Optional[Coordinator] = None
@@ -37,14 +53,13 @@ class ProcessesBackend:
 
     def start(self, max_workers: int) -> None:
         if self._cluster is None:
-            from ..workers.coordinator import Coordinator
-
             self._coordinator = Coordinator(max_workers, prefetch=self._prefetch)
             self._coordinator.start()
             workers, prefetch = max_workers, self._prefetch
         else:
-            self._coordinator = self._cluster._acquire()
+            self._coordinator = self._cluster.lend()
             workers, prefetch = self._cluster.n_workers, self._cluster.prefetch
+        self.slots = workers
         # Enough submissions in flight that every worker has its next tasks queued, as many
         # as the coordinator may hand one worker when tasks are short (it holds the rest).
         self.capacity = workers * max(prefetch, self._coordinator.state.max_prefetch)
@@ -57,7 +72,7 @@ class ProcessesBackend:
 
     def wait(self, timeout: Optional[float]) -> list[Completion]:
         assert self._coordinator is not None
-        return self._coordinator.wait(timeout)  # type: ignore[return-value]
+        return self._coordinator.wait(timeout)
 
     def cancel(self, key: int) -> None:
         assert self._coordinator is not None
@@ -78,4 +93,4 @@ class ProcessesBackend:
             # Give the cluster back clean: anything still queued or running is abandoned.
             coordinator.end_run()
             assert self._cluster is not None
-            self._cluster._release()
+            self._cluster.take_back()

@@ -12,20 +12,19 @@ import os
 import socket
 import threading
 import time
-from operator import itemgetter
 from queue import Empty, SimpleQueue
 from traceback import format_exc
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from .. import _clock
-from .base import Completion
+from .base import Backend, Call, Capabilities, Completion, Failed, Started, Succeeded
 
 __all__ = ["ThreadsBackend"]
 
-_Item = Optional[tuple[int, Callable[..., Any], tuple[Any, ...]]]
+_Item = Optional[Call]
 
 _thread_ids = iter(range(1 << 62))
-_ok = itemgetter(1)  # a report's ok field: None for a started notice
+_new = tuple.__new__  # builds a report without a named tuple's keyword handling
 
 # Queue-ahead: calls are handed out before a worker thread is free, so a worker finishing a
 # call takes the next at once instead of sleeping until the loop hands it one (a thread
@@ -37,7 +36,7 @@ QUEUE_SECONDS = 0.002
 MAX_AHEAD = 16
 
 
-class ThreadsBackend:
+class ThreadsBackend(Backend):
     """Backend running each node call on a pool of daemon threads started on demand.
 
     ``queue_ahead`` fixes how many calls per worker thread are handed out at once (the one
@@ -45,17 +44,23 @@ class ThreadsBackend:
 
     >>> b = ThreadsBackend(); b.start(2)
     >>> b.submit(7, pow, (2, 10)); reports = b.wait(5.0)
-    >>> while reports[-1][1] is None: reports += b.wait(5.0)
-    >>> [r[:3] for r in reports]  # a started notice, then the completion
-    [(7, None, None), (7, True, 1024)]
+    >>> while isinstance(reports[-1], Started): reports += b.wait(5.0)
+    >>> [type(r).__name__ for r in reports], reports[-1].value
+    (['Started', 'Succeeded'], 1024)
     >>> b.shutdown(wait=True)
     """
 
     name = "threads"
-    #: Sends a started notice for every call, and capacity may exceed max_workers.
-    queues_ahead = True
-    #: The loop may turn started notices off before the first submit when it needs none.
-    notify_starts = True
+    capabilities = Capabilities(
+        queues_ahead=True,
+        adaptive_capacity=True,
+        withdraw=True,
+        holds_after_failure=True,
+        watches_cancel=True,
+        quiet_starts=True,
+        submit_many=True,
+        run_inline=True,
+    )
 
     def __init__(self, queue_ahead: int | None = None) -> None:
         if queue_ahead is not None and queue_ahead < 1:
@@ -85,13 +90,19 @@ class ThreadsBackend:
         self._ahead = queue_ahead
         self._mean: float | None = None
         self.capacity = 1
+        self._notify = True  # send Started reports (off: skip_started_notices)
         self._host = f"{socket.gethostname()}/{os.getpid()}"
         self._inline_thread = 0
         self._inline_name = ""
 
     def start(self, max_workers: int) -> None:
         self._max_workers = max_workers
+        self.slots = max_workers
         self.capacity = max_workers * (self._ahead or 1)
+
+    def skip_started_notices(self) -> None:
+        """Send no :class:`Started` reports (the run needs none)."""
+        self._notify = False
 
     def watch_cancel(self, event: threading.Event) -> None:
         """Begin no queued call once ``event`` is set (the run's ``cancel_event``)."""
@@ -107,7 +118,7 @@ class ThreadsBackend:
         self._queued.add(key)
         self._inbox.put((key, fn, args))
 
-    def submit_many(self, items: list[tuple[int, Callable[..., Any], tuple[Any, ...]]]) -> None:
+    def submit_many(self, items: Sequence[Call]) -> None:
         """:meth:`submit` for each ``(key, fn, args)`` of ``items``, in order, in one call."""
         # As many threads as submit() one by one would have started.
         want = min(self._max_workers, self._outstanding + len(items))
@@ -137,10 +148,10 @@ class ThreadsBackend:
         except Empty:
             pass
         # Started notices are not completions; count them without a loop in Python.
-        self._outstanding -= len(out) - list(map(_ok, out)).count(None)
+        self._outstanding -= len(out) - list(map(type, out)).count(Started)
         last = out[-1]
-        if self._ahead is None and last[1] is not None:
-            self._observe(last[6])  # one sample a batch is enough for a moving average
+        if self._ahead is None and not isinstance(last, Started):
+            self._observe(last.duration)  # one sample a batch is enough for a moving average
         return out
 
     def resume(self) -> None:
@@ -176,9 +187,9 @@ class ThreadsBackend:
             raise
         except BaseException as exc:
             took = time.perf_counter() - t0
-            return (key, False, exc, format_exc(), started, _clock.now(), took, self._here())  # type: ignore[return-value]
+            return Failed(key, exc, format_exc(), started, _clock.now(), took, self._here())
         took = time.perf_counter() - t0
-        return (key, True, value, None, started, _clock.now(), took, self._here())  # type: ignore[return-value]
+        return _new(Succeeded, (key, value, started, _clock.now(), took, self._here()))
 
     def _here(self) -> str:
         me = threading.get_ident()
@@ -230,7 +241,7 @@ class ThreadsBackend:
         claim, go, cancel, hold = self._queued.remove, self._go, self._cancel, self._hold_lock
         clock, perf = _clock.now, time.perf_counter
         worker = f"{self._host}/{threading.current_thread().name}"
-        notify = self.notify_starts
+        notify = self._notify
         while True:
             item = get()
             if item is None:
@@ -247,13 +258,13 @@ class ThreadsBackend:
                 continue
             started = clock()
             if notify:
-                put((key, None, None, None, started, started, 0.0, worker))  # type: ignore[arg-type]
+                put(_new(Started, (key, started, worker)))
             t0 = perf()
             try:
                 value = fn(*args)
             except BaseException as exc:  # a task's SystemExit must not kill the worker silently
                 done = perf() - t0
-                report: Completion = (key, False, exc, format_exc(), started, clock(), done, worker)  # type: ignore[assignment]
+                report: Completion = Failed(key, exc, format_exc(), started, clock(), done, worker)
                 del exc
                 if key in abandoned:
                     abandoned.discard(key)
@@ -266,7 +277,7 @@ class ThreadsBackend:
             done = perf() - t0
             # finished_at from the same perf_counter interval as the duration: one clock
             # call less per call, and finished_at - started_at == duration_seconds.
-            report = (key, True, value, None, started, started + done, done, worker)  # type: ignore[assignment]
+            report = _new(Succeeded, (key, value, started, started + done, done, worker))
             del value
             if key in abandoned:
                 # The loop gave up on this call and started a replacement thread: go away.

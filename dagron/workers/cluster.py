@@ -9,6 +9,7 @@ import weakref
 from types import TracebackType
 from typing import Any, Optional
 
+from ..backends.processes import ProcessesBackend
 from .coordinator import Coordinator
 from .status import Status
 
@@ -46,13 +47,13 @@ class _ClusterBase:
     def n_workers(self) -> int:
         return max(1, len(self._coordinator.state.workers))
 
-    def backend(self) -> Any:
+    def backend(self) -> ProcessesBackend:
         """A backend for one run on this cluster (what ``DAGExecutor(backend=cluster)`` uses)."""
-        from ..backends.processes import ProcessesBackend
-
         return ProcessesBackend(cluster=self)
 
-    def _acquire(self) -> Coordinator:
+    def lend(self) -> Coordinator:
+        """The coordinator, for one run at a time: a second run waits for the first's
+        :meth:`take_back`. Used by the backend a run gets from :meth:`backend`."""
         if self._coordinator.status is not Status.RUNNING:
             raise RuntimeError(f"this cluster is {self._coordinator.status.value}")
         self._runs_waiting += 1
@@ -62,7 +63,8 @@ class _ClusterBase:
             self._runs_waiting -= 1
         return self._coordinator
 
-    def _release(self) -> None:
+    def take_back(self) -> None:
+        """The run that borrowed the coordinator is over."""
         self._lock.release()
 
     def close(self) -> None:

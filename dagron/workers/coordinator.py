@@ -29,6 +29,7 @@ import zmq
 
 from .. import _clock
 from .._clock import ClockOffset
+from ..backends.base import Completion, Failed, Started, Succeeded
 from ..errors import (
     RemoteTaskError,
     SecurityError,
@@ -49,7 +50,7 @@ __all__ = ["Coordinator", "RemoteWorker"]
 
 log = logging.getLogger("dagron.workers")
 
-Completion = tuple[int, Optional[bool], Any, Optional[str], float, float, float, str]
+_new = tuple.__new__  # builds a report without a named tuple's keyword handling
 
 _names = itertools.count()
 
@@ -403,7 +404,7 @@ class Coordinator:
 
     def _fail_now(self, tid: int, exc: BaseException) -> None:
         now = _clock.now()
-        self._done.append((tid, False, exc, None, now, now, 0.0, "coordinator"))
+        self._done.append(Failed(tid, exc, None, now, now, 0.0, "coordinator"))
 
     # ----- waiting -------------------------------------------------------------------------
 
@@ -423,16 +424,17 @@ class Coordinator:
         out: list[Completion] = []
         for c in done:
             tid = c[0]
-            key = self._key_of.get(tid) if c[1] is None else self._key_of.pop(tid, None)
+            kind = type(c)
+            key = self._key_of.get(tid) if kind is Started else self._key_of.pop(tid, None)
             if key is None:
                 continue  # cancelled meanwhile
-            if c[1] is not None:
+            if kind is not Started:
                 self._tid_of.pop(key, None)
                 self._finished_nodes[tid] = self._node_of.pop(tid, "")
                 if len(self._finished_nodes) > 4096:  # keep only the recent ones
                     for old in list(self._finished_nodes)[:2048]:
                         del self._finished_nodes[old]
-            out.append((key, *c[1:]))
+            out.append(_new(kind, (key, *c[1:])))
         return out
 
     def _poll(self, timeout: Optional[float]) -> None:
@@ -611,7 +613,7 @@ class Coordinator:
             return
         self.state.task_started(ident, key)
         at = _clock.wall(started)
-        self._done.append((key, None, None, None, at, at, 0.0, self._worker_names[ident]))
+        self._done.append(Started(key, at, self._worker_names[ident]))
 
     def _on_result(self, ident: bytes, frames: list[Any]) -> None:
         # Reports of tasks the worker finished, then maybe the task it begins now.
@@ -664,7 +666,7 @@ class Coordinator:
             if type(extra) is not bytes:
                 raise ValueError("malformed inline result")
             value: Any = p.SerializedValue([extra], raw=False)
-            self._done.append((key, True, value, None, started, finished, took, worker))
+            self._done.append(_new(Succeeded, (key, value, started, finished, took, worker)))
             return
         payload = [f.buffer for f in frames]
         held: Optional[tuple[shm.Segment, tuple[int, ...]]] = None
@@ -678,22 +680,22 @@ class Coordinator:
                 unread = SerializationError(
                     self._node_of.get(key, ""), "shared memory", "result", str(exc)
                 )
-                self._done.append((key, False, unread, None, started, finished, took, worker))
+                self._done.append(Failed(key, unread, None, started, finished, took, worker))
                 return
             held = (adopted, tuple(indices))
         if status == p.OK_PICKLED or status == p.OK_RAW:
             value = p.SerializedValue(payload, status == p.OK_RAW, held)
-            self._done.append((key, True, value, None, started, finished, took, worker))
+            self._done.append(_new(Succeeded, (key, value, started, finished, took, worker)))
         elif status == p.RAISED:
             tb, typed = extra
             err = p.loads(payload)
             if not typed:
                 err = RemoteTaskError(err[0], err[1], tb, worker)
-            self._done.append((key, False, err, tb, started, finished, took, worker))
+            self._done.append(Failed(key, err, tb, started, finished, took, worker))
         elif status == p.UNPICKLABLE_RESULT:
             type_name, detail = extra
             err = SerializationError(self._node_of.get(key, ""), type_name, "result", detail)
-            self._done.append((key, False, err, None, started, finished, took, worker))
+            self._done.append(Failed(key, err, None, started, finished, took, worker))
         else:  # BAD_TASK: the task or its arguments did not load on the worker
             type_name, detail, tb = extra
             err = SerializationError(
@@ -702,7 +704,7 @@ class Coordinator:
                 "task",
                 f"could not be loaded on the worker: {detail}",
             )
-            self._done.append((key, False, err, tb, started, finished, took, worker))
+            self._done.append(Failed(key, err, tb, started, finished, took, worker))
 
     def _on_exit(self, proc: LocalProcess) -> None:
         code = proc.reap(1.0)
@@ -749,7 +751,7 @@ class Coordinator:
                 now = _clock.now()
                 err = WorkerLostError(ins.reason)
                 worker = self._worker_names.get(ins.worker, "?")
-                self._done.append((ins.key, False, err, None, now, now, 0.0, worker))
+                self._done.append(Failed(ins.key, err, None, now, now, 0.0, worker))
             elif isinstance(ins, CancelOnWorker):
                 self._send(ins.worker, [p.CANCEL, p.dump_header((ins.key,))])
             elif isinstance(ins, KillWorker):

@@ -19,8 +19,9 @@ from typing import Any, Optional
 
 import psutil
 
+from ..backends.base import Started
 from . import shm
-from .coordinator import Completion, Coordinator
+from .coordinator import Coordinator
 
 __all__ = [
     "collect",
@@ -52,18 +53,17 @@ def running_coordinator(n_workers: int = 2, **options: Any) -> Iterator[Coordina
         coordinator.close()
 
 
-def collect(
-    coordinator: Coordinator, keys: set[int], timeout: float = 60.0
-) -> dict[int, Completion]:
-    """Final completions (not started notices) for every key in ``keys``."""
-    out: dict[int, Completion] = {}
+def collect(coordinator: Coordinator, keys: set[int], timeout: float = 60.0) -> dict[int, Any]:
+    """Final reports (:class:`~dagron.backends.base.Succeeded` or ``Failed``, not started
+    notices) for every key in ``keys``. Typed ``Any`` so tests read ``.value``/``.error``."""
+    out: dict[int, Any] = {}
     deadline = time.monotonic() + timeout
     while not keys <= out.keys():
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError(f"no completion for {sorted(keys - out.keys())} in {timeout} s")
         for c in coordinator.wait(left):
-            if c[1] is not None:
+            if type(c) is not Started:
                 out[c[0]] = c
     return out
 

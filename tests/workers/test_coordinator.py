@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import zmq
 
+from dagron.backends.base import Failed, Started, Succeeded
 from dagron.errors import RemoteTaskError, SerializationError, WorkerLostError
 from dagron.workers import protocol as p
 from dagron.workers.coordinator import Coordinator
@@ -35,8 +36,9 @@ def test_coordinator_runs_tasks_and_returns_serialized_values() -> None:
             c.submit(k, pow, (2, k), f"n{k}")
         done = collect(c, set(range(10)))
     for k in range(10):
-        _key, ok, value, tb, started, finished, duration, worker = done[k]
-        assert ok is True and tb is None
+        report = done[k]
+        assert isinstance(report, Succeeded)
+        _key, value, started, finished, duration, worker = report
         assert isinstance(value, SerializedValue)
         assert value.load() == 2**k
         assert started <= finished and duration >= 0
@@ -47,14 +49,14 @@ def test_coordinator_sends_lambdas_and_closures() -> None:
     base = 40
     with running_coordinator(1) as c:
         c.submit(1, lambda x: x + base, (2,), "a")
-        assert collect(c, {1})[1][2].load() == 42
+        assert collect(c, {1})[1].value.load() == 42
 
 
 def test_coordinator_sends_callables_that_capture_buffers() -> None:
     captured = bytearray(b"x" * 100_000)  # pickle 5 would put it out of band
     with running_coordinator(1) as c:
         c.submit(1, lambda: len(captured), (), "closure")
-        assert collect(c, {1})[1][2].load() == 100_000
+        assert collect(c, {1})[1].value.load() == 100_000
 
 
 def test_coordinator_raw_bytes_and_buffers_move_out_of_band() -> None:
@@ -63,10 +65,10 @@ def test_coordinator_raw_bytes_and_buffers_move_out_of_band() -> None:
         c.submit(1, bytes, (payload,), "bytes")
         c.submit(2, bytearray, (payload,), "bytearray")
         done = collect(c, {1, 2})
-    assert done[1][2].load() == payload
-    assert done[2][2].load() == bytearray(payload)
+    assert done[1].value.load() == payload
+    assert done[2].value.load() == bytearray(payload)
     # A forwarded value pickles as its frames, and comes back equal.
-    assert pickle.loads(pickle.dumps(done[2][2], protocol=5)) == bytearray(payload)
+    assert pickle.loads(pickle.dumps(done[2].value, protocol=5)) == bytearray(payload)
 
 
 def test_coordinator_task_exception_keeps_type_and_traceback() -> None:
@@ -74,10 +76,10 @@ def test_coordinator_task_exception_keeps_type_and_traceback() -> None:
         c.submit(1, int, ("x",), "parse")
         c.submit(2, raise_unpicklable, (), "weird")
         done = collect(c, {1, 2})
-    _, ok, err, tb, *_ = done[1]
-    assert ok is False and isinstance(err, ValueError)
+    _, err, tb, *_ = done[1]
+    assert isinstance(done[1], Failed) and isinstance(err, ValueError)
     assert tb is not None and "invalid literal" in str(err) and "Traceback" in tb
-    _, ok, err, tb, *_rest, worker = done[2]
+    _, err, tb, *_rest, worker = done[2]
     assert isinstance(err, RemoteTaskError)
     assert err.type_name == "Unpicklable" and "boom" in str(err)
     assert tb is not None and "raise_unpicklable" in tb and err.worker == worker
@@ -89,10 +91,10 @@ def test_coordinator_unpicklable_argument_and_result() -> None:
         c.submit(1, len, ([1, lock],), "arg")
         c.submit(2, threading.Lock, (), "result")
         done = collect(c, {1, 2})
-    err = done[1][2]
+    err = done[1].error
     assert isinstance(err, SerializationError)
     assert err.node_name == "arg" and err.type_name == "_thread.lock" and err.what == "argument"
-    err = done[2][2]
+    err = done[2].error
     assert isinstance(err, SerializationError)
     assert err.node_name == "result" and err.what == "result" and "lock" in err.type_name
 
@@ -100,17 +102,17 @@ def test_coordinator_unpicklable_argument_and_result() -> None:
 def test_coordinator_worker_killed_mid_task_is_reported_and_replaced() -> None:
     with running_coordinator(1) as c:
         c.submit(1, time.sleep, (60,), "sleepy")
-        started = [x for x in c.wait(30) if x[1] is None]
+        started = [x for x in c.wait(30) if type(x) is Started]
         assert started, "the task should have started"
         pid = c.workers[0]["pid"]
         os.kill(pid, signal.SIGKILL)
         done = collect(c, {1}, timeout=30)
-        _, ok, err, *_ = done[1]
-        assert ok is False and isinstance(err, WorkerLostError)
+        err = done[1].error
+        assert isinstance(err, WorkerLostError)
         assert "signal 9" in str(err) and "SIGKILL" in str(err)
         # The pool is back at strength and keeps working.
         c.submit(2, abs, (-5,), "after")
-        assert collect(c, {2})[2][2].load() == 5
+        assert collect(c, {2})[2].value.load() == 5
         assert c.workers[0]["pid"] != pid
 
 
@@ -118,11 +120,11 @@ def test_coordinator_cancel_running_task_kills_its_worker() -> None:
     with running_coordinator(1) as c:
         c.submit(1, time.sleep, (60,), "stuck")
         c.submit(2, abs, (-1,), "queued-behind")
-        assert any(x[1] is None and x[0] == 1 for x in c.wait(30))
+        assert any(type(x) is Started and x[0] == 1 for x in c.wait(30))
         pid = c.workers[0]["pid"]
         c.cancel(1)
         done = collect(c, {2}, timeout=30)
-        assert done[2][2].load() == 1
+        assert done[2].value.load() == 1
         assert c.workers[0]["pid"] != pid
 
 
@@ -130,11 +132,11 @@ def test_coordinator_memory_limit_restarts_worker() -> None:
     with running_coordinator(1, memory_limit=200 * 2**20) as c:
         c.submit(1, hog_memory, (), "hog")
         done = collect(c, {1}, timeout=60)
-        _, ok, err, *_ = done[1]
-        assert ok is False and isinstance(err, WorkerLostError)
+        err = done[1].error
+        assert isinstance(err, WorkerLostError)
         assert "memory limit" in str(err)
         c.submit(2, abs, (-2,), "fine")
-        assert collect(c, {2})[2][2].load() == 2
+        assert collect(c, {2})[2].value.load() == 2
 
 
 def test_coordinator_close_stops_every_worker() -> None:
@@ -192,12 +194,12 @@ def test_coordinator_reports_do_not_wait_behind_a_long_task() -> None:
         deadline = time.monotonic() + 10
         while len(seen) < 3 and time.monotonic() < deadline:
             for x in c.wait(1):
-                seen[(x[0], x[1] is None)] = x
+                seen[(x[0], type(x) is Started)] = x
         assert (42, True) in seen, "the long task was never announced"
-        assert seen[(40, False)][2].load() == 40 and seen[(41, False)][2].load() == 41
+        assert seen[(40, False)].value.load() == 40 and seen[(41, False)].value.load() == 41
         c.cancel(42)  # kills its worker; the tasks queued behind it run on the replacement
         rest = collect(c, set(range(43, 60)), timeout=60)
-        assert all(rest[k][2].load() == k for k in range(43, 60))
+        assert all(rest[k].value.load() == k for k in range(43, 60))
 
 
 def test_coordinator_answers_a_heartbeat_with_its_monotonic_clock() -> None:
@@ -254,7 +256,7 @@ def test_coordinator_large_results_come_back_through_shared_memory() -> None:
         c.submit(2, bytearray, (BIG,), "bytearray")
         c.submit(3, big_bytes, (1024,), "small")
         done = collect(c, {1, 2, 3})
-        values = {k: done[k][2] for k in (1, 2, 3)}
+        values = {k: done[k].value for k in (1, 2, 3)}
         assert values[1]._segment is not None and values[2]._segment is not None
         assert values[3]._segment is None  # small: a frame is cheaper
         assert len(segment_files(c)) == 2
@@ -270,35 +272,35 @@ def test_coordinator_large_results_come_back_through_shared_memory() -> None:
 def test_coordinator_numpy_results_are_rebuilt_on_the_mapping() -> None:
     with running_coordinator(1) as c:
         c.submit(1, np.arange, (BIG // 8,), "array")
-        value = collect(c, {1})[1][2]
+        value = collect(c, {1})[1].value
         array = value.load()
         assert value._segment is not None
         assert array.dtype == np.int64 and array.flags.writeable
         assert int(array[-1]) == BIG // 8 - 1 and int(array.sum()) == sum(range(BIG // 8))
         c.submit(2, np.sum, (value,), "sum")  # forwarded by name, rebuilt on a mapping there
-        assert collect(c, {2})[2][2].load() == sum(range(BIG // 8))
+        assert collect(c, {2})[2].value.load() == sum(range(BIG // 8))
 
 
 def test_coordinator_forwards_segment_results_by_name() -> None:
     with running_coordinator(1) as c:
         c.submit(1, big_bytes, (BIG,), "make")
-        value = collect(c, {1})[1][2]
+        value = collect(c, {1})[1].value
         c.submit(2, len, (value,), "measure")
         _fn, frames = c._tasks[c._tid_of[2]]
         assert isinstance(frames, list)
         assert sum(memoryview(f).nbytes for f in frames) < 4096  # a name, not the data
-        assert collect(c, {2})[2][2].load() == BIG
+        assert collect(c, {2})[2].value.load() == BIG
 
 
 def test_coordinator_accepting_remote_workers_forwards_by_value() -> None:
     with running_coordinator(1, listen="tcp://127.0.0.1:*") as c:
         c.submit(1, big_bytes, (BIG,), "make")
-        value = collect(c, {1})[1][2]
+        value = collect(c, {1})[1].value
         c.submit(2, len, (value,), "measure")
         _fn, frames = c._tasks[c._tid_of[2]]
         assert isinstance(frames, list)
         assert sum(memoryview(f).nbytes for f in frames) >= BIG  # a remote worker could get it
-        assert collect(c, {2})[2][2].load() == BIG
+        assert collect(c, {2})[2].value.load() == BIG
 
 
 def test_coordinator_remote_worker_results_stay_frames() -> None:
@@ -311,7 +313,7 @@ def test_coordinator_remote_worker_results_stay_frames() -> None:
         c.wait_for_workers(1, timeout=60)
         assert c._segments is None
         c.submit(1, bytes, (BIG,), "make")  # a builtin: the worker cannot import this module
-        value = collect(c, {1})[1][2]
+        value = collect(c, {1})[1].value
         assert value._segment is None and value.load() == bytes(BIG)
     finally:
         c.close()
@@ -321,15 +323,15 @@ def test_coordinator_remote_worker_results_stay_frames() -> None:
 def test_coordinator_removes_segments_a_killed_worker_never_sent() -> None:
     with running_coordinator(1) as c:
         c.submit(1, big_bytes, (BIG,), "kept")
-        kept = collect(c, {1})[1][2]
+        kept = collect(c, {1})[1].value
         (proc,) = c._procs.values()
         assert proc.identity is not None and c._segments is not None
         stray = os.path.join(c._segments.path, f"{proc.identity.decode()}-999")
         with open(stray, "wb") as f:
             f.write(b"written, never reported")
         c.submit(2, kill_self, (), "killer")
-        _, ok, err, *_ = collect(c, {2})[2]
-        assert ok is False and isinstance(err, WorkerLostError)
+        err = collect(c, {2})[2].error
+        assert isinstance(err, WorkerLostError)
         assert not os.path.exists(stray)
         assert kept.load() == big_bytes(BIG)  # what it did send survives it
 
@@ -339,10 +341,10 @@ def test_coordinator_forwards_small_results_as_their_own_pickles() -> None:
         c.submit(1, int, ("4",), "a")
         c.submit(2, str, (5,), "b")
         done = collect(c, {1, 2})
-        a, b = done[1][2], done[2][2]
+        a, b = done[1].value, done[2].value
         c.submit(3, sorted, ({"b": b, "a": a},), "by-name")  # pass_results=True's form
-        c.submit(4, max, (a, done[1][2]), "positional")
+        c.submit(4, max, (a, done[1].value), "positional")
         _fn, form = c._tasks[c._tid_of[3]]
         assert form == (("b", "a"), (b.inline_pickle(), a.inline_pickle()))
         later = collect(c, {3, 4})
-        assert later[3][2].load() == ["a", "b"] and later[4][2].load() == 4
+        assert later[3].value.load() == ["a", "b"] and later[4].value.load() == 4

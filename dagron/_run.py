@@ -21,7 +21,7 @@ from . import _clock
 from ._core import DAG, ReadySet
 from .callbacks import ExecutionCallbacks, fire
 from .errors import TaskTimeoutError
-from .result import ExecutionResult, NodeResult, NodeStatus, _describe
+from .result import ExecutionResult, NodeResult, NodeStatus, describe_error
 
 if TYPE_CHECKING:
     from .tracing import Recorder
@@ -240,7 +240,7 @@ class RunState:
                 name,
                 self.attempts[i],
                 "timed out" if status is NodeStatus.TIMED_OUT else "failed",
-                _describe(error),
+                describe_error(error),
             )
             delay = self._delay(self.attempts[i] + 1)
             if delay > 0:
@@ -457,7 +457,7 @@ def _log_failure(result: NodeResult) -> None:
         what,
         result.attempts,
         where,
-        _describe(result.error),
+        describe_error(result.error),
     )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
 from ._core import DAG
-from .tracing import Attempt, Trace, _natural
+from .tracing import Attempt, Trace, natural_key
 
 if TYPE_CHECKING:
     from .result import ExecutionResult
@@ -128,38 +128,41 @@ class Profile:
         """A readable report: totals, critical path, bottlenecks, workers, overhead."""
         lines = [
             f"run: {self.executed} of {self.nodes} nodes ran on {self.n_workers} worker(s) "
-            f"in {_fmt(self.makespan)}",
+            f"in {format_seconds(self.makespan)}",
             f"parallel efficiency: {self.parallel_efficiency:.1%} "
-            f"(busy {_fmt(self.busy_seconds)} / ({self.n_workers} workers x "
-            f"{_fmt(self.makespan)}))",
+            f"(busy {format_seconds(self.busy_seconds)} / ({self.n_workers} workers x "
+            f"{format_seconds(self.makespan)}))",
         ]
         if self.critical_path:
             share = self.critical_path_seconds / self.makespan if self.makespan > 0 else 0.0
             path = " -> ".join(self.critical_path)
             lines.append(
-                f"critical path: {_fmt(self.critical_path_seconds)} ({share:.0%} of the run): "
-                f"{path}"
+                f"critical path: {format_seconds(self.critical_path_seconds)} "
+                f"({share:.0%} of the run): {path}"
             )
         if self.bottlenecks:
             lines.append("bottlenecks (time the critical path loses if the node took none):")
             width = max(len(b.node) for b in self.bottlenecks[:top])
             for b in self.bottlenecks[:top]:
                 lines.append(
-                    f"  {b.node:<{width}}  took {_fmt(b.seconds):>9}  saves {_fmt(b.saving):>9}"
+                    f"  {b.node:<{width}}  took {format_seconds(b.seconds):>9}  "
+                    f"saves {format_seconds(b.saving):>9}"
                 )
         if self.workers:
             lines.append("workers:")
             width = max(len(w.worker) for w in self.workers)
             for w in self.workers:
                 lines.append(
-                    f"  {w.worker:<{width}}  busy {_fmt(w.busy):>9}  idle {_fmt(w.idle):>9}  "
-                    f"{w.utilisation:>4.0%}  {w.tasks} task(s)"
+                    f"  {w.worker:<{width}}  busy {format_seconds(w.busy):>9}  "
+                    f"idle {format_seconds(w.idle):>9}  {w.utilisation:>4.0%}  {w.tasks} task(s)"
                 )
         if self.waits:
             worst = max(self.waits, key=lambda n: self.waits[n])
             lines.append(
-                f"scheduling overhead (ready -> started): total {_fmt(self.scheduling_overhead)}, "
-                f"mean {_fmt(self.mean_wait)}, max {_fmt(self.max_wait)} ({worst})"
+                "scheduling overhead (ready -> started): "
+                f"total {format_seconds(self.scheduling_overhead)}, "
+                f"mean {format_seconds(self.mean_wait)}, "
+                f"max {format_seconds(self.max_wait)} ({worst})"
             )
         return "\n".join(lines)
 
@@ -267,7 +270,7 @@ def _worker_usage(attempts: list[Attempt], begin: float, end: float) -> list[Wor
             spans.setdefault(a.worker, []).append((a.started_at, a.finished_at))
     makespan = max(0.0, end - begin)
     out = []
-    for worker in sorted(spans, key=_natural):
+    for worker in sorted(spans, key=natural_key):
         busy = 0.0
         cur_start = cur_end = None
         for s, e in sorted(spans[worker]):
@@ -305,8 +308,12 @@ def _slack(
     return {n: max(0.0, length - (head[n] + tail[n] - cost[n])) for n in nodes}
 
 
-def _fmt(seconds: float) -> str:
-    """Seconds in a unit that reads well: ``1.234 s``, ``12.3 ms``, ``45 us``."""
+def format_seconds(seconds: float) -> str:
+    """Seconds in a unit that reads well: ``1.234 s``, ``12.3 ms``, ``45 us``.
+
+    >>> format_seconds(1.2345), format_seconds(0.0123), format_seconds(4.5e-5)
+    ('1.234 s', '12.3 ms', '45 us')
+    """
     if seconds >= 1.0 or seconds == 0:
         return f"{seconds:.3f} s"
     if seconds >= 1e-3:

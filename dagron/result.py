@@ -239,7 +239,7 @@ class ExecutionResult:
         first: BaseException | None = None
         for name in by[NodeStatus.FAILED] + by[NodeStatus.TIMED_OUT]:
             err = self.node_results[name].error
-            errors[name] = _describe(err)
+            errors[name] = describe_error(err)
             if first is None:
                 first = err
         raise ExecutionFailedError(
@@ -286,7 +286,13 @@ class ExecutionResult:
             setattr(self, key, value)
 
 
-def _describe(err: BaseException | None) -> str:
+def describe_error(err: BaseException | None) -> str:
+    """A failure as one line, ``"Type: message"`` (just ``"Type"`` when the message is empty),
+    as :meth:`ExecutionResult.raise_on_failure` and traces report it.
+
+    >>> describe_error(ValueError("bad row")), describe_error(KeyError()), describe_error(None)
+    ('ValueError: bad row', 'KeyError', 'unknown error')
+    """
     if err is None:
         return "unknown error"
     text = str(err)

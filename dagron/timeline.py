@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from .profiling import Profile, _fmt, profile, trace_of
+from .profiling import Profile, format_seconds, profile, trace_of
 from .result import NodeStatus
 from .tracing import Trace
 
@@ -110,7 +110,7 @@ def render_timeline(
             f'<line class="tick" x1="{tx:.2f}" y1="{_AXIS - 6}" x2="{tx:.2f}" '
             f'y2="{height - _PAD}" stroke="#d0d3d9"/>'
             f'<text x="{tx:.2f}" y="{_AXIS - 10}" text-anchor="middle">'
-            f"{escape(_fmt(k * step) if k else '0')}</text>"
+            f"{escape(format_seconds(k * step) if k else '0')}</text>"
         )
         k += 1
     for row, lane in enumerate(lanes):
@@ -135,8 +135,9 @@ def render_timeline(
                 a.node,
                 f"{a.status.value}, attempt {a.attempt}",
                 f"on {a.worker if a.worker is not None else 'an unknown worker'}",
-                f"start +{_fmt(a.started_at - t0)}, end +{_fmt(a.finished_at - t0)}",
-                f"took {_fmt(a.duration)}",
+                f"start +{format_seconds(a.started_at - t0)}, "
+                f"end +{format_seconds(a.finished_at - t0)}",
+                f"took {format_seconds(a.duration)}",
             ]
             if a.error:
                 tip.append(a.error)
@@ -193,7 +194,7 @@ def _headline(prof: Profile, trace: Trace) -> str:
     by_status = ", ".join(f"{n} {s}" for s, n in counts.items())
     return (
         f"{len(trace.nodes)} nodes ({by_status}) on {prof.n_workers} worker(s) in "
-        f"{_fmt(prof.makespan)}; parallel efficiency {prof.parallel_efficiency:.0%}"
+        f"{format_seconds(prof.makespan)}; parallel efficiency {prof.parallel_efficiency:.0%}"
     )
 
 

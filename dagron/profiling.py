@@ -17,13 +17,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
 from ._core import DAG
+from .result import ExecutionResult
 from .tracing import Attempt, Trace, natural_key
-
-if TYPE_CHECKING:
-    from .result import ExecutionResult
 
 __all__ = ["Bottleneck", "Profile", "WorkerUsage", "profile"]
 
@@ -245,6 +243,28 @@ def profile(
         slack=_slack(graph.topological_sort(), trace.edges, durations, length),
         waits=waits,
     )
+
+
+def _profile_of_result(
+    self: ExecutionResult, dag: DAG | None = None, workers: int | None = None
+) -> Profile:
+    """:func:`dagron.profile` of this run: critical path, bottlenecks, worker use.
+
+    Needs the run's trace (``enable_tracing=True``); without one, pass the ``dag`` that
+    ran and the profile is built from the node results alone.
+    """
+    return profile(self, dag=dag, workers=workers)
+
+
+def _profile_of_trace(self: Trace, workers: int | None = None) -> Profile:
+    """:func:`dagron.profile` of this trace."""
+    return profile(self, workers=workers)
+
+
+# A result and a trace offer their profile as a method, yet cannot import this module, which
+# builds on theirs: it gives them the method instead (declared there for type checkers).
+ExecutionResult.profile = _profile_of_result  # type: ignore[method-assign]
+Trace.profile = _profile_of_trace  # type: ignore[method-assign]
 
 
 def trace_of(run: Union[ExecutionResult, Trace], dag: DAG | None = None) -> Trace:

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from .profiling import Profile, format_seconds, profile, trace_of
-from .result import NodeStatus
+from .result import ExecutionResult, NodeStatus
 from .tracing import Trace
 
 if TYPE_CHECKING:
     from ._core import DAG
-    from .result import ExecutionResult
 
 __all__ = ["render_timeline", "write_timeline"]
 
@@ -62,6 +61,23 @@ def write_timeline(
     out = Path(path)
     out.write_text(render_timeline(run, dag=dag, title=title), encoding="utf-8")
     return out
+
+
+def _timeline_of_result(
+    self: ExecutionResult,
+    path: Union[str, os.PathLike[str]],
+    dag: DAG | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write the run as a self-contained HTML Gantt chart (one row per worker, bars
+    coloured by status, critical path outlined) to ``path``; returns the path. Needs the
+    trace or the ``dag``, as :meth:`profile` does."""
+    return write_timeline(self, path, dag=dag, title=title)
+
+
+# A result offers its timeline as a method, yet cannot import this module, which builds on
+# it: this module gives it the method instead (declared there for type checkers).
+ExecutionResult.timeline = _timeline_of_result  # type: ignore[method-assign]
 
 
 def render_timeline(

@@ -434,11 +434,11 @@ class Trace:
             json.dump(self.to_chrome_trace(), f, separators=(",", ":"))
         return out
 
-    def profile(self, workers: int | None = None) -> Profile:
-        """:func:`dagron.profile` of this trace."""
-        from .profiling import profile
+    if TYPE_CHECKING:
+        # Defined by dagron.profiling, which builds on this module (so it cannot call it);
+        # importing dagron imports it.
 
-        return profile(self, workers=workers)
+        def profile(self, workers: int | None = None) -> Profile: ...
 
     # -- internals --------------------------------------------------------------------------
 

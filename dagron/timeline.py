@@ -71,7 +71,7 @@ def _timeline_of_result(
 ) -> Path:
     """Write the run as a self-contained HTML Gantt chart (one row per worker, bars
     coloured by status, critical path outlined) to ``path``; returns the path. Needs the
-    trace or the ``dag``, as :meth:`profile` does."""
+    trace or the ``dag``, as :meth:`ExecutionResult.profile` does."""
     return write_timeline(self, path, dag=dag, title=title)
 
 

@@ -22,7 +22,7 @@ from ._core import DAG, ReadySet
 from .backends.base import Completion, Started, Succeeded
 from .callbacks import ExecutionCallbacks, fire
 from .errors import TaskTimeoutError
-from .result import ExecutionResult, NodeResult, NodeStatus, _describe
+from .result import ExecutionResult, NodeResult, NodeStatus, describe_error
 
 if TYPE_CHECKING:
     from .tracing import Recorder
@@ -237,7 +237,7 @@ class RunState:
                 name,
                 self.attempts[i],
                 "timed out" if status is NodeStatus.TIMED_OUT else "failed",
-                _describe(error),
+                describe_error(error),
             )
             delay = self._delay(self.attempts[i] + 1)
             if delay > 0:
@@ -454,7 +454,7 @@ def _log_failure(result: NodeResult) -> None:
         what,
         result.attempts,
         where,
-        _describe(result.error),
+        describe_error(result.error),
     )
 
 

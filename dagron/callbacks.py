@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Optional
-
-from .result import TraceEvent
 
 __all__ = ["ExecutionCallbacks"]
 
@@ -86,24 +83,3 @@ def merge(*sets: ExecutionCallbacks | None) -> ExecutionCallbacks | None:
         if hooks:
             setattr(merged, hook_name, hooks[0] if len(hooks) == 1 else _fan_out(hooks))
     return merged
-
-
-class TraceRecorder:
-    """Records every callback event as a :class:`TraceEvent` (``enable_tracing=True``)."""
-
-    def __init__(self) -> None:
-        self.events: list[TraceEvent] = []
-        self._t0 = time.perf_counter()
-
-    def _recorder(self, event: str) -> Callable[..., None]:
-        append, clock, t0 = self.events.append, time.perf_counter, self._t0
-
-        def record(name: str, *_: Any) -> None:
-            append(TraceEvent(clock() - t0, name, event))
-
-        return record
-
-    def callbacks(self) -> ExecutionCallbacks:
-        return ExecutionCallbacks(
-            **{hook: self._recorder(hook[3:]) for hook in HOOKS},
-        )

@@ -17,13 +17,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
 from ._core import DAG
-from .tracing import Attempt, Trace, _natural
-
-if TYPE_CHECKING:
-    from .result import ExecutionResult
+from .result import ExecutionResult
+from .tracing import Attempt, Trace, natural_key
 
 __all__ = ["Bottleneck", "Profile", "WorkerUsage", "profile"]
 
@@ -128,38 +126,41 @@ class Profile:
         """A readable report: totals, critical path, bottlenecks, workers, overhead."""
         lines = [
             f"run: {self.executed} of {self.nodes} nodes ran on {self.n_workers} worker(s) "
-            f"in {_fmt(self.makespan)}",
+            f"in {format_seconds(self.makespan)}",
             f"parallel efficiency: {self.parallel_efficiency:.1%} "
-            f"(busy {_fmt(self.busy_seconds)} / ({self.n_workers} workers x "
-            f"{_fmt(self.makespan)}))",
+            f"(busy {format_seconds(self.busy_seconds)} / ({self.n_workers} workers x "
+            f"{format_seconds(self.makespan)}))",
         ]
         if self.critical_path:
             share = self.critical_path_seconds / self.makespan if self.makespan > 0 else 0.0
             path = " -> ".join(self.critical_path)
             lines.append(
-                f"critical path: {_fmt(self.critical_path_seconds)} ({share:.0%} of the run): "
-                f"{path}"
+                f"critical path: {format_seconds(self.critical_path_seconds)} "
+                f"({share:.0%} of the run): {path}"
             )
         if self.bottlenecks:
             lines.append("bottlenecks (time the critical path loses if the node took none):")
             width = max(len(b.node) for b in self.bottlenecks[:top])
             for b in self.bottlenecks[:top]:
                 lines.append(
-                    f"  {b.node:<{width}}  took {_fmt(b.seconds):>9}  saves {_fmt(b.saving):>9}"
+                    f"  {b.node:<{width}}  took {format_seconds(b.seconds):>9}  "
+                    f"saves {format_seconds(b.saving):>9}"
                 )
         if self.workers:
             lines.append("workers:")
             width = max(len(w.worker) for w in self.workers)
             for w in self.workers:
                 lines.append(
-                    f"  {w.worker:<{width}}  busy {_fmt(w.busy):>9}  idle {_fmt(w.idle):>9}  "
-                    f"{w.utilisation:>4.0%}  {w.tasks} task(s)"
+                    f"  {w.worker:<{width}}  busy {format_seconds(w.busy):>9}  "
+                    f"idle {format_seconds(w.idle):>9}  {w.utilisation:>4.0%}  {w.tasks} task(s)"
                 )
         if self.waits:
             worst = max(self.waits, key=lambda n: self.waits[n])
             lines.append(
-                f"scheduling overhead (ready -> started): total {_fmt(self.scheduling_overhead)}, "
-                f"mean {_fmt(self.mean_wait)}, max {_fmt(self.max_wait)} ({worst})"
+                "scheduling overhead (ready -> started): "
+                f"total {format_seconds(self.scheduling_overhead)}, "
+                f"mean {format_seconds(self.mean_wait)}, "
+                f"max {format_seconds(self.max_wait)} ({worst})"
             )
         return "\n".join(lines)
 
@@ -244,6 +245,28 @@ def profile(
     )
 
 
+def _profile_of_result(
+    self: ExecutionResult, dag: DAG | None = None, workers: int | None = None
+) -> Profile:
+    """:func:`dagron.profile` of this run: critical path, bottlenecks, worker use.
+
+    Needs the run's trace (``enable_tracing=True``); without one, pass the ``dag`` that
+    ran and the profile is built from the node results alone.
+    """
+    return profile(self, dag=dag, workers=workers)
+
+
+def _profile_of_trace(self: Trace, workers: int | None = None) -> Profile:
+    """:func:`dagron.profile` of this trace."""
+    return profile(self, workers=workers)
+
+
+# A result and a trace offer their profile as a method, yet cannot import this module, which
+# builds on theirs: it gives them the method instead (declared there for type checkers).
+ExecutionResult.profile = _profile_of_result  # type: ignore[method-assign]
+Trace.profile = _profile_of_trace  # type: ignore[method-assign]
+
+
 def trace_of(run: Union[ExecutionResult, Trace], dag: DAG | None = None) -> Trace:
     """The trace of ``run``, or one built from its node results and ``dag``."""
     if isinstance(run, Trace):
@@ -267,7 +290,7 @@ def _worker_usage(attempts: list[Attempt], begin: float, end: float) -> list[Wor
             spans.setdefault(a.worker, []).append((a.started_at, a.finished_at))
     makespan = max(0.0, end - begin)
     out = []
-    for worker in sorted(spans, key=_natural):
+    for worker in sorted(spans, key=natural_key):
         busy = 0.0
         cur_start = cur_end = None
         for s, e in sorted(spans[worker]):
@@ -305,8 +328,12 @@ def _slack(
     return {n: max(0.0, length - (head[n] + tail[n] - cost[n])) for n in nodes}
 
 
-def _fmt(seconds: float) -> str:
-    """Seconds in a unit that reads well: ``1.234 s``, ``12.3 ms``, ``45 us``."""
+def format_seconds(seconds: float) -> str:
+    """Seconds in a unit that reads well: ``1.234 s``, ``12.3 ms``, ``45 us``.
+
+    >>> format_seconds(1.2345), format_seconds(0.0123), format_seconds(4.5e-5)
+    ('1.234 s', '12.3 ms', '45 us')
+    """
     if seconds >= 1.0 or seconds == 0:
         return f"{seconds:.3f} s"
     if seconds >= 1e-3:

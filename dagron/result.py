@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import abc
-import os
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, NamedTuple, Union
 
 from .errors import ExecutionFailedError
 
 if TYPE_CHECKING:
+    import os
+    from pathlib import Path
+
     from ._core import DAG
     from .profiling import Profile
     from .tracing import Trace
@@ -239,7 +240,7 @@ class ExecutionResult:
         first: BaseException | None = None
         for name in by[NodeStatus.FAILED] + by[NodeStatus.TIMED_OUT]:
             err = self.node_results[name].error
-            errors[name] = _describe(err)
+            errors[name] = describe_error(err)
             if first is None:
                 first = err
         raise ExecutionFailedError(
@@ -251,25 +252,18 @@ class ExecutionResult:
             total=len(self.node_results),
         ) from first
 
-    def profile(self, dag: DAG | None = None, workers: int | None = None) -> Profile:
-        """:func:`dagron.profile` of this run: critical path, bottlenecks, worker use.
+    if TYPE_CHECKING:
+        # Defined by dagron.profiling and dagron.timeline, which build on this module (so it
+        # cannot call them); importing dagron imports both. Their docstrings are there.
 
-        Needs the run's trace (``enable_tracing=True``); without one, pass the ``dag`` that
-        ran and the profile is built from the node results alone.
-        """
-        from .profiling import profile
+        def profile(self, dag: DAG | None = None, workers: int | None = None) -> Profile: ...
 
-        return profile(self, dag=dag, workers=workers)
-
-    def timeline(
-        self, path: Union[str, os.PathLike[str]], dag: DAG | None = None, title: str | None = None
-    ) -> Path:
-        """Write the run as a self-contained HTML Gantt chart (one row per worker, bars
-        coloured by status, critical path outlined) to ``path``; returns the path. Needs the
-        trace or the ``dag``, as :meth:`profile` does."""
-        from .timeline import write_timeline
-
-        return write_timeline(self, path, dag=dag, title=title)
+        def timeline(
+            self,
+            path: Union[str, os.PathLike[str]],
+            dag: DAG | None = None,
+            title: str | None = None,
+        ) -> Path: ...
 
     def __repr__(self) -> str:
         return (
@@ -286,7 +280,13 @@ class ExecutionResult:
             setattr(self, key, value)
 
 
-def _describe(err: BaseException | None) -> str:
+def describe_error(err: BaseException | None) -> str:
+    """A failure as one line, ``"Type: message"`` (just ``"Type"`` when the message is empty),
+    as :meth:`ExecutionResult.raise_on_failure` and traces report it.
+
+    >>> describe_error(ValueError("bad row")), describe_error(KeyError()), describe_error(None)
+    ('ValueError: bad row', 'KeyError', 'unknown error')
+    """
     if err is None:
         return "unknown error"
     text = str(err)

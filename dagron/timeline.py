@@ -13,13 +13,12 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from .profiling import Profile, _fmt, profile, trace_of
-from .result import NodeStatus
+from .profiling import Profile, format_seconds, profile, trace_of
+from .result import ExecutionResult, NodeStatus
 from .tracing import Trace
 
 if TYPE_CHECKING:
     from ._core import DAG
-    from .result import ExecutionResult
 
 __all__ = ["render_timeline", "write_timeline"]
 
@@ -62,6 +61,23 @@ def write_timeline(
     out = Path(path)
     out.write_text(render_timeline(run, dag=dag, title=title), encoding="utf-8")
     return out
+
+
+def _timeline_of_result(
+    self: ExecutionResult,
+    path: Union[str, os.PathLike[str]],
+    dag: DAG | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write the run as a self-contained HTML Gantt chart (one row per worker, bars
+    coloured by status, critical path outlined) to ``path``; returns the path. Needs the
+    trace or the ``dag``, as :meth:`ExecutionResult.profile` does."""
+    return write_timeline(self, path, dag=dag, title=title)
+
+
+# A result offers its timeline as a method, yet cannot import this module, which builds on
+# it: this module gives it the method instead (declared there for type checkers).
+ExecutionResult.timeline = _timeline_of_result  # type: ignore[method-assign]
 
 
 def render_timeline(
@@ -110,7 +126,7 @@ def render_timeline(
             f'<line class="tick" x1="{tx:.2f}" y1="{_AXIS - 6}" x2="{tx:.2f}" '
             f'y2="{height - _PAD}" stroke="#d0d3d9"/>'
             f'<text x="{tx:.2f}" y="{_AXIS - 10}" text-anchor="middle">'
-            f"{escape(_fmt(k * step) if k else '0')}</text>"
+            f"{escape(format_seconds(k * step) if k else '0')}</text>"
         )
         k += 1
     for row, lane in enumerate(lanes):
@@ -135,8 +151,9 @@ def render_timeline(
                 a.node,
                 f"{a.status.value}, attempt {a.attempt}",
                 f"on {a.worker if a.worker is not None else 'an unknown worker'}",
-                f"start +{_fmt(a.started_at - t0)}, end +{_fmt(a.finished_at - t0)}",
-                f"took {_fmt(a.duration)}",
+                f"start +{format_seconds(a.started_at - t0)}, "
+                f"end +{format_seconds(a.finished_at - t0)}",
+                f"took {format_seconds(a.duration)}",
             ]
             if a.error:
                 tip.append(a.error)
@@ -193,7 +210,7 @@ def _headline(prof: Profile, trace: Trace) -> str:
     by_status = ", ".join(f"{n} {s}" for s, n in counts.items())
     return (
         f"{len(trace.nodes)} nodes ({by_status}) on {prof.n_workers} worker(s) in "
-        f"{_fmt(prof.makespan)}; parallel efficiency {prof.parallel_efficiency:.0%}"
+        f"{format_seconds(prof.makespan)}; parallel efficiency {prof.parallel_efficiency:.0%}"
     )
 
 

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 from . import _clock
 from ._clock import ClockOffset
 from .callbacks import HOOKS, ExecutionCallbacks
-from .result import NodeResult, NodeStatus, TraceEvent, _describe
+from .result import NodeResult, NodeStatus, TraceEvent, describe_error
 
 if TYPE_CHECKING:
     from .profiling import Profile
@@ -271,7 +271,7 @@ class Trace:
     @property
     def workers(self) -> list[str]:
         """Every worker that ran an attempt, in natural order (``w2`` before ``w10``)."""
-        return sorted({a.worker for a in self.attempts if a.worker is not None}, key=_natural)
+        return sorted({a.worker for a in self.attempts if a.worker is not None}, key=natural_key)
 
     def attempts_of(self, node: str) -> list[Attempt]:
         """The attempts of ``node``, first to last."""
@@ -288,7 +288,8 @@ class Trace:
         for a in self.attempts:
             by_worker[a.worker].append(a)
         order = sorted(
-            by_worker, key=lambda w: (w is None, _natural(_split(w)[0]), _natural(_split(w)[1]))
+            by_worker,
+            key=lambda w: (w is None, natural_key(_split(w)[0]), natural_key(_split(w)[1])),
         )
         lanes: list[Lane] = []
         for worker in order:
@@ -433,11 +434,11 @@ class Trace:
             json.dump(self.to_chrome_trace(), f, separators=(",", ":"))
         return out
 
-    def profile(self, workers: int | None = None) -> Profile:
-        """:func:`dagron.profile` of this trace."""
-        from .profiling import profile
+    if TYPE_CHECKING:
+        # Defined by dagron.profiling, which builds on this module (so it cannot call it);
+        # importing dagron imports it.
 
-        return profile(self, workers=workers)
+        def profile(self, workers: int | None = None) -> Profile: ...
 
     # -- internals --------------------------------------------------------------------------
 
@@ -551,7 +552,7 @@ def _attempt(r: NodeResult, n: int) -> Attempt | None:
         r.finished_at,
         took,
         r.worker,
-        _describe(r.error) if r.error is not None else None,
+        describe_error(r.error) if r.error is not None else None,
     )
 
 
@@ -633,8 +634,12 @@ def _split(worker: str | None) -> tuple[str, str]:
 _DIGITS = re.compile(r"(\d+)")
 
 
-def _natural(text: str) -> tuple[Any, ...]:
-    """Sort key reading digit runs as numbers: ``w2`` before ``w10``."""
+def natural_key(text: str) -> tuple[Any, ...]:
+    """Sort key reading digit runs as numbers, so workers sort ``w2`` before ``w10``.
+
+    >>> sorted(["w10", "w2", "w1"], key=natural_key)
+    ['w1', 'w2', 'w10']
+    """
     return tuple(int(part) if part.isdigit() else part for part in _DIGITS.split(text))
 
 

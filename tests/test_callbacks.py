@@ -10,7 +10,7 @@ import pytest
 
 import dagron
 from dagron import DAGExecutor, ExecutionCallbacks, NodeStatus
-from dagron.callbacks import TraceRecorder, fire, merge
+from dagron.callbacks import fire, merge
 
 WAIT = 10.0
 
@@ -178,12 +178,3 @@ def test_merge_calls_every_set_and_isolates_them(caplog: pytest.LogCaptureFixtur
     merged.on_skip("y")
     assert seen == ["x", "y"] and "ZeroDivisionError" in caplog.text
     assert merge(None, second) is second and merge() is None
-
-
-def test_trace_recorder_records_named_events() -> None:
-    rec = TraceRecorder()
-    cb = rec.callbacks()
-    cb.on_start("a")  # type: ignore[misc]
-    cb.on_retry("a", 2, ValueError())  # type: ignore[misc]
-    assert [(e.node, e.event) for e in rec.events] == [("a", "start"), ("a", "retry")]
-    assert rec.events[0].at <= rec.events[1].at

@@ -67,6 +67,14 @@ def test_profile_diamond_workers_and_efficiency() -> None:
     assert dagron.profile(diamond_run(), workers=4).parallel_efficiency == pytest.approx(0.25)
 
 
+def test_profile_methods_match_the_function() -> None:
+    run = diamond_run()
+    assert run.trace is not None
+    expected = dagron.profile(run, workers=3)
+    assert run.profile(workers=3) == expected
+    assert run.trace.profile(workers=3) == expected
+
+
 def test_profile_diamond_scheduling_overhead() -> None:
     p = dagron.profile(diamond_run())
     # a: ready at the run's start, started at once; b: ready at 101 (a done), started 101;

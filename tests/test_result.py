@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import doctest
 import pickle
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -141,3 +144,20 @@ def test_execution_result_repr_and_trace() -> None:
     r = ExecutionResult({}, 0.0, trace)
     assert r.trace == trace and r.ok
     assert "succeeded=0" in repr(r)
+
+
+def test_execution_result_methods_exist_after_importing_only_result() -> None:
+    # profile() and timeline() come from the modules that build on dagron.result; importing
+    # any dagron module imports the package, and with it them.
+    code = (
+        "from dagron.result import ExecutionResult as R\n"
+        "print(callable(R.profile), callable(R.timeline))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
+
+
+def test_result_module_doctests() -> None:
+    import dagron.result
+
+    assert doctest.testmod(dagron.result).failed == 0

@@ -20,7 +20,7 @@ from typing import Optional
 
 import psutil
 
-__all__ = ["LocalProcess", "WorkerNanny", "describe_exit", "spawn_worker"]
+__all__ = ["LocalProcess", "WorkerNanny", "describe_exit", "spawn_worker", "worker_command"]
 
 
 @dataclass
@@ -97,6 +97,41 @@ def describe_exit(code: Optional[int]) -> str:
     return f"exited with code {code}"
 
 
+def worker_command(
+    address: str,
+    name: str,
+    *,
+    status_file: Optional[str] = None,
+    keys: Optional[str] = None,
+    shm_dir: Optional[str] = None,
+    death_timeout: Optional[float] = None,
+    heartbeat: Optional[float] = None,
+    memory_limit: Optional[int] = None,
+    log_level: Optional[int] = None,
+) -> list[str]:
+    """The command line of a worker (``python -m dagron.workers.worker``) started by this
+    process: it watches this process, forwards its tasks' output, and gets the options
+    given (the worker's defaults for those left None)."""
+    cmd = [sys.executable, "-m", "dagron.workers.worker", address, "--name", name]
+    cmd += ["--parent-pid", str(os.getpid())]
+    if death_timeout is not None:
+        cmd += ["--death-timeout", str(death_timeout)]
+    if heartbeat is not None:
+        cmd += ["--heartbeat", str(heartbeat)]
+    if status_file is not None:
+        cmd += ["--status-file", status_file]
+    if keys is not None:
+        cmd += ["--keys", keys]
+    if shm_dir is not None:
+        cmd += ["--shm-dir", shm_dir]
+    if memory_limit is not None:
+        cmd += ["--memory-limit", str(memory_limit)]
+    cmd += ["--forward-output"]
+    if log_level is not None:
+        cmd += ["--log-level", str(log_level)]
+    return cmd
+
+
 def spawn_worker(
     address: str,
     name: str,
@@ -114,25 +149,17 @@ def spawn_worker(
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     # A task's print() should show up when it happens, not when the worker exits.
     env["PYTHONUNBUFFERED"] = "1"
-    cmd = [
-        sys.executable,
-        "-m",
-        "dagron.workers.worker",
-        address,
-        "--name",
-        name,
-        "--parent-pid",
-        str(os.getpid()),
-    ]
     if status_file is not None:
         with open(status_file, "wb") as f:
             f.write(struct.pack("<q", -1))
-        cmd += ["--status-file", status_file]
-    if keys is not None:
-        cmd += ["--keys", keys]
-    if shm_dir is not None:
-        cmd += ["--shm-dir", shm_dir]
-    cmd += ["--forward-output", "--log-level", str(logging.getLogger().getEffectiveLevel())]
+    cmd = worker_command(
+        address,
+        name,
+        status_file=status_file,
+        keys=keys,
+        shm_dir=shm_dir,
+        log_level=logging.getLogger().getEffectiveLevel(),
+    )
     popen = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
     pidfd: Optional[int] = None
     if hasattr(os, "pidfd_open"):
@@ -175,25 +202,14 @@ class WorkerNanny:
         self._stopping = False
 
     def _start(self, slot: int) -> None:
-        cmd = [
-            sys.executable,
-            "-m",
-            "dagron.workers.worker",
+        cmd = worker_command(
             self.address,
-            "--name",
             f"{self.name}/{slot}",
-            "--death-timeout",
-            str(self.death_timeout),
-            "--heartbeat",
-            str(self.heartbeat),
-            "--parent-pid",
-            str(os.getpid()),
-        ]
-        if self.keys is not None:
-            cmd += ["--keys", self.keys]
-        cmd += ["--forward-output"]
-        if self.memory_limit is not None:
-            cmd += ["--memory-limit", str(self.memory_limit)]
+            keys=self.keys,
+            death_timeout=self.death_timeout,
+            heartbeat=self.heartbeat,
+            memory_limit=self.memory_limit,
+        )
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.procs[slot] = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
 

@@ -30,7 +30,6 @@ import traceback
 from collections import deque
 from typing import Any, Callable, Deque, Optional, Union, cast
 
-import psutil
 import zmq
 
 from . import protocol as p
@@ -38,6 +37,7 @@ from . import shm
 from .clocksync import OffsetEstimator
 from .output import ForwardingHandler, OutputBuffer, TaskStream
 from .security import WorkerKeys, load_worker_keys
+from .watchdog import DeathWatch, MemoryWatch, OutputForwarder, heartbeat_tick
 
 __all__ = ["Worker", "main"]
 
@@ -107,6 +107,9 @@ class Worker:
         if forward_output:
             self._forward_output(log_level)
         self.identity = b"w" + os.urandom(8).hex().encode()
+        self.forwarder: Optional[OutputForwarder] = None
+        if self.output is not None:
+            self.forwarder = OutputForwarder(self.output, self.identity)
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.sock = self._socket(self.identity)
         self.functions: dict[int, Callable[..., Any]] = {}
@@ -155,11 +158,11 @@ class Worker:
         root.setLevel(log_level)
 
     def _send_output(self, sock: zmq.Socket[bytes]) -> None:
-        if self.output is None:
+        if self.forwarder is None:
             return
-        chunks = self.output.take()
-        if chunks:
-            sock.send_multipart([p.OUTPUT, p.dump_header((self.identity, chunks))])
+        message = self.forwarder.message()
+        if message is not None:
+            sock.send_multipart(message)
 
     def _socket(self, identity: bytes) -> zmq.Socket[bytes]:
         sock = self.ctx.socket(zmq.DEALER)
@@ -287,14 +290,13 @@ class Worker:
 
     def _heartbeats(self, sock: zmq.Socket[bytes]) -> None:
         """Pings the coordinator every period on a socket of its own, measuring the clock
-        offset with each answer; leaves when the coordinator has been silent for
-        ``death_timeout`` or memory goes over the limit."""
-        me = psutil.Process()
-        last_heard = next_beat = time.monotonic()
-        # Wake often enough to ship a task's output while it runs, not only once a beat.
-        tick = (
-            min(self.heartbeat_period, 0.05) if self.output is not None else self.heartbeat_period
-        )
+        offset with each answer, and ticks the watchdogs: ships tasks' output, leaves when
+        the coordinator has been silent for ``death_timeout`` or memory goes over the
+        limit."""
+        death = DeathWatch(self.death_timeout, time.monotonic())
+        memory = MemoryWatch(self.memory_limit)
+        next_beat = death.last_heard
+        tick = heartbeat_tick(self.heartbeat_period, self.forwarder is not None)
         while True:
             now = time.monotonic()
             if now >= next_beat:
@@ -303,26 +305,28 @@ class Worker:
             if sock.poll(int(tick * 1000)):
                 while sock.poll(0):
                     self._on_pong(sock.recv_multipart())
-                last_heard = time.monotonic()
+                death.heard(time.monotonic())
             self._send_output(sock)
-            if (
-                self.death_timeout is not None
-                and time.monotonic() - last_heard > self.death_timeout
-            ):
-                print(
-                    f"dagron worker {self.name}: no word from the coordinator at {self.address} "
-                    f"for {self.death_timeout:g} s; exiting",
-                    file=sys.__stderr__,
-                    flush=True,
-                )
-                os._exit(p.EXIT_COORDINATOR_GONE)
-            if self.memory_limit is not None:
-                rss = me.memory_info().rss
-                if rss > self.memory_limit:
-                    note = (self.identity, rss, self.memory_limit)
-                    sock.send_multipart([p.MEMORY, p.dump_header(note)])
-                    sock.close(linger=1000)  # let the note go out before we do
-                    os._exit(p.EXIT_MEMORY)
+            if death.expired(time.monotonic()):
+                self._coordinator_gone()
+            rss = memory.over()
+            if rss is not None:
+                self._over_memory(sock, rss)
+
+    def _coordinator_gone(self) -> None:
+        print(
+            f"dagron worker {self.name}: no word from the coordinator at {self.address} "
+            f"for {self.death_timeout:g} s; exiting",
+            file=sys.__stderr__,
+            flush=True,
+        )
+        os._exit(p.EXIT_COORDINATOR_GONE)
+
+    def _over_memory(self, sock: zmq.Socket[bytes], rss: int) -> None:
+        note = (self.identity, rss, self.memory_limit)
+        sock.send_multipart([p.MEMORY, p.dump_header(note)])
+        sock.close(linger=1000)  # let the note go out before we do
+        os._exit(p.EXIT_MEMORY)
 
     def _drain(self, block: bool) -> None:
         """Handles every message waiting (at least one when ``block``)."""

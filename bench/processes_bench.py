@@ -29,6 +29,11 @@ Runners: ``dagron`` (a warm ``dagron.LocalCluster(n_workers=2)``; for (a) the em
 is missing prints why and the run goes on. Ratios are peer time / dagron time (> 1: dagron is
 faster). Best of ``--repeat`` runs, garbage collector paused. Every pool and cluster is shut
 down whatever happens; the script checks that no child process is left and exits 0.
+
+The pieces live beside this entry point: the tasks (``processes_tasks``), the workloads
+(``processes_workloads``), the runners (``processes_runner``, ``processes_dagron_runners``,
+``processes_peer_runners``, ``processes_upstream``), the loop over them
+(``processes_driver``) and the tables and targets (``processes_report``).
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ def leftover_children() -> list[str]:
 
 
 def main() -> None:
+    """Parses the command line, runs the chosen runners, prints the tables and targets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
@@ -152,6 +158,7 @@ def main() -> None:
 
 
 def versions() -> str:
+    """The versions of dagron and of the peers, or "(not installed)"."""
     import importlib.metadata as md
 
     out = []

@@ -63,6 +63,8 @@ def measure(runner: Runner, spec: Spec, out: Result, notes: dict[str, str]) -> N
 def run_local(
     key: str, spec: Spec, table: dict[str, Result], notes: dict[str, dict[str, str]]
 ) -> None:
+    """Starts the runner ``key``, measures every case on it into ``table`` and always shuts it
+    down; a missing package or a failure goes into ``notes``."""
     label, factory = RUNNERS[key]
     notes[label] = {}
     try:

@@ -13,18 +13,21 @@ from processes_workloads import Spec
 
 
 def fmt_time(s: Optional[float]) -> str:
+    """Seconds as ms below 10 s, else as s; "n/a" for no figure."""
     if s is None:
         return "n/a"
     return f"{s * 1e3:.1f} ms" if s < 10 else f"{s:.2f} s"
 
 
 def ratio(peer: Optional[float], ours: Optional[float]) -> str:
+    """Peer time / dagron time, as "1.23x"."""
     if peer is None or ours is None or ours <= 0:
         return "n/a"
     return f"{peer / ours:.2f}x"
 
 
 def print_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A markdown table, columns padded to their widest cell."""
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for row in [head, ["-" * w for w in widths], *rows]:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
@@ -33,6 +36,7 @@ def print_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 def report(
     table: dict[str, Result], notes: dict[str, dict[str, str]], spec: Spec, serial_ref: str
 ) -> list[tuple[str, bool]]:
+    """Prints the tables of every case; returns the targets as (text, passed)."""
     ours = table.get("dagron processes", {})
     order = [
         "dagron processes",

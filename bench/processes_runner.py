@@ -13,12 +13,15 @@ class Runner:
     name = ""
 
     def start(self) -> None:
+        """Starts the workers and gives each a first task."""
         raise NotImplementedError
 
     def close(self) -> None:
+        """Shuts every worker down (called whatever happened)."""
         raise NotImplementedError
 
     def noop(self, n: int) -> None:
+        """Runs ``n`` independent no-op tasks."""
         raise NotImplementedError
 
     def layered(self, g: Layered) -> int:
@@ -26,6 +29,7 @@ class Runner:
         raise NotImplementedError
 
     def cpu(self, k: int, iters: int) -> None:
+        """Runs ``k`` independent ``burn(iters)`` tasks."""
         raise NotImplementedError
 
     def big(self, kind: str, size: int) -> int:

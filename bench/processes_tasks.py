@@ -16,6 +16,7 @@ MB = 1_000_000
 
 
 def noop(*_: Any) -> None:
+    """The no-op task of cases (a) and (b) for upstream."""
     return None
 
 
@@ -54,11 +55,15 @@ def big_value(kind: str, size: int) -> Any:
 
 
 def pause(seconds: float) -> None:
+    """A warm-up task that keeps a worker busy long enough for the other to get one too."""
     time.sleep(seconds)
 
 
 def nbytes(value: Any) -> int:
+    """The size of a value :func:`big_value` returned, as received by the caller."""
     return len(value) if isinstance(value, bytes) else int(value.nbytes)
 
 
+# By value, not by reference to this module: workers (dagron-worker, dask's, loky's) do not
+# have bench/ on their path, and a script's __main__ functions, as these were, ship by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

@@ -11,6 +11,8 @@ from processes_tasks import burn
 
 @dataclass
 class Layered:
+    """A DAG of ``levels`` levels of ``width`` nodes, ids level by level."""
+
     levels: int
     width: int
     parents: list[list[int]]  # node -> its parents (all in the level above)
@@ -39,6 +41,7 @@ class Layered:
 
 
 def layered(levels: int, width: int, per_node: int = 3, seed: int = 1) -> Layered:
+    """Every node outside the first level gets ``per_node`` parents from the level above."""
     rng = random.Random(seed)
     parents: list[list[int]] = [[] for _ in range(width)]
     for level in range(1, levels):
@@ -50,6 +53,8 @@ def layered(levels: int, width: int, per_node: int = 3, seed: int = 1) -> Layere
 
 @dataclass
 class Spec:
+    """The sizes and repeat counts of one run (the full run or ``--quick``)."""
+
     n_noop: int
     graph: Layered
     cpu_tasks: int

@@ -49,9 +49,13 @@ lint: install ## ruff, mypy, cargo fmt --check, clippy -D warnings, stubs agains
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(PY) -m mypy.stubtest dagron._core
 
-bench: install ## Graph benchmark against rustworkx, networkx and graphlib
-	$(PY) -m pip install --quiet "networkx>=3.2" "rustworkx>=0.15"
+# ray ships wheels for some Python versions only: when it cannot be installed its rows say why.
+bench: install ## Every benchmark (graph, executor, processes) against its peers
+	$(PY) -m pip install --quiet "networkx>=3.2" "rustworkx>=0.15" "dask>=2024.1" "loky>=3.4"
+	-$(PY) -m pip install --quiet "ray>=2.9"
 	$(PY) bench/graph_bench.py
+	$(PY) bench/executor_bench.py
+	$(PY) bench/processes_bench.py
 
 clean: ## Remove the virtualenv and build products
 	rm -rf $(VENV) target

@@ -59,7 +59,7 @@ class TasksAdded:
 
 @dataclass
 class TaskStarted:
-    """``worker`` began ``key``."""
+    """``worker`` began ``key``. Answered with :class:`IgnoreReport` when stale news."""
 
     __slots__ = ("key", "worker")
     worker: WorkerId
@@ -69,7 +69,8 @@ class TaskStarted:
 @dataclass
 class TaskFinished:
     """``worker`` reported ``key``'s outcome after running ``duration`` seconds (None when
-    unknown). Frees room on the worker without refilling it: reports come in bursts, which
+    unknown). Answered with :class:`IgnoreReport` when stale news, else the outcome is to be
+    passed on. Frees room on the worker without refilling it: reports come in bursts, which
     the I/O layer ends with :class:`TopUp`."""
 
     __slots__ = ("duration", "key", "worker")
@@ -210,7 +211,8 @@ class CoordinatorState:
 
     Every added key ends in exactly one of: a :class:`TaskFinished` report that is not
     answered with :class:`IgnoreReport`, a :class:`TaskLost` instruction, or a
-    :class:`TaskCancelled` event.
+    :class:`TaskCancelled` event. Its attributes are there to be read (by the I/O layer's
+    queries and by tests); only :meth:`handle` changes them.
     """
 
     def __init__(
@@ -236,10 +238,11 @@ class CoordinatorState:
         out work by themselves; every other event does when it makes room or brings work."""
         out: list[Instruction] = []
         refill = False
+        handlers = _HANDLERS
         for event in events:
-            if _HANDLERS[type(event)](self, event, out):
+            if handlers[type(event)](self, event, out):
                 refill = True
-        if refill:
+        if refill and self.pending and self.workers:
             self._assign(out)
         return out
 

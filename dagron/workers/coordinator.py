@@ -43,7 +43,22 @@ from .heartbeat import Heartbeats
 from .nanny import LocalProcess, describe_exit, spawn_worker
 from .output import show_log, show_output
 from .security import is_loopback_endpoint, load_coordinator_keys
-from .state import CancelOnWorker, CoordinatorState, Dispatch, Instruction, KillWorker, TaskLost
+from .state import (
+    CancelOnWorker,
+    CoordinatorState,
+    Dispatch,
+    Instruction,
+    KillWorker,
+    TaskCancelled,
+    TaskFinished,
+    TaskLost,
+    TasksAdded,
+    TaskStarted,
+    TopUp,
+    WorkerJoined,
+    WorkerLeft,
+    WorkerWrittenOff,
+)
 from .status import Status
 
 __all__ = ["Coordinator", "RemoteWorker"]
@@ -199,7 +214,7 @@ class Coordinator:
         self._offsets: dict[str, ClockOffset] = {}
         self._done: list[Completion] = []
         self._next_memory_check = 0.0
-        self._unassigned = False  # tasks submitted since the last assign()
+        self._added: dict[int, int] = {}  # task id -> function id, submitted since wait()
         self._poller = zmq.Poller()
         self._poller_key: Optional[tuple[tuple[int, str], ...]] = None  # built at first poll
         self._poller_fds: dict[int, LocalProcess] = {}
@@ -352,8 +367,7 @@ class Coordinator:
         forwarded = p.forwarded_args(args) if args else None
         if forwarded is not None:  # small results passed on: their pickles travel as they are
             self._tasks[tid] = (fn_id, forwarded)
-            self.state.add(tid, fn_id)
-            self._unassigned = True
+            self._added[tid] = fn_id
             return
         token = shm.forwarding.set(self._by_name)
         try:
@@ -365,8 +379,7 @@ class Coordinator:
             shm.forwarding.reset(token)
         self._tasks[tid] = (fn_id, frames)
         # Handed out at the next wait(): tasks submitted together travel together.
-        self.state.add(tid, fn_id)
-        self._unassigned = True
+        self._added[tid] = fn_id
 
     def cancel(self, key: int) -> None:
         tid = self._tid_of.pop(key, None)
@@ -374,7 +387,9 @@ class Coordinator:
             return
         self._key_of.pop(tid, None)
         self._node_of.pop(tid, None)
-        self._apply(self.state.cancel(tid))
+        # A task submitted since the last wait() has not reached the state: dropping it is all.
+        if self._added.pop(tid, None) is None:
+            self._apply(self.state.handle(TaskCancelled(tid)))
         self._tasks.pop(tid, None)
 
     def cancel_all(self) -> None:
@@ -410,9 +425,9 @@ class Coordinator:
 
     def wait(self, timeout: Optional[float]) -> list[Completion]:
         """Returns the completions available, waiting up to ``timeout`` for the first."""
-        if self._unassigned:
-            self._unassigned = False
-            self._apply(self.state.assign())
+        if self._added:
+            added, self._added = self._added, {}
+            self._apply(self.state.handle(TasksAdded(added)))
         if not self._done:
             deadline = None if timeout is None else time.monotonic() + timeout
             while not self._done:
@@ -526,7 +541,7 @@ class Coordinator:
             return
         self._worker_names[ident] = name
         self._sock.send_multipart([ident, p.WELCOME, p.dump_header((p.PROTOCOL_VERSION,))])
-        self._apply(self.state.worker_joined(ident, name))
+        self._apply(self.state.handle(WorkerJoined(ident, name)))
         self._note_offset(ident, offset)
 
     def _on_heartbeat(self, hb_ident: bytes, frames: list[Any]) -> None:
@@ -572,7 +587,7 @@ class Coordinator:
         proc = self._by_id.get(worker)
         if proc is not None:
             proc.killed_for = reason
-        self._apply(self.state.kill(worker, reason))
+        self._apply(self.state.handle(WorkerWrittenOff(worker, reason)))
         self._forget_remote(worker)
 
     def _note_offset(self, worker: bytes, offset: Any) -> None:
@@ -598,7 +613,7 @@ class Coordinator:
         log.warning("%s; declared lost", reason)
         self._forget_remote(ident)
         self._written_off.add(ident)
-        self._apply(self.state.worker_lost(ident, reason))
+        self._apply(self.state.handle(WorkerLeft(ident, reason)))
 
     def _forget_remote(self, ident: bytes) -> None:
         self._remote.pop(ident, None)
@@ -609,9 +624,8 @@ class Coordinator:
         self._started(ident, key, started)
 
     def _started(self, ident: bytes, key: int, started: float) -> None:
-        if self.state.where.get(key) != ident:
+        if self.state.handle(TaskStarted(ident, key)):  # an IgnoreReport: stale news
             return
-        self.state.task_started(ident, key)
         at = _clock.wall(started)
         self._done.append(Started(key, at, self._worker_names[ident]))
 
@@ -638,7 +652,7 @@ class Coordinator:
             if started is not None:
                 self._started(ident, *started)
         finally:
-            self._apply(self.state.assign())  # top the workers up, whatever came in
+            self._apply(self.state.handle(TopUp()))  # top the workers up, whatever came in
 
     def _finished(
         self,
@@ -655,7 +669,7 @@ class Coordinator:
         segments = self._segments
         if segment is not None and (segments is None or ident not in self._by_id):
             raise ValueError("a shared-memory segment from a worker that has none")
-        if not self.state.task_finished(ident, key, took):
+        if self.state.handle(TaskFinished(ident, key, took)):  # an IgnoreReport: stale news
             if segment is not None and segments is not None:
                 segments.discard(segment[0])  # nobody will read it
             return
@@ -714,11 +728,12 @@ class Coordinator:
             self._by_id.pop(proc.identity, None)
             if self._segments is not None:  # results it wrote but never sent
                 self._segments.remove_strays(proc.identity.decode() + "-")
+            gone = WorkerLeft(proc.identity, reason)
             began = proc.last_started()
-            if began is not None and self.state.running_on(proc.identity) != began:
-                # It began this task but its STARTED notice died with it.
-                self.state.task_started(proc.identity, began)
-            self._apply(self.state.worker_lost(proc.identity, reason))
+            if began is None:
+                self._apply(self.state.handle(gone))
+            else:  # it may have begun this task with its STARTED notice dying with it
+                self._apply(self.state.handle(TaskStarted(proc.identity, began), gone))
         if proc.status_file is not None:
             with contextlib.suppress(OSError):
                 os.remove(proc.status_file)
@@ -738,7 +753,7 @@ class Coordinator:
                     f"memory limit of {self.memory_limit / 2**20:.0f} MiB, and was restarted"
                 )
                 proc.killed_for = reason
-                self._apply(self.state.kill(proc.identity, reason))
+                self._apply(self.state.handle(WorkerWrittenOff(proc.identity, reason)))
 
     # ----- instructions --------------------------------------------------------------------
 

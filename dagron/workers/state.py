@@ -1,8 +1,9 @@
 """The coordinator's decisions as a pure state machine: events in, instructions out.
 
-No sockets, no clock, no threads: :class:`CoordinatorState` is driven by plain method calls
-(one per event) and answers with a list of instructions for the I/O layer to carry out. That
-keeps the hard part (who runs what, what a lost worker means) testable without processes.
+No sockets, no clock, no threads: :meth:`CoordinatorState.handle` takes event records
+(:class:`TasksAdded`, :class:`TaskFinished`, ...) and answers with instruction records
+(:class:`Dispatch`, :class:`TaskLost`, ...) for the I/O layer to carry out. That keeps the
+hard part (who runs what, what a lost worker means) testable without processes.
 
 Flow control: every worker holds up to ``prefetch`` tasks (the one it runs plus the ones queued
 behind it), so its next task is already there when one finishes. When tasks turn out to be
@@ -17,56 +18,176 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Deque, Optional, Union
+from typing import Any, Callable, Deque, Mapping, Optional, Union
 
 __all__ = [
     "CancelOnWorker",
     "CoordinatorState",
     "Dispatch",
+    "Event",
+    "IgnoreReport",
+    "Instruction",
     "KillWorker",
+    "TaskCancelled",
+    "TaskFinished",
     "TaskLost",
+    "TaskStarted",
+    "TasksAdded",
+    "TopUp",
+    "WorkerJoined",
+    "WorkerLeft",
     "WorkerSlot",
+    "WorkerWrittenOff",
 ]
 
 WorkerId = bytes
 
+# Records are plain slotted dataclasses (not frozen, not NamedTuples): the per-task ones
+# (TaskStarted, TaskFinished) are built for every report, and these build fastest.
 
-@dataclass(frozen=True)
+# ----- events ------------------------------------------------------------------------------
+
+
+@dataclass
+class TasksAdded:
+    """New tasks, ``key -> function id`` in submission order (one event for a whole burst,
+    so that it is handed out as one batch per worker)."""
+
+    __slots__ = ("tasks",)
+    tasks: Mapping[int, int]
+
+
+@dataclass
+class TaskStarted:
+    """``worker`` began ``key``. Answered with :class:`IgnoreReport` when stale news."""
+
+    __slots__ = ("key", "worker")
+    worker: WorkerId
+    key: int
+
+
+@dataclass
+class TaskFinished:
+    """``worker`` reported ``key``'s outcome after running ``duration`` seconds (None when
+    unknown). Answered with :class:`IgnoreReport` when stale news, else the outcome is to be
+    passed on. Frees room on the worker without refilling it: reports come in bursts, which
+    the I/O layer ends with :class:`TopUp`."""
+
+    __slots__ = ("duration", "key", "worker")
+    worker: WorkerId
+    key: int
+    duration: Optional[float]
+
+
+@dataclass
+class TopUp:
+    """A burst of reports is over: hand queued tasks to the workers with room."""
+
+    __slots__ = ()
+
+
+@dataclass
+class TaskCancelled:
+    """Give up on ``key``. Unsent: dropped. Sent, not started: its worker is told to drop it.
+    Running: its worker is killed, and the tasks queued behind it are requeued."""
+
+    __slots__ = ("key",)
+    key: int
+
+
+@dataclass
+class WorkerJoined:
+    """``worker`` said hello (``name`` empty: named by its id)."""
+
+    __slots__ = ("name", "worker")
+    worker: WorkerId
+    name: str
+
+
+@dataclass
+class WorkerLeft:
+    """``worker`` is gone (died, killed, timed out on heartbeats). Its running task is
+    reported lost with ``reason``; the tasks queued behind it never started and are requeued."""
+
+    __slots__ = ("reason", "worker")
+    worker: WorkerId
+    reason: str
+
+
+@dataclass
+class WorkerWrittenOff:
+    """Write ``worker`` off now (for example over its memory limit): it is killed and its
+    running task reported lost with ``reason``."""
+
+    __slots__ = ("reason", "worker")
+    worker: WorkerId
+    reason: str
+
+
+Event = Union[
+    TasksAdded,
+    TaskStarted,
+    TaskFinished,
+    TopUp,
+    TaskCancelled,
+    WorkerJoined,
+    WorkerLeft,
+    WorkerWrittenOff,
+]
+
+# ----- instructions ------------------------------------------------------------------------
+
+
+@dataclass
 class Dispatch:
     """Send these tasks to ``worker``; ``with_fn[i]`` says whether task ``keys[i]`` must carry
     its callable (the worker has not seen that function yet)."""
 
+    __slots__ = ("keys", "with_fn", "worker")
     worker: WorkerId
     keys: tuple[int, ...]
     with_fn: tuple[bool, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class CancelOnWorker:
     """Tell ``worker`` to drop ``key``, which it holds but has not started."""
 
+    __slots__ = ("key", "worker")
     worker: WorkerId
     key: int
 
 
-@dataclass(frozen=True)
+@dataclass
 class KillWorker:
     """Stop ``worker``'s process now (its running task is being abandoned or it misbehaved)."""
 
+    __slots__ = ("reason", "worker")
     worker: WorkerId
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class TaskLost:
     """``key`` was running on a worker that is gone; report it failed with ``reason``."""
 
+    __slots__ = ("key", "reason", "worker")
     key: int
     worker: WorkerId
     reason: str
 
 
-Instruction = Union[Dispatch, CancelOnWorker, KillWorker, TaskLost]
+@dataclass
+class IgnoreReport:
+    """``worker``'s report on ``key`` is stale news (a cancelled task, a worker already
+    written off): do not pass it on."""
+
+    __slots__ = ("key", "worker")
+    worker: WorkerId
+    key: int
+
+
+Instruction = Union[Dispatch, CancelOnWorker, KillWorker, TaskLost, IgnoreReport]
 
 
 @dataclass
@@ -86,10 +207,12 @@ class WorkerSlot:
 
 
 class CoordinatorState:
-    """Assigns submitted tasks to workers and accounts for every task until it is reported.
+    """Assigns added tasks to workers and accounts for every task until it is reported.
 
-    Every submitted key ends in exactly one of: a result reported by a worker
-    (:meth:`task_finished`), a :class:`TaskLost` instruction, or :meth:`cancel`.
+    Every added key ends in exactly one of: a :class:`TaskFinished` report that is not
+    answered with :class:`IgnoreReport`, a :class:`TaskLost` instruction, or a
+    :class:`TaskCancelled` event. Its attributes are there to be read (by the I/O layer's
+    queries and by tests); only :meth:`handle` changes them.
     """
 
     def __init__(
@@ -108,68 +231,61 @@ class CoordinatorState:
         self.fn_of: dict[int, int] = {}
         self.where: dict[int, WorkerId] = {}
 
-    # ----- events --------------------------------------------------------------------------
-
-    def worker_joined(self, worker: WorkerId, name: str = "") -> list[Instruction]:
-        if worker in self.workers:
-            return []  # a duplicate hello changes nothing
-        self.workers[worker] = WorkerSlot(worker, name or worker.hex())
-        return self._assign()
-
-    def worker_lost(self, worker: WorkerId, reason: str) -> list[Instruction]:
-        """``worker`` is gone (died, killed, timed out on heartbeats). Its running task is
-        reported lost; the tasks queued behind it never started and go back to the queue."""
-        slot = self.workers.pop(worker, None)
-        if slot is None:
-            return []  # already removed: late or duplicate news
+    def handle(self, *events: Event) -> list[Instruction]:
+        """Applies ``events`` in order and returns what the I/O layer must do about them.
+        Work is handed out once, after the last event, so events passed together make one
+        batch per worker. Reports (:class:`TaskStarted`, :class:`TaskFinished`) never hand
+        out work by themselves; every other event does when it makes room or brings work."""
         out: list[Instruction] = []
-        if slot.running is not None:
-            key = slot.running
-            self._forget(key)
-            out.append(TaskLost(key, worker, reason))
-        for key in reversed(slot.queued):
-            self.where.pop(key, None)
-            self.pending.appendleft(key)
-        return out + self._assign()
+        refill = False
+        handlers = _HANDLERS
+        for event in events:
+            if handlers[type(event)](self, event, out):
+                refill = True
+        if refill and self.pending and self.workers:
+            self._assign(out)
+        return out
 
-    def submit(self, key: int, fn_id: int) -> list[Instruction]:
-        if key in self.fn_of:
-            raise ValueError(f"task key {key} submitted twice")
-        self.fn_of[key] = fn_id
-        self.pending.append(key)
-        return self._assign()
+    # ----- queries -------------------------------------------------------------------------
 
-    def add(self, key: int, fn_id: int) -> None:
-        """Queues a task without handing anything out (call :meth:`assign` after a burst)."""
-        if key in self.fn_of:
-            raise ValueError(f"task key {key} submitted twice")
-        self.fn_of[key] = fn_id
-        self.pending.append(key)
+    def outstanding(self) -> int:
+        """Tasks added and not yet finished, lost or cancelled."""
+        return len(self.fn_of)
 
-    def submit_many(self, tasks: list[tuple[int, int]]) -> list[Instruction]:
-        """Several submissions, dispatched as batches."""
-        for key, fn_id in tasks:
-            if key in self.fn_of:
-                raise ValueError(f"task key {key} submitted twice")
-            self.fn_of[key] = fn_id
-            self.pending.append(key)
-        return self._assign()
-
-    def task_started(self, worker: WorkerId, key: int) -> list[Instruction]:
+    def running_on(self, worker: WorkerId) -> Optional[int]:
+        """The task ``worker`` runs now, if it is known to run one."""
         slot = self.workers.get(worker)
-        if slot is None or self.where.get(key) != worker or key not in slot.queued:
-            return []  # stale: the task was cancelled or the worker already written off
-        slot.queued.remove(key)
-        slot.running = key
-        return []
+        return slot.running if slot else None
 
-    def task_finished(self, worker: WorkerId, key: int, duration: Optional[float] = None) -> bool:
-        """A worker reported ``key``'s outcome (after running ``duration`` seconds). True when
-        it should be passed on; False for a stale report (a cancelled task, a worker already
-        written off)."""
+    # ----- event handlers: each returns whether work may be handed out after it -------------
+
+    def _tasks_added(self, event: TasksAdded, out: list[Instruction]) -> bool:
+        tasks, fn_of = event.tasks, self.fn_of
+        if not fn_of.keys().isdisjoint(tasks):
+            twice = next(key for key in tasks if key in fn_of)
+            raise ValueError(f"task key {twice} submitted twice")
+        fn_of.update(tasks)
+        self.pending.extend(tasks)
+        return True
+
+    def _task_started(self, event: TaskStarted, out: list[Instruction]) -> bool:
+        worker, key = event.worker, event.key
+        if self.where.get(key) != worker:
+            out.append(IgnoreReport(worker, key))  # cancelled, or its worker written off
+            return False
+        slot = self.workers[worker]
+        if key in slot.queued:  # else it runs already: a repeated notice changes nothing
+            slot.queued.remove(key)
+            slot.running = key
+        return False
+
+    def _task_finished(self, event: TaskFinished, out: list[Instruction]) -> bool:
+        worker, key = event.worker, event.key
         slot = self.workers.get(worker)
         if slot is None or self.where.get(key) != worker:
+            out.append(IgnoreReport(worker, key))
             return False
+        duration = event.duration
         if isinstance(duration, (int, float)) and self.max_prefetch > self.prefetch:
             self._observe(float(duration))
         if slot.running == key:
@@ -178,49 +294,61 @@ class CoordinatorState:
             slot.queued.remove(key)
         slot.tasks_done += 1
         self._forget(key)
+        return False
+
+    def _top_up(self, event: TopUp, out: list[Instruction]) -> bool:
         return True
 
-    def assign(self) -> list[Instruction]:
-        """Hands queued tasks to workers with room (after :meth:`task_finished`)."""
-        return self._assign()
-
-    def cancel(self, key: int) -> list[Instruction]:
-        """Give up on ``key``. Unsent: dropped. Sent, not started: the worker is told to drop
-        it. Running: its worker is killed, and the tasks queued behind it are requeued."""
+    def _task_cancelled(self, event: TaskCancelled, out: list[Instruction]) -> bool:
+        key = event.key
         if key not in self.fn_of:
-            return []
+            return False
         worker = self.where.get(key)
         if worker is None:
             self.pending.remove(key)
             self._forget(key)
-            return []
+            return False
         slot = self.workers[worker]
         if slot.running != key:
             slot.queued.remove(key)
             self._forget(key)
-            return [CancelOnWorker(worker, key), *self._assign()]
+            out.append(CancelOnWorker(worker, key))
+            return True
         slot.running = None
         self._forget(key)
-        return [KillWorker(worker, f"task {key} abandoned"), *self.worker_lost(worker, "")]
+        out.append(KillWorker(worker, f"task {key} abandoned"))
+        return self._remove(worker, "", out)  # nothing runs there now: nothing is lost
 
-    def kill(self, worker: WorkerId, reason: str) -> list[Instruction]:
-        """Write ``worker`` off now (for example over its memory limit): kill it and report its
-        running task lost with ``reason``."""
-        if worker not in self.workers:
-            return []
-        return [KillWorker(worker, reason), *self.worker_lost(worker, reason)]
+    def _worker_joined(self, event: WorkerJoined, out: list[Instruction]) -> bool:
+        worker = event.worker
+        if worker in self.workers:
+            return False  # a duplicate hello changes nothing
+        self.workers[worker] = WorkerSlot(worker, event.name or worker.hex())
+        return True
 
-    # ----- queries -------------------------------------------------------------------------
+    def _worker_left(self, event: WorkerLeft, out: list[Instruction]) -> bool:
+        return self._remove(event.worker, event.reason, out)
 
-    def outstanding(self) -> int:
-        """Tasks submitted and not yet finished, lost or cancelled."""
-        return len(self.fn_of)
-
-    def running_on(self, worker: WorkerId) -> Optional[int]:
-        slot = self.workers.get(worker)
-        return slot.running if slot else None
+    def _worker_written_off(self, event: WorkerWrittenOff, out: list[Instruction]) -> bool:
+        if event.worker not in self.workers:
+            return False
+        out.append(KillWorker(event.worker, event.reason))
+        return self._remove(event.worker, event.reason, out)
 
     # ----- internals -----------------------------------------------------------------------
+
+    def _remove(self, worker: WorkerId, reason: str, out: list[Instruction]) -> bool:
+        slot = self.workers.pop(worker, None)
+        if slot is None:
+            return False  # already removed: late or duplicate news
+        if slot.running is not None:
+            key = slot.running
+            self._forget(key)
+            out.append(TaskLost(key, worker, reason))
+        for key in reversed(slot.queued):
+            self.where.pop(key, None)
+            self.pending.appendleft(key)
+        return True
 
     def _observe(self, duration: float) -> None:
         if not 0.0 <= duration < 1e6:  # NaN, negative or absurd: not a duration
@@ -236,16 +364,16 @@ class CoordinatorState:
         self.fn_of.pop(key, None)
         self.where.pop(key, None)
 
-    def _assign(self) -> list[Instruction]:
+    def _assign(self, out: list[Instruction]) -> None:
         if not self.pending or not self.workers:
-            return []
+            return
         batches: dict[WorkerId, list[int]] = {}
         depth = self.depth
         # Top a worker up only once it is down to half its queue, so that each message
         # carries a good batch rather than one task per task finished.
         slots = [s for s in self.workers.values() if s.load <= depth // 2]
         if not slots:
-            return []
+            return
         # Fill the least-loaded workers first, one task at a time, so a burst spreads evenly
         # (ties go to the worker that joined first). A heap of (load, order) keeps that cheap.
         heap = [(s.load, n) for n, s in enumerate(slots)]
@@ -265,7 +393,6 @@ class CoordinatorState:
             else:
                 batch.append(key)
             heapq.heapreplace(heap, (load + 1, n))
-        out: list[Instruction] = []
         for worker, keys in batches.items():
             slot = self.workers[worker]
             with_fn = []
@@ -274,4 +401,17 @@ class CoordinatorState:
                 with_fn.append(fn not in slot.functions)
                 slot.functions.add(fn)
             out.append(Dispatch(worker, tuple(keys), tuple(with_fn)))
-        return out
+
+
+# One handler per event type, looked up by exact type: a dict hit is cheaper per report than
+# a chain of isinstance tests.
+_HANDLERS: dict[type, Callable[[CoordinatorState, Any, list[Instruction]], bool]] = {
+    TasksAdded: CoordinatorState._tasks_added,
+    TaskStarted: CoordinatorState._task_started,
+    TaskFinished: CoordinatorState._task_finished,
+    TopUp: CoordinatorState._top_up,
+    TaskCancelled: CoordinatorState._task_cancelled,
+    WorkerJoined: CoordinatorState._worker_joined,
+    WorkerLeft: CoordinatorState._worker_left,
+    WorkerWrittenOff: CoordinatorState._worker_written_off,
+}

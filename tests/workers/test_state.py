@@ -1,6 +1,8 @@
-"""The coordinator's state machine, driven by plain calls: no sockets, no processes."""
+"""The coordinator's state machine, driven by event records: no sockets, no processes."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import pytest
 
@@ -8,14 +10,24 @@ from dagron.workers.state import (
     CancelOnWorker,
     CoordinatorState,
     Dispatch,
+    IgnoreReport,
+    Instruction,
     KillWorker,
+    TaskCancelled,
+    TaskFinished,
     TaskLost,
+    TasksAdded,
+    TaskStarted,
+    TopUp,
+    WorkerJoined,
+    WorkerLeft,
+    WorkerWrittenOff,
 )
 
 A, B = b"A", b"B"
 
 
-def dispatched(instructions: list) -> dict[bytes, list[int]]:
+def dispatched(instructions: list[Instruction]) -> dict[bytes, list[int]]:
     out: dict[bytes, list[int]] = {}
     for ins in instructions:
         if isinstance(ins, Dispatch):
@@ -23,117 +35,155 @@ def dispatched(instructions: list) -> dict[bytes, list[int]]:
     return out
 
 
-def test_state_holds_tasks_until_a_worker_joins() -> None:
-    s = CoordinatorState(prefetch=2)
-    assert s.submit(1, fn_id=0) == []
-    assert dispatched(s.worker_joined(A)) == {A: [1]}
+def added(keys: Iterable[int], fn_id: int = 0) -> TasksAdded:
+    return TasksAdded({k: fn_id for k in keys})
 
 
-def test_state_prefetch_bounds_what_a_worker_holds() -> None:
+def run(s: CoordinatorState, worker: bytes, key: int, took: float | None = None) -> None:
+    """``worker`` starts ``key`` and reports it done; both reports must be current."""
+    assert s.handle(TaskStarted(worker, key)) == []
+    assert s.handle(TaskFinished(worker, key, took)) == []
+
+
+def test_handle_holds_tasks_until_a_worker_joins() -> None:
     s = CoordinatorState(prefetch=2)
-    s.worker_joined(A)
-    out = s.submit_many([(k, 0) for k in range(5)])
+    assert s.handle(added([1])) == []
+    assert dispatched(s.handle(WorkerJoined(A, ""))) == {A: [1]}
+
+
+def test_handle_prefetch_bounds_what_a_worker_holds() -> None:
+    s = CoordinatorState(prefetch=2)
+    s.handle(WorkerJoined(A, ""))
+    out = s.handle(added(range(5)))
     assert dispatched(out) == {A: [0, 1]}
-    s.task_started(A, 0)
-    assert s.task_finished(A, 0)
-    assert dispatched(s.assign()) == {A: [2]}
+    run(s, A, 0)
+    assert dispatched(s.handle(TopUp())) == {A: [2]}
 
 
-def test_state_spreads_a_burst_over_workers_as_batches() -> None:
+def test_handle_spreads_a_burst_over_workers_as_batches() -> None:
     s = CoordinatorState(prefetch=3)
-    s.worker_joined(A)
-    s.worker_joined(B)
-    out = s.submit_many([(k, 0) for k in range(6)])
+    s.handle(WorkerJoined(A, ""), WorkerJoined(B, ""))
+    out = s.handle(added(range(6)))
     assert len(out) == 2  # one batch message per worker
     got = dispatched(out)
     assert sorted(got[A] + got[B]) == list(range(6))
     assert len(got[A]) == len(got[B]) == 3
 
 
-def test_state_sends_each_function_once_per_worker() -> None:
+def test_handle_events_passed_together_make_one_batch() -> None:
     s = CoordinatorState(prefetch=4)
-    s.worker_joined(A)
-    (d,) = s.submit_many([(1, 7), (2, 7), (3, 8)])
+    s.handle(WorkerJoined(A, ""))
+    out = s.handle(added([1, 2]), added([3]))
+    assert out == [Dispatch(A, (1, 2, 3), (True, False, False))]
+
+
+def test_handle_sends_each_function_once_per_worker() -> None:
+    s = CoordinatorState(prefetch=4)
+    s.handle(WorkerJoined(A, ""))
+    (d,) = s.handle(TasksAdded({1: 7, 2: 7, 3: 8}))
     assert isinstance(d, Dispatch)
     assert d.with_fn == (True, False, True)
     for k in (1, 2, 3):
-        s.task_started(A, k)
-        s.task_finished(A, k)
-    (d2,) = s.submit(4, 7)
+        run(s, A, k)
+    (d2,) = s.handle(TasksAdded({4: 7}))
     assert isinstance(d2, Dispatch) and d2.with_fn == (False,)
 
 
-def test_state_lost_worker_reports_running_and_requeues_queued() -> None:
+def test_handle_task_finished_frees_room_without_refilling() -> None:
+    s = CoordinatorState(prefetch=1)
+    s.handle(WorkerJoined(A, ""), added([1, 2]))
+    assert s.handle(TaskStarted(A, 1), TaskFinished(A, 1, None)) == []
+    assert dispatched(s.handle(TopUp())) == {A: [2]}
+
+
+def test_handle_lost_worker_reports_running_and_requeues_queued() -> None:
     s = CoordinatorState(prefetch=2)
-    s.worker_joined(A)
-    s.submit_many([(1, 0), (2, 0)])
-    s.task_started(A, 1)
-    out = s.worker_lost(A, "killed by signal 9")
+    s.handle(WorkerJoined(A, ""), added([1, 2]))
+    s.handle(TaskStarted(A, 1))
+    out = s.handle(WorkerLeft(A, "killed by signal 9"))
     assert out == [TaskLost(1, A, "killed by signal 9")]
     assert list(s.pending) == [2]
-    assert dispatched(s.worker_joined(B)) == {B: [2]}
+    assert dispatched(s.handle(WorkerJoined(B, ""))) == {B: [2]}
     assert s.outstanding() == 1
 
 
-def test_state_late_news_of_a_removed_worker_is_ignored() -> None:
-    s = CoordinatorState()
-    s.worker_joined(A)
-    s.submit(1, 0)
-    s.worker_lost(A, "gone")
-    assert s.worker_lost(A, "gone again") == []
-    assert s.task_started(A, 1) == []
-    assert s.task_finished(A, 1) is False
-    assert list(s.pending) == [1]
-
-
-def test_state_duplicate_hello_changes_nothing() -> None:
-    s = CoordinatorState()
-    s.worker_joined(A)
-    s.submit(1, 0)
-    assert s.worker_joined(A) == []
-    assert list(s.workers[A].queued) == [1]
-
-
-def test_state_cancel_pending_queued_and_running() -> None:
+def test_handle_start_unnoticed_before_a_loss_is_reported_lost() -> None:
+    # The worker's STARTED notice died with it: the I/O layer passes on what it read.
     s = CoordinatorState(prefetch=2)
-    s.submit(9, 0)
-    assert s.cancel(9) == []  # never sent
-    s.worker_joined(A)
-    s.submit_many([(1, 0), (2, 0), (3, 0)])
-    s.task_started(A, 1)
-    out = s.cancel(2)
+    s.handle(WorkerJoined(A, ""), added([1, 2]))
+    out = s.handle(TaskStarted(A, 1), WorkerLeft(A, "gone"))
+    assert out == [TaskLost(1, A, "gone")]
+    assert list(s.pending) == [2]
+
+
+def test_handle_repeated_start_changes_nothing() -> None:
+    s = CoordinatorState(prefetch=2)
+    s.handle(WorkerJoined(A, ""), added([1, 2]))
+    s.handle(TaskStarted(A, 1))
+    assert s.handle(TaskStarted(A, 1)) == []  # current news, nothing to do
+    assert s.running_on(A) == 1
+    assert list(s.workers[A].queued) == [2]
+
+
+def test_handle_late_news_of_a_removed_worker_is_ignored() -> None:
+    s = CoordinatorState()
+    s.handle(WorkerJoined(A, ""), added([1]))
+    s.handle(WorkerLeft(A, "gone"))
+    assert s.handle(WorkerLeft(A, "gone again")) == []
+    assert s.handle(WorkerWrittenOff(A, "too late")) == []
+    assert s.handle(TaskStarted(A, 1)) == [IgnoreReport(A, 1)]
+    assert s.handle(TaskFinished(A, 1, None)) == [IgnoreReport(A, 1)]
+    assert list(s.pending) == [1]
+    assert s.outstanding() == 1
+
+
+def test_handle_duplicate_hello_changes_nothing() -> None:
+    s = CoordinatorState()
+    s.handle(WorkerJoined(A, ""), added([1]))
+    assert s.handle(WorkerJoined(A, "again")) == []
+    assert list(s.workers[A].queued) == [1]
+    assert s.workers[A].name == A.hex()
+
+
+def test_handle_cancel_pending_queued_and_running() -> None:
+    s = CoordinatorState(prefetch=2)
+    s.handle(added([9]))
+    assert s.handle(TaskCancelled(9)) == []  # never sent
+    assert s.handle(TaskCancelled(9)) == []  # unknown by now
+    s.handle(WorkerJoined(A, ""), added([1, 2, 3]))
+    s.handle(TaskStarted(A, 1))
+    out = s.handle(TaskCancelled(2))
     assert out == [CancelOnWorker(A, 2), Dispatch(A, (3,), (False,))]
-    out = s.cancel(1)
+    out = s.handle(TaskCancelled(1))
     assert out[0] == KillWorker(A, "task 1 abandoned")
     assert not any(isinstance(i, TaskLost) for i in out)  # a cancelled task is not "lost"
     assert A not in s.workers
     assert 3 in s.pending
-
-
-def test_state_cancelled_task_result_is_stale() -> None:
-    s = CoordinatorState(prefetch=2)
-    s.worker_joined(A)
-    s.submit_many([(1, 0), (2, 0)])
-    s.cancel(2)
-    s.task_started(A, 2)  # the worker had started it before the cancel arrived
-    assert s.task_finished(A, 2) is False
     assert s.outstanding() == 1
 
 
-def test_state_kill_for_memory_reports_reason() -> None:
+def test_handle_cancelled_task_result_is_stale() -> None:
+    s = CoordinatorState(prefetch=2)
+    s.handle(WorkerJoined(A, ""), added([1, 2]))
+    s.handle(TaskCancelled(2))
+    # The worker had started it before the cancel arrived.
+    assert s.handle(TaskStarted(A, 2)) == [IgnoreReport(A, 2)]
+    assert s.handle(TaskFinished(A, 2, None)) == [IgnoreReport(A, 2)]
+    assert s.outstanding() == 1
+
+
+def test_handle_kill_for_memory_reports_reason() -> None:
     s = CoordinatorState()
-    s.worker_joined(A)
-    s.submit(1, 0)
-    s.task_started(A, 1)
-    out = s.kill(A, "over memory limit")
+    s.handle(WorkerJoined(A, ""), added([1]))
+    s.handle(TaskStarted(A, 1))
+    out = s.handle(WorkerWrittenOff(A, "over memory limit"))
     assert out == [KillWorker(A, "over memory limit"), TaskLost(1, A, "over memory limit")]
 
 
-def test_state_every_task_is_accounted_for_exactly_once() -> None:
+def test_handle_accounts_for_every_task_exactly_once() -> None:
     s = CoordinatorState(prefetch=2)
-    s.worker_joined(A)
-    s.worker_joined(B)
-    s.submit_many([(k, k % 3) for k in range(20)])
+    s.handle(WorkerJoined(A, ""), WorkerJoined(B, ""))
+    s.handle(TasksAdded({k: k % 3 for k in range(20)}))
     ended: list[int] = []
     lost_once = False
     while s.outstanding():
@@ -141,55 +191,58 @@ def test_state_every_task_is_accounted_for_exactly_once() -> None:
             slot = s.workers[w]
             if slot.queued:
                 key = slot.queued[0]
-                s.task_started(w, key)
+                assert s.handle(TaskStarted(w, key)) == []
                 if not lost_once and w == B:
                     lost_once = True
-                    ended += [i.key for i in s.worker_lost(B, "x") if isinstance(i, TaskLost)]
+                    out = s.handle(WorkerLeft(B, "x"))
+                    ended += [i.key for i in out if isinstance(i, TaskLost)]
                     break
-                assert s.task_finished(w, key)
+                assert s.handle(TaskFinished(w, key, None)) == []
                 ended.append(key)
-                s.assign()
+                s.handle(TopUp())
+    assert lost_once
     assert sorted(ended) == list(range(20))
 
 
-def test_state_rejects_bad_arguments() -> None:
+def test_coordinator_state_rejects_bad_prefetch() -> None:
     with pytest.raises(ValueError):
         CoordinatorState(prefetch=0)
+
+
+def test_handle_rejects_a_key_added_twice() -> None:
     s = CoordinatorState()
-    s.submit(1, 0)
-    with pytest.raises(ValueError):
-        s.submit(1, 0)
+    s.handle(added([1]))
+    with pytest.raises(ValueError, match="task key 1 submitted twice"):
+        s.handle(added([1]))
+    with pytest.raises(ValueError, match="task key 1 submitted twice"):
+        s.handle(added([2, 1]))
+    assert list(s.pending) == [1]  # a rejected burst adds nothing
+    assert s.outstanding() == 1
 
 
-def test_state_queues_deepen_for_short_tasks_and_shrink_for_long_ones() -> None:
+def test_handle_queues_deepen_for_short_tasks_and_shrink_for_long_ones() -> None:
     s = CoordinatorState(prefetch=2, max_prefetch=8, queue_seconds=0.002)
-    s.worker_joined(A)
-    out = s.submit_many([(k, 0) for k in range(30)])
+    s.handle(WorkerJoined(A, ""))
+    out = s.handle(added(range(30)))
     assert dispatched(out) == {A: [0, 1]}  # nothing known yet: prefetch
     for k in (0, 1):
-        s.task_started(A, k)
-        assert s.task_finished(A, k, 1e-5)
-    assert dispatched(s.assign()) == {A: list(range(2, 10))}  # short tasks: max_prefetch
+        run(s, A, k, 1e-5)
+    assert dispatched(s.handle(TopUp())) == {A: list(range(2, 10))}  # short: max_prefetch
     # Topped up only once down to half its queue: one message per batch, not per task.
     for k in (2, 3, 4):
-        s.task_started(A, k)
-        assert s.task_finished(A, k, 1e-5)
-        assert s.assign() == []
-    s.task_started(A, 5)
-    assert s.task_finished(A, 5, 1e-5)
-    assert dispatched(s.assign()) == {A: [10, 11, 12, 13]}
+        run(s, A, k, 1e-5)
+        assert s.handle(TopUp()) == []
+    run(s, A, 5, 1e-5)
+    assert dispatched(s.handle(TopUp())) == {A: [10, 11, 12, 13]}
     # One slow task and the queues are back to prefetch.
-    s.task_started(A, 6)
-    assert s.task_finished(A, 6, 1.0)
+    run(s, A, 6, 1.0)
     assert s.depth == 2
-    assert s.assign() == []
+    assert s.handle(TopUp()) == []
 
 
-def test_state_ignores_nonsense_durations() -> None:
+def test_handle_ignores_nonsense_durations() -> None:
     s = CoordinatorState(prefetch=2, max_prefetch=8)
-    s.worker_joined(A)
-    s.submit_many([(k, 0) for k in range(4)])
+    s.handle(WorkerJoined(A, ""), added(range(4)))
     for k, took in zip((0, 1), (float("nan"), "soon")):
-        s.task_started(A, k)
-        assert s.task_finished(A, k, took)  # type: ignore[arg-type]
+        run(s, A, k, took)  # type: ignore[arg-type]
     assert s.depth == 2 and s.mean_duration is None

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import logging
 
-# Imported for what it adds, ExecutionResult.timeline(), as profiling (imported below for
-# dagron.profile) adds ExecutionResult.profile() and Trace.profile().
-from . import timeline as timeline
 from ._core import DAG, DAGBuilder, __version__
 from .async_executor import AsyncDAGExecutor
 from .backends.dask_backend import DaskBackend

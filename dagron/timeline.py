@@ -13,12 +13,14 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from .profiling import Profile, format_seconds, profile, trace_of
-from .result import ExecutionResult, NodeStatus
+from .node_result import NodeStatus
+from .profiling import trace_of
+from .trace_profile import Profile, format_seconds, profile_trace
 from .tracing import Trace
 
 if TYPE_CHECKING:
     from ._core import DAG
+    from .result import ExecutionResult
 
 __all__ = ["render_timeline", "write_timeline"]
 
@@ -63,23 +65,6 @@ def write_timeline(
     return out
 
 
-def _timeline_of_result(
-    self: ExecutionResult,
-    path: Union[str, os.PathLike[str]],
-    dag: DAG | None = None,
-    title: str | None = None,
-) -> Path:
-    """Write the run as a self-contained HTML Gantt chart (one row per worker, bars
-    coloured by status, critical path outlined) to ``path``; returns the path. Needs the
-    trace or the ``dag``, as :meth:`ExecutionResult.profile` does."""
-    return write_timeline(self, path, dag=dag, title=title)
-
-
-# A result offers its timeline as a method, yet cannot import this module, which builds on
-# it: this module gives it the method instead (declared there for type checkers).
-ExecutionResult.timeline = _timeline_of_result  # type: ignore[method-assign]
-
-
 def render_timeline(
     run: Union[ExecutionResult, Trace],
     *,
@@ -96,7 +81,7 @@ def render_timeline(
     2
     """
     trace = trace_of(run, dag)
-    prof = profile(trace)
+    prof = profile_trace(trace)
     critical = set(prof.critical_path)
     last_try: dict[str, int] = {}
     for a in trace.attempts:

@@ -2,7 +2,7 @@
 
 A :class:`Trace` holds one :class:`Attempt` per try of every node (start, end, status, the
 worker it ran on), the run's start and end, the coordinator's scheduling events
-(:class:`~dagron.result.TraceEvent`) and the DAG's nodes and edges, so a run can be profiled
+(:class:`~dagron.node_result.TraceEvent`) and the DAG's nodes and edges, so a run can be profiled
 (:mod:`dagron.profiling`), drawn (:mod:`dagron.timeline`) or exported to Chrome's Trace Event
 Format for Perfetto and ``chrome://tracing`` (:meth:`Trace.to_chrome_trace`).
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import socket
 from collections import defaultdict
 from pathlib import Path
@@ -42,10 +41,10 @@ from urllib.parse import urlsplit
 from . import _clock
 from ._clock import ClockOffset
 from .callbacks import HOOKS, ExecutionCallbacks
-from .result import NodeResult, NodeStatus, TraceEvent, describe_error
+from .node_result import Attempt, NodeResult, NodeStatus, TraceEvent, describe_error, natural_key
+from .trace_profile import Profile, profile_trace
 
 if TYPE_CHECKING:
-    from .profiling import Profile
     from .result import ExecutionResult
 
 __all__ = ["Attempt", "ClockOffset", "Lane", "Trace", "TraceEvent"]
@@ -57,25 +56,6 @@ UNKNOWN_WORKER = "(worker unknown)"
 
 # The outcome events of an attempt, in the order the coordinator records them.
 _OUTCOMES = frozenset({"complete", "failure", "retry", "timeout"})
-
-
-class Attempt(NamedTuple):
-    """One try of one node.
-
-    ``started_at`` and ``finished_at`` are wall-clock stamps taken where it ran (for a
-    timed-out or cancelled attempt, on the coordinator when it gave up); ``duration`` is the
-    ``NodeResult.duration_seconds`` of that try; ``worker`` names where it ran (``None`` when
-    unknown); ``error`` is ``"Type: message"`` for a failed try.
-    """
-
-    node: str
-    attempt: int
-    status: NodeStatus
-    started_at: float
-    finished_at: float
-    duration: float
-    worker: str | None
-    error: str | None = None
 
 
 class Lane(NamedTuple):
@@ -98,7 +78,7 @@ class Lane(NamedTuple):
 class Trace:
     """A traced run: attempts, scheduling events, the run's start and end, and the graph.
 
-    Iterating a Trace yields its :class:`~dagron.result.TraceEvent` s (``at`` in seconds since
+    Iterating a Trace yields its :class:`~dagron.node_result.TraceEvent` s (``at`` in seconds since
     the run began on the coordinator's clock, ``event`` one of ``start``, ``complete``,
     ``failure``, ``retry``, ``timeout``, ``skip``, ``cancel``).
 
@@ -434,11 +414,9 @@ class Trace:
             json.dump(self.to_chrome_trace(), f, separators=(",", ":"))
         return out
 
-    if TYPE_CHECKING:
-        # Defined by dagron.profiling, which builds on this module (so it cannot call it);
-        # importing dagron imports it.
-
-        def profile(self, workers: int | None = None) -> Profile: ...
+    def profile(self, workers: int | None = None) -> Profile:
+        """:func:`dagron.profile` of this trace."""
+        return profile_trace(self, workers)
 
     # -- internals --------------------------------------------------------------------------
 
@@ -629,18 +607,6 @@ def _split(worker: str | None) -> tuple[str, str]:
         return "", UNKNOWN_WORKER
     head, sep, tail = worker.rpartition("/")
     return (head, tail) if sep else ("", worker)
-
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(text: str) -> tuple[Any, ...]:
-    """Sort key reading digit runs as numbers, so workers sort ``w2`` before ``w10``.
-
-    >>> sorted(["w10", "w2", "w1"], key=natural_key)
-    ['w1', 'w2', 'w10']
-    """
-    return tuple(int(part) if part.isdigit() else part for part in _DIGITS.split(text))
 
 
 def _process_label(process: str) -> str:

@@ -1,4 +1,4 @@
-"""NodeStatus, NodeResult and ExecutionResult."""
+"""ExecutionResult: counts, access, failure summary, pickling, and its methods."""
 
 from __future__ import annotations
 
@@ -6,73 +6,15 @@ import doctest
 import pickle
 import subprocess
 import sys
-from typing import Any
+from pathlib import Path
 
 import pytest
 
+import dagron
 from dagron.errors import DagronError, ExecutionFailedError, TaskTimeoutError
-from dagron.result import Deferred, ExecutionResult, NodeResult, NodeStatus, TraceEvent
+from dagron.result import ExecutionResult, NodeResult, NodeStatus, TraceEvent
+from dagron.timeline import render_timeline
 from dagron.tracing import Trace
-
-
-@pytest.mark.parametrize("status", list(NodeStatus))
-def test_node_status_prints_as_qualified_name(status: NodeStatus) -> None:
-    expected = f"NodeStatus.{status.name}"
-    assert f"{status}" == expected
-    assert str(status) == expected
-    assert format(status, "") == expected
-
-
-def test_node_status_is_a_plain_enum_with_lowercase_values() -> None:
-    assert not isinstance(NodeStatus.COMPLETED, str)
-    assert [s.name for s in NodeStatus] == [
-        "PENDING",
-        "RUNNING",
-        "COMPLETED",
-        "FAILED",
-        "SKIPPED",
-        "TIMED_OUT",
-        "CANCELLED",
-    ]
-    assert NodeStatus.TIMED_OUT.value == "timed_out"
-
-
-def test_node_result_defaults_and_ok() -> None:
-    r = NodeResult("a", NodeStatus.SKIPPED)
-    assert (r.result, r.error, r.traceback, r.duration_seconds) == (None, None, None, 0.0)
-    assert (r.started_at, r.finished_at, r.attempts, r.worker) == (None, None, 0, None)
-    assert not r.ok
-    assert NodeResult("a", NodeStatus.COMPLETED).ok
-
-
-def test_node_result_repr_mentions_status_and_error() -> None:
-    r = NodeResult("a", NodeStatus.FAILED, error=ValueError("x"), attempts=2)
-    assert "NodeStatus.FAILED" in repr(r) and "ValueError" in repr(r) and "'a'" in repr(r)
-
-
-class CountingDeferred(Deferred):
-    def __init__(self, value: Any) -> None:
-        self.value = value
-        self.loads = 0
-
-    def load(self) -> Any:
-        self.loads += 1
-        return self.value
-
-
-def test_node_result_loads_a_deferred_result_once() -> None:
-    d = CountingDeferred([1, 2])
-    r = NodeResult("a", NodeStatus.COMPLETED, d)
-    assert r.result == [1, 2] and r.result == [1, 2]
-    assert d.loads == 1
-
-
-def test_node_result_pickles_with_deferred_resolved() -> None:
-    r = NodeResult(
-        "a", NodeStatus.COMPLETED, CountingDeferred(5), None, None, 0.5, 1.0, 1.5, 1, "w"
-    )
-    back = pickle.loads(pickle.dumps(r))
-    assert back == r and back.result == 5 and back._result == 5
 
 
 def make_result() -> ExecutionResult:
@@ -147,8 +89,7 @@ def test_execution_result_repr_and_trace() -> None:
 
 
 def test_execution_result_methods_exist_after_importing_only_result() -> None:
-    # profile() and timeline() come from the modules that build on dagron.result; importing
-    # any dagron module imports the package, and with it them.
+    # dagron.result sits above profiling and timeline: its methods need nothing else imported.
     code = (
         "from dagron.result import ExecutionResult as R\n"
         "print(callable(R.profile), callable(R.timeline))"
@@ -161,3 +102,27 @@ def test_result_module_doctests() -> None:
     import dagron.result
 
     assert doctest.testmod(dagron.result).failed == 0
+
+
+def test_result_reexports_the_node_level_names() -> None:
+    import dagron.node_result
+    import dagron.result
+
+    for name in ("Deferred", "NodeResult", "NodeStatus", "TraceEvent", "describe_error"):
+        assert getattr(dagron.result, name) is getattr(dagron.node_result, name)
+
+
+def test_execution_result_profile_and_timeline_match_the_functions(tmp_path: Path) -> None:
+    a = NodeResult(
+        "a",
+        NodeStatus.COMPLETED,
+        started_at=1.0,
+        finished_at=3.0,
+        duration_seconds=2.0,
+        attempts=1,
+        worker="h/1/t",
+    )
+    r = ExecutionResult({"a": a}, 2.0, Trace.from_results({"a": a}, []))
+    assert r.profile(workers=2) == dagron.profile(r, workers=2)
+    out = r.timeline(tmp_path / "run.html", title="t")
+    assert out.read_text(encoding="utf-8") == render_timeline(r, title="t")

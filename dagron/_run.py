@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 from . import _clock
 from ._core import DAG, ReadySet
 from ._deadlines import Deadlines
+from ._recall import recall_queued
+from ._report import build_report
 from ._retries import Retries, RetryDelay
 from .backends.base import Completion, Started, Succeeded
 from .callbacks import ExecutionCallbacks, fire
@@ -282,28 +284,18 @@ class RunState:
         if deadlines is None:
             return []
         out: list[int] = []
-        current = self.current
+        current, timeouts = self.current, deadlines.timeouts
         for key in deadlines.due(now, current):
-            if current[key % self.n] != key:
+            i = key % self.n
+            if current[i] != key:
                 continue  # armed twice at one instant: timed out above already
             out.append(key)
-            wall, mono = deadlines.began(key % self.n)
-            self.timed_out(key, wall, now - mono)
+            wall, mono = deadlines.began(i)
+            error = TaskTimeoutError(self.names[i], timeouts[i])
+            took = now - mono
+            worker = self.running_on.get(i)
+            self.failed(key, error, None, wall, _clock.now(), took, worker, NodeStatus.TIMED_OUT)
         return out
-
-    def timed_out(self, key: int, started: float | None, took: float) -> None:
-        timeout = self.timeouts[key % self.n] if self.timeouts is not None else None
-        name = self.names[key % self.n]
-        self.failed(
-            key,
-            TaskTimeoutError(name, timeout if timeout is not None else took),
-            None,
-            started,
-            _clock.now(),
-            took,
-            self.running_on.get(key % self.n),
-            NodeStatus.TIMED_OUT,
-        )
 
     def release_due(self, now: float) -> None:
         """Requeue the retries whose delay has passed."""
@@ -360,19 +352,9 @@ class RunState:
 
     def finish(self, order: Sequence[str], elapsed: float) -> ExecutionResult:
         """The report, with ``node_results`` in ``order`` (a topological order)."""
-        by_name = dict(zip(self.names, self.results))
-        if not all(self.results):  # (not "None in": that calls NodeResult.__eq__ per node)
-            for i, r in enumerate(self.results):
-                if r is None:
-                    by_name[self.names[i]] = NodeResult(self.names[i], NodeStatus.PENDING)
-        if order == self.names:  # nodes added in a topological order: nothing to sort
-            results: dict[str, NodeResult] = by_name  # type: ignore[assignment]
-        else:
-            results = {name: by_name[name] for name in order}  # type: ignore[misc]
-        trace = None
-        if self.trace is not None:
-            trace = self.trace.build(results, self.dag.edges(), self.retried)
-        return ExecutionResult(results, elapsed, trace)
+        return build_report(
+            self.names, self.results, order, elapsed, self.dag, self.trace, self.retried
+        )
 
     # -- internals --------------------------------------------------------------------------
 
@@ -396,16 +378,8 @@ class RunState:
         self.stopping = True
         self._skip(self.ready.drop_unstarted())
         if self.prefetch or self.withdraw is not None:  # queued, not begun: take back, skip
-            withdraw = self.withdraw
             begun = self.begun if self.prefetch else None
-            for i in range(self.n):
-                key = self.current[i]
-                if key < 0 or (begun is not None and begun[i]):
-                    continue
-                if withdraw is None:
-                    self.to_cancel.append(key)
-                elif not withdraw(key):
-                    continue  # it began; its started notice is on the way: let it finish
+            for i in recall_queued(self.current, begun, self.withdraw, self.to_cancel):
                 self.current[i] = -1
                 self.inflight -= 1
                 self.ready.fail(i)

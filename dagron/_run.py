@@ -12,13 +12,16 @@ back to its node without a lookup table, and a late completion of an abandoned a
 
 from __future__ import annotations
 
-import heapq
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from . import _clock
 from ._core import DAG, ReadySet
+from ._deadlines import Deadlines
+from ._recall import recall_queued
+from ._report import build_report
+from ._retries import Retries, RetryDelay
 from .backends.base import Completion, Started, Succeeded
 from .callbacks import ExecutionCallbacks, fire
 from .errors import TaskTimeoutError
@@ -27,7 +30,7 @@ from .result import ExecutionResult, NodeResult, NodeStatus, describe_error
 if TYPE_CHECKING:
     from .tracing import Recorder
 
-RetryDelay = Union[float, Callable[[int], float]]
+__all__ = ["DebugRunState", "RetryDelay", "RunState", "per_node"]
 
 _COMPLETED = NodeStatus.COMPLETED
 _NO_ARGS: tuple[Any, ...] = ()
@@ -36,7 +39,15 @@ logger = logging.getLogger("dagron")
 
 
 class RunState:
-    """Scheduler state for one run of ``dag`` with ``calls[i]`` the callable of node ``i``."""
+    """Scheduler state for one run of ``dag`` with ``calls[i]`` the callable of node ``i``.
+
+    Constructing one gives a :class:`DebugRunState` when the "dagron" logger wants DEBUG, so
+    the per-node log lines cost a run without them nothing, not even a flag test."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> RunState:
+        if cls is RunState and logger.isEnabledFor(logging.DEBUG):
+            cls = DebugRunState
+        return object.__new__(cls)
 
     def __init__(
         self,
@@ -59,8 +70,9 @@ class RunState:
         self.ready = ReadySet(dag)
         self.fail_fast = fail_fast
         self.timeouts = timeouts
-        self.retries = retries
-        self.retry_delay = retry_delay
+        self.retry = Retries(retries, retry_delay)
+        # None without timeouts: no per-node test of a deadline then
+        self.deadlines = Deadlines(timeouts) if timeouts is not None else None
         self.dag = dag
         self.trace = trace
         self.retried: list[NodeResult] = []  # tries that were retried (kept when tracing)
@@ -69,14 +81,6 @@ class RunState:
         self.results: list[NodeResult | None] = [None] * n
         self.inflight = 0
         self.stopping = False
-        # (due, index): failed attempts waiting out retry_delay; the node stays "running" in
-        # the ReadySet meanwhile and is requeued when due.
-        self.delayed: list[tuple[float, int]] = []
-        self.last_failure: dict[int, NodeResult] = {}
-        # (deadline, key) min-heap; entries of finished attempts are dropped lazily.
-        self.deadlines: list[tuple[float, int]] = []
-        # timed nodes: (wall-clock start, monotonic start, monotonic deadline) of the attempt
-        self.clock: dict[int, tuple[float, float, float]] = {}
         self.preds: list[list[int]] | None = _predecessors(dag, names) if pass_results else None
         # A prefetching backend (capacity > max_workers) queues calls before they begin and
         # says when each really starts; see use_prefetch().
@@ -93,11 +97,14 @@ class RunState:
         self.on_retry = cb.on_retry
         self.on_timeout = cb.on_timeout
         self.on_cancel = cb.on_cancel
+        # read once per batch by the methods that take one (absorb, cancel, skips)
         self.debug = logger.isEnabledFor(logging.DEBUG)
-        if self.debug:
-            # Instance attributes shadow the hot methods only when debug logging is on, so a
-            # run without it pays not even a flag test per node.
-            self.start = self._start_logged  # type: ignore[method-assign]
+
+    @property
+    def delayed(self) -> list[tuple[float, int]]:
+        """(due, node) of the failed attempts waiting out their retry delay; the node stays
+        "running" in the ReadySet meanwhile and is requeued when due."""
+        return self.retry.waiting
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -135,18 +142,19 @@ class RunState:
                 self.begun[i] = False  # queued: started() arms its clock and fires on_start
                 return key
             self.begun[i] = True
-        if self.timeouts is not None:
-            timeout = self.timeouts[i]
+        deadlines = self.deadlines
+        if deadlines is not None:
+            timeout = deadlines.timeouts[i]
             if timeout is not None:
-                self._arm(i, key, timeout)
+                deadlines.arm(i, key, timeout, time.monotonic())
         if self.on_start is not None:
             fire(self.on_start, self.names[i])
         return key
 
     def start_many(self, batch: Sequence[int]) -> list[int]:
         """:meth:`start` for each node of ``batch`` (queued on a backend); returns the keys.
-        Without timeouts, ``on_start`` or debug logging, done here with locals, in one go."""
-        if self.timeouts is not None or self.on_start is not None or self.debug:
+        Without timeouts or ``on_start``, done here with locals, in one go."""
+        if self.timeouts is not None or self.on_start is not None:
             return [self.start(i) for i in batch]
         attempts, current, n = self.attempts, self.current, self.n
         begun = self.begun if self.prefetch else None
@@ -228,8 +236,8 @@ class RunState:
         result = NodeResult(
             name, status, None, error, tb, took, started, finished, self.attempts[i], worker
         )
-        if not self.stopping and self.attempts[i] <= self._retries(i):
-            self.last_failure[i] = result
+        retry = self.retry
+        if not self.stopping and retry.allows(i, self.attempts[i]):
             if self.trace is not None:
                 self.retried.append(result)
             logger.info(
@@ -239,9 +247,9 @@ class RunState:
                 "timed out" if status is NodeStatus.TIMED_OUT else "failed",
                 describe_error(error),
             )
-            delay = self._delay(self.attempts[i] + 1)
+            delay = retry.delay_before(self.attempts[i] + 1)
             if delay > 0:
-                heapq.heappush(self.delayed, (time.monotonic() + delay, i))
+                retry.hold(i, time.monotonic() + delay, result)
             else:
                 self.ready.requeue(i)
             if self.on_retry is not None:
@@ -263,62 +271,53 @@ class RunState:
             self.begun[i] = True
             if self.on_start is not None:
                 fire(self.on_start, self.names[i])
-        if self.timeouts is None:
+        deadlines = self.deadlines
+        if deadlines is None:
             return
-        timeout = self.timeouts[i]
+        timeout = deadlines.timeouts[i]
         if timeout is not None:
-            self._arm(i, key, timeout)
+            deadlines.arm(i, key, timeout, time.monotonic())
 
     def expire(self, now: float) -> list[int]:
         """Time out every attempt past its deadline; returns their keys (to cancel)."""
-        out: list[int] = []
         deadlines = self.deadlines
-        while deadlines and deadlines[0][0] <= now:
-            deadline, key = heapq.heappop(deadlines)
-            if not self._live(deadline, key):
-                continue  # finished in time, or superseded by a later started() notice
+        if deadlines is None:
+            return []
+        out: list[int] = []
+        current, timeouts = self.current, deadlines.timeouts
+        for key in deadlines.due(now, current):
+            i = key % self.n
+            if current[i] != key:
+                continue  # armed twice at one instant: timed out above already
             out.append(key)
-            wall, mono, _ = self.clock[key % self.n]
-            self.timed_out(key, wall, now - mono)
+            wall, mono = deadlines.began(i)
+            error = TaskTimeoutError(self.names[i], timeouts[i])
+            took = now - mono
+            worker = self.running_on.get(i)
+            self.failed(key, error, None, wall, _clock.now(), took, worker, NodeStatus.TIMED_OUT)
         return out
-
-    def timed_out(self, key: int, started: float | None, took: float) -> None:
-        timeout = self.timeouts[key % self.n] if self.timeouts is not None else None
-        name = self.names[key % self.n]
-        self.failed(
-            key,
-            TaskTimeoutError(name, timeout if timeout is not None else took),
-            None,
-            started,
-            _clock.now(),
-            took,
-            self.running_on.get(key % self.n),
-            NodeStatus.TIMED_OUT,
-        )
 
     def release_due(self, now: float) -> None:
         """Requeue the retries whose delay has passed."""
-        delayed = self.delayed
-        while delayed and delayed[0][0] <= now:
-            _, i = heapq.heappop(delayed)
-            self.last_failure.pop(i, None)
-            self.ready.requeue(i)
+        if self.retry.waiting:
+            requeue = self.ready.requeue
+            for i in self.retry.release(now):
+                requeue(i)
 
     def next_wakeup(self) -> float | None:
         """Monotonic time of the next live deadline or due retry, if any."""
-        deadlines = self.deadlines
-        while deadlines and not self._live(*deadlines[0]):
-            heapq.heappop(deadlines)  # that attempt finished before its deadline
-        if deadlines:
-            if self.delayed:
-                return min(deadlines[0][0], self.delayed[0][0])
-            return deadlines[0][0]
-        return self.delayed[0][0] if self.delayed else None
+        retry = self.retry.next() if self.retry.waiting else None
+        if self.deadlines is None:
+            return retry
+        deadline = self.deadlines.next(self.current)
+        if deadline is None or retry is None:
+            return retry if deadline is None else deadline
+        return min(deadline, retry)
 
     @property
     def idle(self) -> bool:
         """Nothing in flight and no retry waiting: with nothing ready either, the run is over."""
-        return self.inflight == 0 and not self.delayed
+        return self.inflight == 0 and not self.retry.waiting
 
     # -- stopping ---------------------------------------------------------------------------
 
@@ -329,12 +328,14 @@ class RunState:
         keys = [k for k in self.current if k >= 0]
         self.current = [-1] * self.n
         self.inflight = 0
-        self.delayed = []
-        self.deadlines = []
+        self.retry.clear()
+        deadlines = self.deadlines
+        if deadlines is not None:
+            deadlines.clear()
         now = _clock.now()
         for i, r in enumerate(self.results):
             if r is None:
-                started = self.clock[i][0] if i in self.clock else None
+                started = deadlines.started_at(i) if deadlines is not None else None
                 self.results[i] = NodeResult(
                     self.names[i],
                     NodeStatus.CANCELLED,
@@ -351,45 +352,11 @@ class RunState:
 
     def finish(self, order: Sequence[str], elapsed: float) -> ExecutionResult:
         """The report, with ``node_results`` in ``order`` (a topological order)."""
-        by_name = dict(zip(self.names, self.results))
-        if not all(self.results):  # (not "None in": that calls NodeResult.__eq__ per node)
-            for i, r in enumerate(self.results):
-                if r is None:
-                    by_name[self.names[i]] = NodeResult(self.names[i], NodeStatus.PENDING)
-        if order == self.names:  # nodes added in a topological order: nothing to sort
-            results: dict[str, NodeResult] = by_name  # type: ignore[assignment]
-        else:
-            results = {name: by_name[name] for name in order}  # type: ignore[misc]
-        trace = None
-        if self.trace is not None:
-            trace = self.trace.build(results, self.dag.edges(), self.retried)
-        return ExecutionResult(results, elapsed, trace)
-
-    # -- debug logging (installed over start when the logger wants DEBUG) -------------------
-
-    def _start_logged(self, i: int, now: bool = False) -> int:
-        key = RunState.start(self, i, now)
-        logger.debug("dagron: node %r started (attempt %d)", self.names[i], self.attempts[i])
-        return key
+        return build_report(
+            self.names, self.results, order, elapsed, self.dag, self.trace, self.retried
+        )
 
     # -- internals --------------------------------------------------------------------------
-
-    def _live(self, deadline: float, key: int) -> bool:
-        i = key % self.n
-        return self.current[i] == key and self.clock[i][2] == deadline
-
-    def _arm(self, i: int, key: int, timeout: float) -> None:
-        now = time.monotonic()
-        deadline = now + timeout
-        self.clock[i] = (_clock.wall(now), now, deadline)
-        heapq.heappush(self.deadlines, (deadline, key))
-
-    def _retries(self, i: int) -> int:
-        return 0 if self.retries is None else self.retries[i]
-
-    def _delay(self, attempt: int) -> float:
-        d = self.retry_delay
-        return float(d(attempt)) if callable(d) else float(d)
 
     def _finish_failed(self, i: int, result: NodeResult) -> None:
         self.results[i] = result
@@ -411,28 +378,18 @@ class RunState:
         self.stopping = True
         self._skip(self.ready.drop_unstarted())
         if self.prefetch or self.withdraw is not None:  # queued, not begun: take back, skip
-            withdraw = self.withdraw
             begun = self.begun if self.prefetch else None
-            for i in range(self.n):
-                key = self.current[i]
-                if key < 0 or (begun is not None and begun[i]):
-                    continue
-                if withdraw is None:
-                    self.to_cancel.append(key)
-                elif not withdraw(key):
-                    continue  # it began; its started notice is on the way: let it finish
+            for i in recall_queued(self.current, begun, self.withdraw, self.to_cancel):
                 self.current[i] = -1
                 self.inflight -= 1
                 self.ready.fail(i)
                 self._skip([i])
-        for _, i in sorted(self.delayed, key=lambda e: e[1]):
+        for i, result in self.retry.abandon():
             self.ready.fail(i)  # still "running" in the ReadySet; its descendants are dropped
-            result = self.last_failure.pop(i)
             self.results[i] = result
             _log_failure(result)
             if self.on_failure is not None:
                 fire(self.on_failure, result.name, result.error)
-        self.delayed = []
 
     def _skip(self, indices: Sequence[int]) -> None:
         names, results, on_skip = self.names, self.results, self.on_skip
@@ -443,6 +400,20 @@ class RunState:
                     logger.debug("dagron: node %r skipped", names[j])
                 if on_skip is not None:
                     fire(on_skip, names[j])
+
+
+class DebugRunState(RunState):
+    """A :class:`RunState` that also logs each node's start at DEBUG (what a run gets when
+    the "dagron" logger wants DEBUG)."""
+
+    def start(self, i: int, now: bool = False) -> int:
+        key = super().start(i, now)
+        logger.debug("dagron: node %r started (attempt %d)", self.names[i], self.attempts[i])
+        return key
+
+    def start_many(self, batch: Sequence[int]) -> list[int]:
+        start = self.start
+        return [start(i) for i in batch]
 
 
 def _log_failure(result: NodeResult) -> None:

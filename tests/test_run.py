@@ -3,6 +3,7 @@ except where a test passes its own ``now``."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 import dagron
-from dagron._run import RunState, per_node
+from dagron._run import DebugRunState, RunState, per_node
 from dagron.backends.base import Failed, Succeeded
 from dagron.callbacks import ExecutionCallbacks
 from dagron.result import NodeStatus
@@ -193,3 +194,16 @@ def test_run_result_status_enum_only_terminal() -> None:
     ok(s, s.start(s.ready.pop(1)[0]), 3)
     r = s.finish(["a"], 0.5)
     assert r["a"].status is NodeStatus.COMPLETED and r.total_duration_seconds == 0.5
+
+
+def test_run_debug_logging_picks_the_logging_state(caplog: pytest.LogCaptureFixture) -> None:
+    assert type(state_for(["a"])) is RunState
+    with caplog.at_level(logging.DEBUG, logger="dagron"):
+        s = state_for(["a", "b"])
+        assert isinstance(s, DebugRunState)
+        assert s.start_many(s.ready.pop(2)) == [0, 1]
+    started = [r.getMessage() for r in caplog.records if "started" in r.getMessage()]
+    assert started == [
+        "dagron: node 'a' started (attempt 1)",
+        "dagron: node 'b' started (attempt 1)",
+    ]

@@ -128,7 +128,7 @@ def chrome_pids(processes: Iterable[str]) -> dict[str, int]:
     small number of its own.
 
     >>> chrome_pids(["h/1234", "h/1234", "far", "near/1"])
-    {'h/1234': 1234, 'far': 2, 'near/1': 1}
+    {'h/1234': 1234, 'near/1': 1, 'far': 2}
     """
     unique = list(dict.fromkeys(processes))
     real: dict[str, int] = {}

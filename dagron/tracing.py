@@ -15,6 +15,10 @@ their error bounds are :attr:`Trace.clock_offsets`. Only for workers that were n
 (a task that finished after the coordinator heard of it, or started before it was sent) the
 trace shifts that host's times by the smallest offset that makes them possible, and records
 it there too (``measured=False``); ``NodeResult`` times are never changed by a trace.
+
+The parts live below this module: the export in :mod:`dagron.chrome_trace`, the lanes in
+:mod:`dagron.trace_lanes`, the inferred alignment in :mod:`dagron.clock_alignment` and the
+attempts built from node results in :mod:`dagron.trace_attempts`.
 """
 
 from __future__ import annotations

@@ -171,22 +171,25 @@ def decode_result_message(
     parts: list[Any],
 ) -> tuple[list[Report], Optional[tuple[int, float]]]:
     """A RESULT message's parts after its type (header, then payload frames) as its reports
-    and its started notice. Raises ValueError (or TypeError) on a malformed message, before
-    any report is handed out."""
-    reports, started = load_header(parts[0])
-    records: list[Report] = []
-    at = 1
-    for key, status, began, finished, took, extra, n_frames, segment in reports:
-        if n_frames:
-            frames = parts[at : at + n_frames]
-            at += n_frames
-        else:
-            frames = _NO_FRAMES
-        records.append((key, status, began, finished, took, extra, frames, segment))
-    if at != len(parts):
-        raise ValueError("malformed result: frames do not match the reports")
-    if started is not None and len(started) != 2:
-        raise ValueError("malformed started notice")
+    and its started notice. Raises ValueError on a malformed message, before any report is
+    handed out."""
+    try:
+        reports, started = load_header(parts[0])
+        records: list[Report] = []
+        at = 1
+        for key, status, began, finished, took, extra, n_frames, segment in reports:
+            if n_frames:
+                frames = parts[at : at + n_frames]
+                at += n_frames
+            else:
+                frames = _NO_FRAMES
+            records.append((key, status, began, finished, took, extra, frames, segment))
+        if at != len(parts):
+            raise ValueError("its frames do not match its reports")
+        if started is not None and len(started) != 2:
+            raise ValueError("a started notice of the wrong shape")
+    except Exception as exc:  # a bad pickle, a report of the wrong shape
+        raise ValueError(f"malformed result: {exc}") from exc
     return records, started
 
 

@@ -31,13 +31,13 @@ from .. import _clock
 from .._clock import ClockOffset
 from ..backends.base import Completion, Failed, Started, Succeeded
 from ..errors import (
-    RemoteTaskError,
     SecurityError,
     SerializationError,
     WorkerLostError,
     WorkerStartError,
 )
 from . import protocol as p
+from . import results_codec as rc
 from . import shm
 from .heartbeat import Heartbeats
 from .nanny import LocalProcess, describe_exit, spawn_worker
@@ -620,8 +620,7 @@ class Coordinator:
         self.heartbeats.forget(ident)
 
     def _on_started(self, ident: bytes, frames: list[Any]) -> None:
-        key, started = p.load_header(frames[0])
-        self._started(ident, key, started)
+        self._started(ident, *rc.decode_started(frames[0]))
 
     def _started(self, ident: bytes, key: int, started: float) -> None:
         if self.state.handle(TaskStarted(ident, key)):  # an IgnoreReport: stale news
@@ -631,41 +630,19 @@ class Coordinator:
 
     def _on_result(self, ident: bytes, frames: list[Any]) -> None:
         # Reports of tasks the worker finished, then maybe the task it begins now.
-        reports, started = p.load_header(frames[0])
+        reports, started = rc.decode_result_message(frames)
         if ident in self._remote:
             self.heartbeats.seen(ident, time.monotonic())
-        at = 1
         try:
-            for key, status, began, finished, took, extra, n_frames, segment in reports:
-                self._finished(
-                    ident,
-                    key,
-                    status,
-                    began,
-                    finished,
-                    took,
-                    extra,
-                    frames[at : at + n_frames],
-                    segment,
-                )
-                at += n_frames
+            for report in reports:
+                self._finished(ident, report)
             if started is not None:
                 self._started(ident, *started)
         finally:
             self._apply(self.state.handle(TopUp()))  # top the workers up, whatever came in
 
-    def _finished(
-        self,
-        ident: bytes,
-        key: int,
-        status: int,
-        started: float,
-        finished: float,
-        took: float,
-        extra: Any,
-        frames: list[Any],
-        segment: Optional[tuple[Any, ...]] = None,
-    ) -> None:
+    def _finished(self, ident: bytes, report: rc.Report) -> None:
+        key, status, started, finished, took, extra, frames, segment = report
         segments = self._segments
         if segment is not None and (segments is None or ident not in self._by_id):
             raise ValueError("a shared-memory segment from a worker that has none")
@@ -677,9 +654,7 @@ class Coordinator:
         worker = self._worker_names[ident]
         started, finished = _clock.wall(started), _clock.wall(finished)
         if status == p.OK_INLINE:  # the common case first: a small value, in the header
-            if type(extra) is not bytes:
-                raise ValueError("malformed inline result")
-            value: Any = p.SerializedValue([extra], raw=False)
+            value: Any = rc.decode_value(status, extra)
             self._done.append(_new(Succeeded, (key, value, started, finished, took, worker)))
             return
         payload = [f.buffer for f in frames]
@@ -697,27 +672,12 @@ class Coordinator:
                 self._done.append(Failed(key, unread, None, started, finished, took, worker))
                 return
             held = (adopted, tuple(indices))
-        if status == p.OK_PICKLED or status == p.OK_RAW:
-            value = p.SerializedValue(payload, status == p.OK_RAW, held)
+        if rc.is_value(status):
+            value = rc.decode_value(status, extra, payload, held)
             self._done.append(_new(Succeeded, (key, value, started, finished, took, worker)))
-        elif status == p.RAISED:
-            tb, typed = extra
-            err = p.loads(payload)
-            if not typed:
-                err = RemoteTaskError(err[0], err[1], tb, worker)
-            self._done.append(Failed(key, err, tb, started, finished, took, worker))
-        elif status == p.UNPICKLABLE_RESULT:
-            type_name, detail = extra
-            err = SerializationError(self._node_of.get(key, ""), type_name, "result", detail)
-            self._done.append(Failed(key, err, None, started, finished, took, worker))
-        else:  # BAD_TASK: the task or its arguments did not load on the worker
-            type_name, detail, tb = extra
-            err = SerializationError(
-                self._node_of.get(key, ""),
-                type_name,
-                "task",
-                f"could not be loaded on the worker: {detail}",
-            )
+        else:
+            node = self._node_of.get(key, "")
+            err, tb = rc.decode_failure(status, extra, payload, node, worker)
             self._done.append(Failed(key, err, tb, started, finished, took, worker))
 
     def _on_exit(self, proc: LocalProcess) -> None:

@@ -41,6 +41,8 @@ MEMORY     w -> c       ``(worker identity, rss, limit)``: over its memory limit
 OUTPUT     w -> c       ``(worker identity, chunks)``: what tasks printed or logged, see output.py
 =========  ===========  =======================================================================
 
+STARTED and RESULT are encoded and decoded in :mod:`dagron.workers.results_codec`.
+
 Times (``started_at``, ``finished_at``) are on the coordinator's ``time.monotonic()`` clock:
 the worker measures its own clock's offset from it over the heartbeat exchange and takes the
 offset out before sending. ``duration`` is the worker's ``perf_counter`` interval.

@@ -26,13 +26,13 @@ import struct
 import sys
 import threading
 import time
-import traceback
 from collections import deque
 from typing import Any, Callable, Deque, Optional, Union, cast
 
 import zmq
 
 from . import protocol as p
+from . import results_codec as rc
 from . import shm
 from .clocksync import OffsetEstimator
 from .output import ForwardingHandler, OutputBuffer, TaskStream
@@ -66,10 +66,6 @@ LOOK_EVERY = 0.0002
 # by the heartbeats that follow instead.
 SYNC_BURST = 5
 SYNC_WAIT = 2.0
-
-
-def _describe(exc: BaseException) -> tuple[str, str]:
-    return (type(exc).__qualname__, str(exc))
 
 
 class Worker:
@@ -381,23 +377,16 @@ class Worker:
 
     # ----- running a task ------------------------------------------------------------------
 
-    def _report(
-        self,
-        key: int,
-        status: int,
-        started: float,
-        finished: float,
-        took: float,
-        extra: Any,
-        frames: list[Any],
-    ) -> None:
+    def _report(self, report: rc.Encoded) -> None:
         if not self.outbox:
             self._outbox_since = time.monotonic()
-        segment = None
+        frames = report[1]
         if self.shm_dir is not None and frames:
-            frames, segment = self._to_segment(frames)
-        header = (key, status, started, finished, took, extra, len(frames), segment)
-        self.outbox.append((header, frames))
+            rest, segment = self._to_segment(frames)
+            if segment is not None:
+                report = rc.with_segment(report[0], rest, segment)
+                frames = rest
+        self.outbox.append(report)
         for f in frames:
             self._outbox_bytes += len(f) if type(f) is bytes else memoryview(f).nbytes
 
@@ -433,19 +422,16 @@ class Worker:
         one message."""
         if not self.outbox:
             if started is not None:
-                p.send_parts(self.sock, [p.STARTED, p.dump_header(started)])
+                p.send_parts(self.sock, rc.encode_started(*started))
             return
         outbox, self.outbox = self.outbox, []
         self._outbox_bytes = 0
-        reports = tuple(header for header, _ in outbox)
-        frames = [f for _, fs in outbox for f in fs]
+        parts = rc.encode_result_message(outbox, started)
         del outbox
-        p.send_parts(self.sock, [p.RESULT, p.dump_header((reports, started)), *frames])
+        p.send_parts(self.sock, parts)
 
     def _bad_task(self, key: int, exc: BaseException) -> None:
-        extra = (*_describe(exc), traceback.format_exc())
-        now = self.now()
-        self._report(key, p.BAD_TASK, now, now, 0.0, extra, [])
+        self._report(rc.encode_bad_task(key, exc, self.now()))
 
     def _run_one(self, task: _Task) -> None:
         key, fn_id, arg_frames = task
@@ -505,36 +491,12 @@ class Worker:
     def _send_value(
         self, key: int, value: Any, started: float, finished: float, took: float
     ) -> None:
-        frames: list[Any]
-        if type(value) is bytes:
-            status, frames = p.OK_RAW, [value]
-        else:
-            try:
-                status, frames = p.OK_PICKLED, p.dumps(value)
-            except BaseException as exc:
-                extra = (type(value).__qualname__, f"{_describe(exc)[0]}: {exc}")
-                self._report(key, p.UNPICKLABLE_RESULT, started, finished, took, extra, [])
-                return
-            main = frames[0]
-            if len(frames) == 1 and isinstance(main, bytes) and len(main) <= p.INLINE_BYTES:
-                self._report(key, p.OK_INLINE, started, finished, took, main, [])
-                return
-        self._report(key, status, started, finished, took, None, frames)
+        self._report(rc.encode_value(key, value, started, finished, took))
 
     def _send_error(
         self, key: int, exc: BaseException, started: float, finished: float, took: float
     ) -> None:
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        exc.__traceback__ = None
-        try:
-            frames = p.dumps(exc)
-            pickle.loads(frames[0], buffers=frames[1:])  # it must also come back
-        except BaseException:
-            frames = p.dumps(_describe(exc))
-            tb_extra: Any = (tb, False)
-        else:
-            tb_extra = (tb, True)
-        self._report(key, p.RAISED, started, finished, took, tb_extra, frames)
+        self._report(rc.encode_error(key, exc, started, finished, took))
 
 
 def _skewed(skew: float) -> Callable[[], float]:

@@ -1,0 +1,236 @@
+"""The STARTED and RESULT messages: how a worker encodes them and the coordinator decodes
+them, side by side (layout in :mod:`dagron.workers.protocol`).
+
+A worker encodes each finished task as a report, ``(header, frames)``: the header is the plain
+tuple ``(key, status, started_at, finished_at, duration, extra, n_frames, segment)`` that goes
+into the RESULT header, the frames its payload. The coordinator decodes a RESULT message into
+``Report`` tuples, then each one's outcome into a value or an exception. Adopting a
+report's shared-memory segment needs the coordinator's segment directory, so it stays there:
+it hands the outcome decoders the payload with the segment's buffers already in place.
+
+These run tens of thousands of times a second: the small-value path (``OK_INLINE``) makes no
+call and no allocation it does not need.
+"""
+
+from __future__ import annotations
+
+import pickle
+import traceback
+from typing import Any, Optional, Sequence
+
+from ..errors import RemoteTaskError, SerializationError
+from . import shm
+from .protocol import (
+    BAD_TASK,
+    INLINE_BYTES,
+    OK_INLINE,
+    OK_PICKLED,
+    OK_RAW,
+    RAISED,
+    RESULT,
+    STARTED,
+    UNPICKLABLE_RESULT,
+    SerializedValue,
+    dump_header,
+    dumps,
+    load_header,
+    loads,
+)
+
+__all__ = [
+    "Encoded",
+    "Report",
+    "SegmentRef",
+    "decode_failure",
+    "decode_result_message",
+    "decode_started",
+    "decode_value",
+    "describe",
+    "encode_bad_task",
+    "encode_error",
+    "encode_result_message",
+    "encode_started",
+    "encode_value",
+    "is_value",
+    "with_segment",
+]
+
+# (name, indices of the frames that are its buffers, their sizes): see shm.py
+SegmentRef = tuple[str, tuple[int, ...], tuple[int, ...]]
+# One report as a worker holds it before sending: its header tuple and its payload frames.
+Encoded = tuple[tuple[Any, ...], list[Any]]
+
+_pickle_dumps = pickle.dumps
+_NO_FRAMES: list[Any] = []  # shared by every report without frames; never mutated
+
+
+# One finished task's report as the coordinator decodes it: ``(key, status, started_at,
+# finished_at, duration, extra, frames, segment)``, ``frames`` its payload frames as received.
+# A plain tuple rather than a named one: building a named tuple per report costs more than
+# the rest of decoding it.
+Report = tuple[int, int, float, float, float, Any, list[Any], Optional[SegmentRef]]
+
+
+def describe(exc: BaseException) -> tuple[str, str]:
+    """``exc``'s type name and message, for an exception that cannot travel itself."""
+    return (type(exc).__qualname__, str(exc))
+
+
+# ----- worker side -------------------------------------------------------------------------
+
+
+def encode_value(key: int, value: Any, started: float, finished: float, took: float) -> Encoded:
+    """The report of a task that returned ``value``: raw bytes, a small pickle inline in the
+    header, a pickle with out-of-band buffers as frames, or ``UNPICKLABLE_RESULT``."""
+    if type(value) is bytes:
+        return (key, OK_RAW, started, finished, took, None, 1, None), [value]
+    buffers: list[Any] = []
+    main: Any
+    try:
+        # pickle.dumps inline rather than protocol.dumps: one call and one list fewer on the
+        # path nearly every result takes.
+        main = _pickle_dumps(value, protocol=5, buffer_callback=buffers.append)
+    except Exception:  # protocol.dumps' own fallback, cloudpickle
+        try:
+            frames = dumps(value, by_value=True)
+        except BaseException as exc:
+            return _unpicklable(key, value, exc, started, finished, took)
+        main, buffers = frames[0], frames[1:]
+    except BaseException as exc:
+        return _unpicklable(key, value, exc, started, finished, took)
+    if not buffers and len(main) <= INLINE_BYTES:
+        # the empty buffer list doubles as the report's (empty) frames
+        return (key, OK_INLINE, started, finished, took, main, 0, None), buffers
+    frames = [main, *buffers]
+    return (key, OK_PICKLED, started, finished, took, None, len(frames), None), frames
+
+
+def _unpicklable(
+    key: int, value: Any, exc: BaseException, started: float, finished: float, took: float
+) -> Encoded:
+    extra = (type(value).__qualname__, f"{type(exc).__qualname__}: {exc}")
+    return (key, UNPICKLABLE_RESULT, started, finished, took, extra, 0, None), []
+
+
+def encode_error(
+    key: int, exc: BaseException, started: float, finished: float, took: float
+) -> Encoded:
+    """The report of a task that raised ``exc``. The exception travels pickled when it also
+    unpickles here, else as its type name and message; its traceback always as text. Clears
+    ``exc.__traceback__`` (frames do not pickle, and holding them keeps their locals alive)."""
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    exc.__traceback__ = None
+    try:
+        frames = dumps(exc)
+        pickle.loads(frames[0], buffers=frames[1:])  # it must also come back
+    except BaseException:
+        frames = dumps(describe(exc))
+        extra: Any = (tb, False)
+    else:
+        extra = (tb, True)
+    return (key, RAISED, started, finished, took, extra, len(frames), None), frames
+
+
+def encode_bad_task(key: int, exc: BaseException, at: float) -> Encoded:
+    """The report of a task whose callable or arguments did not unpickle (``exc``) at
+    ``at``."""
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    extra = (*describe(exc), tb)
+    return (key, BAD_TASK, at, at, 0.0, extra, 0, None), []
+
+
+def with_segment(header: tuple[Any, ...], frames: list[Any], segment: SegmentRef) -> Encoded:
+    """``header`` for a report whose large frames moved into ``segment``, ``frames`` left."""
+    return (*header[:6], len(frames), segment), frames
+
+
+def encode_started(key: int, started: float) -> list[Any]:
+    """The STARTED message's parts: task ``key`` began at ``started``."""
+    return [STARTED, dump_header((key, started))]
+
+
+def encode_result_message(
+    reports: Sequence[Encoded], started: Optional[tuple[int, float]]
+) -> list[Any]:
+    """The RESULT message's parts: ``reports`` and the started notice riding with them."""
+    headers = tuple(header for header, _ in reports)
+    return [RESULT, dump_header((headers, started)), *(f for _, fs in reports for f in fs)]
+
+
+# ----- coordinator side --------------------------------------------------------------------
+# Only messages from authenticated peers reach these: the headers are pickles.
+
+
+def decode_started(header: Any) -> tuple[int, float]:
+    """The STARTED header's ``(key, started_at)``."""
+    key, started = load_header(header)
+    return key, started
+
+
+def decode_result_message(
+    parts: list[Any],
+) -> tuple[list[Report], Optional[tuple[int, float]]]:
+    """A RESULT message's parts after its type (header, then payload frames) as its reports
+    and its started notice. Raises ValueError on a malformed message, before any report is
+    handed out."""
+    try:
+        reports, started = load_header(parts[0])
+        records: list[Report] = []
+        at = 1
+        for key, status, began, finished, took, extra, n_frames, segment in reports:
+            if n_frames:
+                frames = parts[at : at + n_frames]
+                at += n_frames
+            else:
+                frames = _NO_FRAMES
+            records.append((key, status, began, finished, took, extra, frames, segment))
+        if at != len(parts):
+            raise ValueError("its frames do not match its reports")
+        if started is not None and len(started) != 2:
+            raise ValueError("a started notice of the wrong shape")
+    except Exception as exc:  # a bad pickle, a report of the wrong shape
+        raise ValueError(f"malformed result: {exc}") from exc
+    return records, started
+
+
+def decode_value(
+    status: int,
+    extra: Any,
+    payload: Sequence[Any] = (),
+    held: Optional[tuple[shm.Segment, tuple[int, ...]]] = None,
+) -> SerializedValue:
+    """The value of an ``OK_INLINE``, ``OK_PICKLED`` or ``OK_RAW`` report, still in wire form;
+    ``payload`` its frames as buffers (with any segment's buffers in place), ``held`` that
+    segment and which frames it holds."""
+    if status == OK_INLINE:
+        if type(extra) is not bytes:
+            raise ValueError("malformed inline result")
+        return SerializedValue([extra], raw=False)
+    return SerializedValue(payload, status == OK_RAW, held)
+
+
+def is_value(status: int) -> bool:
+    """Whether a report of ``status`` carries a value (else an error)."""
+    return status == OK_INLINE or status == OK_PICKLED or status == OK_RAW
+
+
+def decode_failure(
+    status: int, extra: Any, payload: Sequence[Any], node: str, worker: str
+) -> tuple[BaseException, Optional[str]]:
+    """The error of a report that carries no value, and its traceback text: the task's own
+    exception, a :class:`RemoteTaskError` when its type could not travel, or a
+    :class:`SerializationError` for an unpicklable result or a task that did not load;
+    ``node`` and ``worker`` name where it happened."""
+    if status == RAISED:
+        tb, typed = extra
+        err = loads(payload)
+        if not typed:
+            err = RemoteTaskError(err[0], err[1], tb, worker)
+        return err, tb
+    if status == UNPICKLABLE_RESULT:
+        type_name, detail = extra
+        return SerializationError(node, type_name, "result", detail), None
+    # BAD_TASK: the task or its arguments did not load on the worker
+    type_name, detail, tb = extra
+    detail = f"could not be loaded on the worker: {detail}"
+    return SerializationError(node, type_name, "task", detail), tb

@@ -1,0 +1,182 @@
+"""STARTED and RESULT messages: what a worker encodes, the coordinator decodes, without
+sockets. Headers are checked field by field, so the wire layout is pinned too."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from typing import Any, Optional
+
+import pytest
+
+from dagron.errors import RemoteTaskError, SerializationError
+from dagron.workers import protocol as p
+from dagron.workers import results_codec as rc
+
+
+class NeedsTwo(Exception):
+    """Pickles, but does not unpickle: its reduction passes one argument of two."""
+
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(a)
+        self.b = b
+
+
+def raised(exc: BaseException) -> BaseException:
+    """``exc`` with a traceback, as a task's exception has one."""
+    try:
+        raise exc
+    except BaseException as caught:
+        return caught
+
+
+def wire(reports: list[rc.Encoded], started: Optional[tuple[int, float]] = None) -> list[rc.Report]:
+    """``reports`` sent as one RESULT message and decoded as the coordinator does: every part
+    arrives as bytes."""
+    parts = rc.encode_result_message(reports, started)
+    assert parts[0] == p.RESULT
+    received = [bytes(memoryview(part)) for part in parts[1:]]
+    records, got_started = rc.decode_result_message(received)
+    assert got_started == started
+    return records
+
+
+def outcome(record: rc.Report) -> Any:
+    """The value, or the (error, traceback) pair, of one decoded report."""
+    _, status, _, _, _, extra, frames, _ = record
+    payload = [memoryview(f) for f in frames]
+    if rc.is_value(status):
+        return rc.decode_value(status, extra, payload).load()
+    return rc.decode_failure(status, extra, payload, "node", "w1")
+
+
+def test_encode_value_small_rides_inline_in_the_header() -> None:
+    header, frames = rc.encode_value(7, {"a": [1, 2]}, 1.0, 2.0, 0.5)
+    assert header == (7, p.OK_INLINE, 1.0, 2.0, 0.5, pickle.dumps({"a": [1, 2]}, 5), 0, None)
+    assert frames == []
+    (record,) = wire([(header, frames)])
+    assert record[:6] == header[:6]
+    assert outcome(record) == {"a": [1, 2]}
+
+
+def test_encode_value_out_of_band_buffers_travel_as_frames() -> None:
+    value = pickle.PickleBuffer(bytearray(b"x" * 10_000))
+    header, frames = rc.encode_value(1, value, 1.0, 2.0, 0.5)
+    assert header[1] == p.OK_PICKLED and header[6] == len(frames) == 2
+    (record,) = wire([(header, frames)])
+    assert bytes(outcome(record)) == b"x" * 10_000  # the buffer frame itself
+
+
+def test_encode_value_large_pickle_is_a_frame() -> None:
+    value = ["y" * (p.INLINE_BYTES + 1)]
+    header, frames = rc.encode_value(1, value, 1.0, 2.0, 0.5)
+    assert header[1] == p.OK_PICKLED and header[5] is None and len(frames) == 1
+    assert outcome(wire([(header, frames)])[0]) == value
+
+
+def test_encode_value_bytes_are_one_raw_frame() -> None:
+    header, frames = rc.encode_value(1, b"raw", 1.0, 2.0, 0.5)
+    assert header == (1, p.OK_RAW, 1.0, 2.0, 0.5, None, 1, None) and frames == [b"raw"]
+    value = outcome(wire([(header, frames)])[0])
+    assert value == b"raw" and type(value) is bytes
+
+
+def test_encode_value_falls_back_to_cloudpickle() -> None:
+    header, frames = rc.encode_value(1, lambda x: x + 1, 1.0, 2.0, 0.5)
+    assert header[1] == p.OK_INLINE
+    assert outcome(wire([(header, frames)])[0])(1) == 2
+
+
+def test_encode_value_unpicklable_result_decodes_to_serialization_error() -> None:
+    header, frames = rc.encode_value(1, threading.Lock(), 1.0, 2.0, 0.5)
+    assert header[1] == p.UNPICKLABLE_RESULT and header[6] == 0 and frames == []
+    err, tb = outcome(wire([(header, frames)])[0])
+    assert isinstance(err, SerializationError) and tb is None
+    assert (err.node_name, err.type_name, err.what) == ("node", "lock", "result")
+    assert err.detail.startswith("TypeError: ")
+
+
+def test_encode_error_exception_that_pickles_comes_back_itself() -> None:
+    header, frames = rc.encode_error(3, raised(KeyError("boom")), 1.0, 2.0, 0.5)
+    assert header[1] == p.RAISED and header[5][1] is True
+    err, tb = outcome(wire([(header, frames)])[0])
+    assert type(err) is KeyError and err.args == ("boom",)
+    assert "KeyError: 'boom'" in tb and "raise exc" in tb
+
+
+def test_encode_error_exception_that_does_not_unpickle_becomes_remote_task_error() -> None:
+    exc = raised(NeedsTwo("half", "other"))
+    header, frames = rc.encode_error(3, exc, 1.0, 2.0, 0.5)
+    assert exc.__traceback__ is None  # dropped: frames do not travel
+    assert header[1] == p.RAISED and header[5][1] is False
+    err, tb = outcome(wire([(header, frames)])[0])
+    assert isinstance(err, RemoteTaskError)
+    assert (err.type_name, err.remote_message, err.worker) == ("NeedsTwo", "half", "w1")
+    assert err.remote_traceback == tb and "NeedsTwo: half" in tb
+
+
+def test_encode_bad_task_decodes_to_serialization_error_with_traceback() -> None:
+    header, frames = rc.encode_bad_task(4, raised(EOFError("truncated")), 9.0)
+    assert header[:5] == (4, p.BAD_TASK, 9.0, 9.0, 0.0) and frames == []
+    err, tb = outcome(wire([(header, frames)])[0])
+    assert isinstance(err, SerializationError)
+    assert (err.type_name, err.what) == ("EOFError", "task")
+    assert err.detail == "could not be loaded on the worker: truncated"
+    assert "EOFError: truncated" in tb
+
+
+def test_decode_result_message_hands_each_report_its_own_frames() -> None:
+    reports = [
+        rc.encode_value(1, b"first", 1.0, 2.0, 0.5),
+        rc.encode_value(2, 42, 1.0, 2.0, 0.5),
+        rc.encode_value(3, pickle.PickleBuffer(b"z" * 5000), 1.0, 2.0, 0.5),
+        rc.encode_value(4, b"last", 1.0, 2.0, 0.5),
+    ]
+    records = wire(reports, started=(5, 3.0))
+    assert [r[0] for r in records] == [1, 2, 3, 4]
+    assert [len(r[6]) for r in records] == [1, 0, 2, 1]
+    values = [outcome(r) for r in records]
+    assert values[:2] == [b"first", 42] and bytes(values[2]) == b"z" * 5000
+    assert values[3] == b"last"
+
+
+def test_encode_result_message_header_is_the_reports_and_the_notice() -> None:
+    report = rc.encode_value(1, b"v", 1.0, 2.0, 0.5)
+    parts = rc.encode_result_message([report], (2, 3.0))
+    assert p.load_header(parts[1]) == (((1, p.OK_RAW, 1.0, 2.0, 0.5, None, 1, None),), (2, 3.0))
+    assert parts[2:] == [b"v"]
+
+
+def test_with_segment_counts_the_frames_left() -> None:
+    header, _ = rc.encode_value(1, pickle.PickleBuffer(b"z" * 5000), 1.0, 2.0, 0.5)
+    moved, rest = rc.with_segment(header, [b"stream"], ("seg-1", (1,), (5000,)))
+    assert moved == (*header[:6], 1, ("seg-1", (1,), (5000,))) and rest == [b"stream"]
+
+
+def test_started_round_trip() -> None:
+    parts = rc.encode_started(9, 4.5)
+    assert parts[0] == p.STARTED
+    assert rc.decode_started(parts[1]) == (9, 4.5)
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        [b"not a pickle"],
+        [pickle.dumps(["a list, not a tuple"])],
+        [pickle.dumps(((), None, "extra"))],
+        [pickle.dumps((((1, p.OK_RAW, 1.0),), None))],  # a report too short
+        [pickle.dumps((((1, p.OK_RAW, 1.0, 2.0, 0.5, None, 1, None),), None))],  # no frame
+        [pickle.dumps((((1, p.OK_RAW, 1.0, 2.0, 0.5, None, 1, None),), None)), b"a", b"b"],
+        [pickle.dumps(((), (1, 2.0, 3)))],  # a started notice of the wrong shape
+        [pickle.dumps((5, None))],
+    ],
+)
+def test_decode_result_message_malformed_raises_value_error(parts: list[Any]) -> None:
+    with pytest.raises(ValueError, match="malformed"):
+        rc.decode_result_message(parts)
+
+
+def test_decode_value_refuses_inline_value_that_is_not_bytes() -> None:
+    with pytest.raises(ValueError, match="malformed inline result"):
+        rc.decode_value(p.OK_INLINE, "not bytes")

@@ -44,7 +44,7 @@ from . import shm
 from .heartbeat import Heartbeats
 from .output import show_log, show_output
 from .pool import LocalPool, ProcessExited
-from .security import is_loopback_endpoint, load_coordinator_keys
+from .security import CoordinatorKeys, is_loopback_endpoint, load_coordinator_keys
 from .state import (
     CancelOnWorker,
     CoordinatorState,
@@ -100,6 +100,22 @@ def _unpicklable_part(obj: Any) -> str:
     return type(obj).__qualname__
 
 
+def _server_keys(
+    n_workers: int, listen: Optional[str], keys: Optional[str]
+) -> Optional[CoordinatorKeys]:
+    """Checks who may connect (a listen address beyond loopback needs keys); returns the
+    CURVE keys to serve with, if any."""
+    if n_workers < 0 or (n_workers == 0 and listen is None):
+        raise ValueError("n_workers must be at least 1 without a listen address")
+    if listen is not None and keys is None and not is_loopback_endpoint(listen):
+        raise SecurityError(
+            f"refusing to listen on {listen} without keys: anyone who can reach it could "
+            "run code here. Create keys with `dagron keygen DIR` and pass keys=DIR, or "
+            "listen on a loopback address"
+        )
+    return load_coordinator_keys(keys) if keys is not None else None
+
+
 @dataclass
 class RemoteWorker:
     """A worker this coordinator did not start (it joined over the network)."""
@@ -140,15 +156,7 @@ class Coordinator:
         max_message_size: int = 2**31,
         shared_memory: bool = True,
     ) -> None:
-        if n_workers < 0 or (n_workers == 0 and listen is None):
-            raise ValueError("n_workers must be at least 1 without a listen address")
-        if listen is not None and keys is None and not is_loopback_endpoint(listen):
-            raise SecurityError(
-                f"refusing to listen on {listen} without keys: anyone who can reach it could "
-                "run code here. Create keys with `dagron keygen DIR` and pass keys=DIR, or "
-                "listen on a loopback address"
-            )
-        curve = load_coordinator_keys(keys) if keys is not None else None
+        curve = _server_keys(n_workers, listen, keys)
         self.n_workers = n_workers
         self.memory_limit = memory_limit
         self.start_timeout = start_timeout

@@ -1,9 +1,12 @@
-"""The coordinator's I/O: one ROUTER socket, local worker processes, and the state machine.
+"""The coordinator: wires the socket, the local worker processes, heartbeats and the state
+machine together.
 
-There is no background thread. Whoever drives a run calls :meth:`Coordinator.wait`, which
-polls the socket and the workers' exit notifications, feeds what happened to
-:class:`~dagron.workers.state.CoordinatorState`, carries out its instructions and returns
-the completions for the executor's loop.
+:class:`~dagron.workers.transport.RouterTransport` carries the messages,
+:class:`~dagron.workers.pool.LocalPool` runs the local worker processes and
+:class:`~dagron.workers.state.CoordinatorState` decides what goes where. There is no
+background thread. Whoever drives a run calls :meth:`Coordinator.wait`, which polls the
+socket and the workers' exit notifications, feeds what happened to the state, carries out
+its instructions and returns the completions for the executor's loop.
 
 Workers stamp tasks on this process's ``time.monotonic()`` clock (they measure their offset
 from it by the heartbeat exchange, see clocksync.py); completions carry those stamps moved to
@@ -12,7 +15,6 @@ the run's timeline (:mod:`dagron._clock`).
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import os
@@ -40,9 +42,9 @@ from . import protocol as p
 from . import results_codec as rc
 from . import shm
 from .heartbeat import Heartbeats
-from .nanny import LocalProcess, describe_exit, spawn_worker
 from .output import show_log, show_output
-from .security import is_loopback_endpoint, load_coordinator_keys
+from .pool import LocalPool, ProcessExited
+from .security import CoordinatorKeys, is_loopback_endpoint, load_coordinator_keys
 from .state import (
     CancelOnWorker,
     CoordinatorState,
@@ -60,6 +62,7 @@ from .state import (
     WorkerWrittenOff,
 )
 from .status import Status
+from .transport import Handler, RouterTransport
 
 __all__ = ["Coordinator", "RemoteWorker"]
 
@@ -67,15 +70,8 @@ log = logging.getLogger("dagron.workers")
 
 _new = tuple.__new__  # builds a report without a named tuple's keyword handling
 
-_names = itertools.count()
-
-# How often a memory limit is checked, in seconds.
-MEMORY_CHECK_PERIOD = 0.1
 # The most tasks one worker holds when tasks are short (see CoordinatorState).
 MAX_PREFETCH = 32
-
-_NOBLOCK = int(zmq.NOBLOCK)
-_RCVMORE = int(zmq.RCVMORE)
 
 
 _CANNOT_PICKLE = re.compile(r"cannot pickle '([^']+)' object")
@@ -102,6 +98,22 @@ def _unpicklable_part(obj: Any) -> str:
         except Exception:
             return _unpicklable_part(part)
     return type(obj).__qualname__
+
+
+def _server_keys(
+    n_workers: int, listen: Optional[str], keys: Optional[str]
+) -> Optional[CoordinatorKeys]:
+    """Checks who may connect (a listen address beyond loopback needs keys); returns the
+    CURVE keys to serve with, if any."""
+    if n_workers < 0 or (n_workers == 0 and listen is None):
+        raise ValueError("n_workers must be at least 1 without a listen address")
+    if listen is not None and keys is None and not is_loopback_endpoint(listen):
+        raise SecurityError(
+            f"refusing to listen on {listen} without keys: anyone who can reach it could "
+            "run code here. Create keys with `dagron keygen DIR` and pass keys=DIR, or "
+            "listen on a loopback address"
+        )
+    return load_coordinator_keys(keys) if keys is not None else None
 
 
 @dataclass
@@ -144,15 +156,7 @@ class Coordinator:
         max_message_size: int = 2**31,
         shared_memory: bool = True,
     ) -> None:
-        if n_workers < 0 or (n_workers == 0 and listen is None):
-            raise ValueError("n_workers must be at least 1 without a listen address")
-        if listen is not None and keys is None and not is_loopback_endpoint(listen):
-            raise SecurityError(
-                f"refusing to listen on {listen} without keys: anyone who can reach it could "
-                "run code here. Create keys with `dagron keygen DIR` and pass keys=DIR, or "
-                "listen on a loopback address"
-            )
-        curve = load_coordinator_keys(keys) if keys is not None else None
+        curve = _server_keys(n_workers, listen, keys)
         self.n_workers = n_workers
         self.memory_limit = memory_limit
         self.start_timeout = start_timeout
@@ -162,28 +166,19 @@ class Coordinator:
         self.state = CoordinatorState(prefetch, max(prefetch, MAX_PREFETCH))
         self.heartbeats: Heartbeats[bytes] = Heartbeats(heartbeat_period, heartbeat_timeout)
         self._dir = tempfile.mkdtemp(prefix="dagron-")
-        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self._auth: Optional[Any] = None
-        self._sock = self._ctx.socket(zmq.ROUTER)
-        # Refuse to drop: a send to a peer that is gone raises instead of vanishing, and no
-        # high-water mark silently discards messages (prefetch credit bounds what is queued).
-        self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        self._sock.setsockopt(zmq.SNDHWM, 0)
-        self._sock.setsockopt(zmq.RCVHWM, 0)
-        self._sock.setsockopt(zmq.LINGER, 0)
-        # A peer sending more than this in one message is disconnected by ZeroMQ.
-        self._sock.setsockopt(zmq.MAXMSGSIZE, max_message_size)
-        if curve is not None:
-            from zmq.auth.thread import ThreadAuthenticator
-
-            self._auth = ThreadAuthenticator(self._ctx, log=logging.getLogger("dagron.auth"))
-            self._auth.start()
-            self._auth.configure_curve_callback("*", _AllowKeys(curve.authorized))
-            self._sock.curve_server = True
-            self._sock.curve_secretkey = curve.secret
-            self._sock.curve_publickey = curve.public
-        self._sock.bind(listen if listen is not None else f"ipc://{self._dir}/coordinator")
-        self.address: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._transport = RouterTransport(
+            listen if listen is not None else f"ipc://{self._dir}/coordinator",
+            curve=curve,
+            max_message_size=max_message_size,
+        )
+        self._send: Callable[[bytes, list[Any]], None] = self._transport.send
+        self.address: str = self._transport.address
+        self._pool = LocalPool(
+            n_workers, self.address, self._dir, keys=keys, memory_limit=memory_limit
+        )
+        # The pool's map of local workers by identity (result decoding checks a sender
+        # against it); the pool changes it in place.
+        self._by_id = self._pool.by_id
         # Made by start() for local workers; a coordinator of remote workers only has none.
         self._segments: Optional[shm.SegmentDir] = None
         self._shared_memory = shared_memory
@@ -191,8 +186,6 @@ class Coordinator:
         self._by_name = False
         self._remote: dict[bytes, RemoteWorker] = {}
         self._written_off: set[bytes] = set()  # remote workers declared lost
-        self._procs: dict[str, LocalProcess] = {}
-        self._by_id: dict[bytes, LocalProcess] = {}
         self._fn_ids: dict[int, int] = {}  # id(callable) -> fn id
         self._fn_refs: dict[int, Any] = {}  # fn id -> callable (keeps id() stable)
         self._fn_frames: dict[int, bytes] = {}
@@ -213,12 +206,10 @@ class Coordinator:
         # may still be in the run's trace), the oldest dropped beyond a bound.
         self._offsets: dict[str, ClockOffset] = {}
         self._done: list[Completion] = []
-        self._next_memory_check = 0.0
         self._added: dict[int, int] = {}  # task id -> function id, submitted since wait()
         self._poller = zmq.Poller()
-        self._poller_key: Optional[tuple[tuple[int, str], ...]] = None  # built at first poll
-        self._poller_fds: dict[int, LocalProcess] = {}
-        self._handlers: dict[bytes, Callable[[bytes, list[Any]], None]] = {
+        self._poller_version = -1  # the pool's version whose pidfds it polls; -1: build it
+        self._handlers: dict[bytes, Handler] = {
             p.HELLO: self._on_hello,
             p.STARTED: self._on_started,
             p.RESULT: self._on_result,
@@ -236,8 +227,7 @@ class Coordinator:
             if root is not None:
                 self._segments = shm.SegmentDir(root)
                 self._by_name = not self.accepts_remote
-            for _ in range(self.n_workers):
-                self._spawn()
+            self._pool.start(self._segments.path if self._segments is not None else None)
             deadline = time.monotonic() + self.start_timeout
             while len(self._by_id) < self.n_workers:  # local workers only
                 left = deadline - time.monotonic()
@@ -247,10 +237,7 @@ class Coordinator:
                         f"not connect within {self.start_timeout:.0f} s"
                     )
                 self._poll(left)
-                for proc in list(self._procs.values()):
-                    if proc.identity is None and not proc.alive():
-                        code = proc.popen.returncode
-                        raise WorkerStartError(f"worker {proc.name} {describe_exit(code)} at start")
+                self._pool.check_start()
             self.status = Status.RUNNING
         except BaseException:
             self.close()
@@ -273,29 +260,15 @@ class Coordinator:
         if self.status is Status.CLOSED:
             return
         self.status = Status.CLOSING
+        bye = self._transport.send_if_possible
         for ident in list(self.state.workers) + list(self._by_id):
-            try:
-                self._sock.send_multipart([ident, p.SHUTDOWN, p.dump_header(())], zmq.NOBLOCK)
-            except zmq.ZMQError:
-                pass
-        for proc in self._procs.values():
-            # A worker in the middle of a task cannot read the request to leave.
-            if proc.identity is not None and self.state.running_on(proc.identity) is not None:
-                proc.kill()
+            bye(ident, [p.SHUTDOWN, p.dump_header(())])
+        running_on = self.state.running_on
+        self._pool.kill_busy(lambda ident: running_on(ident) is not None)
         if self._remote:
             time.sleep(0.2)  # let the requests to leave go out before the socket closes
-        deadline = time.monotonic() + 2.0
-        for proc in self._procs.values():
-            if proc.reap(max(0.0, deadline - time.monotonic())) is None:
-                proc.kill()
-                proc.reap(5.0)
-            proc.close_fd()
-        self._procs.clear()
-        self._by_id.clear()
-        self._sock.close(linger=0)
-        if self._auth is not None:
-            self._auth.stop()
-        self._ctx.term()
+        self._pool.close()
+        self._transport.close()
         shutil.rmtree(self._dir, ignore_errors=True)
         if self._segments is not None:
             self._segments.close()
@@ -306,7 +279,7 @@ class Coordinator:
         """One entry per live worker: name, host, pid, slots, tasks done, local or not."""
         out = []
         host = os.uname().nodename
-        for proc in self._procs.values():
+        for proc in self._pool.procs.values():
             slot = self.state.workers.get(proc.identity or b"")
             done = slot.tasks_done if slot else 0
             out.append(
@@ -338,15 +311,6 @@ class Coordinator:
     def clock_offsets(self) -> dict[str, ClockOffset]:
         """Worker name -> its clock's measured offset from this process's (seconds ahead)."""
         return dict(self._offsets)
-
-    def _spawn(self) -> LocalProcess:
-        n = next(_names)
-        name = f"{os.uname().nodename}/w{n}"
-        status = os.path.join(self._dir, f"w{n}.status")
-        shm_dir = self._segments.path if self._segments is not None else None
-        proc = spawn_worker(self.address, name, status, keys=self.keys, shm_dir=shm_dir)
-        self._procs[name] = proc
-        return proc
 
     # ----- submitting ----------------------------------------------------------------------
 
@@ -453,66 +417,31 @@ class Coordinator:
         return out
 
     def _poll(self, timeout: Optional[float]) -> None:
-        key = tuple(
-            (proc.pidfd, name) for name, proc in self._procs.items() if proc.pidfd is not None
-        )
-        if key != self._poller_key:  # workers came or went: poll the new set of pidfds
+        pool, sock = self._pool, self._transport.socket
+        if pool.version != self._poller_version:  # workers came or went: poll the new pidfds
             self._poller = zmq.Poller()
-            self._poller.register(self._sock, zmq.POLLIN)
-            self._poller_fds = {fd: self._procs[name] for fd, name in key}
-            for fd in self._poller_fds:
+            self._poller.register(sock, zmq.POLLIN)
+            for fd in pool.exit_fds:
                 self._poller.register(fd, zmq.POLLIN)
-            self._poller_key = key
-        poller, fds = self._poller, self._poller_fds
+            self._poller_version = pool.version
         wait_ms = None if timeout is None else max(0, int(timeout * 1000))
-        if self.memory_limit is not None:
-            wait_ms = min(
-                wait_ms if wait_ms is not None else 1 << 30, int(MEMORY_CHECK_PERIOD * 1000)
-            )
-        if any(proc.pidfd is None for proc in self._procs.values()):
-            wait_ms = min(wait_ms if wait_ms is not None else 1 << 30, 100)
+        if pool.wake_ms is not None:  # a memory limit to check, or a process to ask
+            wait_ms = pool.wake_ms if wait_ms is None else min(wait_ms, pool.wake_ms)
         if len(self.heartbeats):
             due = int(self.heartbeats.next_deadline(time.monotonic()) * 1000) + 1
             wait_ms = min(wait_ms if wait_ms is not None else 1 << 30, due)
-        events = dict(poller.poll(wait_ms))
-        if self._sock in events:
-            self._read_messages()
-        for fd, proc in fds.items():
-            if fd in events:
-                self._on_exit(proc)
-        for proc in list(self._procs.values()):
-            if proc.pidfd is None and not proc.alive():
-                self._on_exit(proc)
+        events = dict(self._poller.poll(wait_ms))
+        if sock in events:
+            self._transport.read_messages(self._handlers)
+        # Replaced only once running: a worker lost during start() fails it.
+        for exited in pool.exited(events, self.status is Status.RUNNING):
+            self._on_exit(exited)
         if self.memory_limit is not None:
-            self._check_memory()
+            for over in pool.over_memory():
+                self._apply(self.state.handle(WorkerWrittenOff(over.identity, over.reason)))
         if len(self.heartbeats):
             for ident in self.heartbeats.expired(time.monotonic()):
                 self._remote_lost(ident)
-
-    def _read_messages(self) -> None:
-        # Part by part rather than recv_multipart: identity, type and header arrive as bytes
-        # (cheaper than frame objects for small parts); payload parts stay zero-copy frames.
-        sock, handlers = self._sock, self._handlers
-        while True:
-            try:
-                ident = sock.recv(_NOBLOCK)
-            except zmq.Again:
-                return
-            parts: list[Any] = []
-            while sock.get(_RCVMORE):
-                parts.append(sock.recv() if len(parts) < 2 else sock.recv(copy=False))
-            if len(parts) < 2:
-                log.warning("dropped a malformed message (%d frames)", len(parts) + 1)
-                continue
-            kind = parts[0]
-            handler = handlers.get(kind)
-            if handler is None:
-                log.warning("dropped a message of unknown type %r", kind[:8])
-                continue
-            try:
-                handler(ident, parts[1:])
-            except Exception as exc:  # malformed or hostile frames never stop a run
-                log.warning("dropped a malformed %r message: %s", kind[:8], exc)
 
     # ----- events --------------------------------------------------------------------------
 
@@ -527,20 +456,20 @@ class Coordinator:
         _, pid, host, name, offset = hello
         if ident in self.state.workers:
             return  # a duplicate hello
-        proc = self._procs.get(name)
-        if proc is not None and proc.pid == pid:
-            proc.identity = ident
-            self._by_id[ident] = proc
-        elif self.accepts_remote and isinstance(name, str) and isinstance(pid, int):
+        local = self._pool.joined(name, pid, ident)
+        if not local and self.accepts_remote and isinstance(name, str) and isinstance(pid, int):
             self._remote[ident] = RemoteWorker(name, str(host), pid)
             self._written_off.discard(ident)
             self.heartbeats.add(ident, time.monotonic())
             log.info("worker %s (pid %d on %s) joined", name, pid, host)
-        else:
+        elif not local:
             log.warning("refused a hello from %r: not a worker of this coordinator", name)
             return
         self._worker_names[ident] = name
-        self._sock.send_multipart([ident, p.WELCOME, p.dump_header((p.PROTOCOL_VERSION,))])
+        # Unlike _send, a peer that is gone raises here: it never joins.
+        self._transport.socket.send_multipart(
+            [ident, p.WELCOME, p.dump_header((p.PROTOCOL_VERSION,))]
+        )
         self._apply(self.state.handle(WorkerJoined(ident, name)))
         self._note_offset(ident, offset)
 
@@ -584,9 +513,7 @@ class Coordinator:
             f"worker {name} used {rss / 2**20:.0f} MiB, over its memory limit of "
             f"{limit / 2**20:.0f} MiB, and was restarted"
         )
-        proc = self._by_id.get(worker)
-        if proc is not None:
-            proc.killed_for = reason
+        self._pool.set_exit_reason(worker, reason)
         self._apply(self.state.handle(WorkerWrittenOff(worker, reason)))
         self._forget_remote(worker)
 
@@ -680,40 +607,17 @@ class Coordinator:
             err, tb = rc.decode_failure(status, extra, payload, node, worker)
             self._done.append(Failed(key, err, tb, started, finished, took, worker))
 
-    def _on_exit(self, proc: LocalProcess) -> None:
-        code = proc.reap(1.0)
-        self._procs.pop(proc.name, None)
-        reason = proc.killed_for or f"worker {proc.name} (pid {proc.pid}) {describe_exit(code)}"
-        if proc.identity is not None:
-            self._by_id.pop(proc.identity, None)
-            if self._segments is not None:  # results it wrote but never sent
-                self._segments.remove_strays(proc.identity.decode() + "-")
-            gone = WorkerLeft(proc.identity, reason)
-            began = proc.last_started()
-            if began is None:
-                self._apply(self.state.handle(gone))
-            else:  # it may have begun this task with its STARTED notice dying with it
-                self._apply(self.state.handle(TaskStarted(proc.identity, began), gone))
-        if proc.status_file is not None:
-            with contextlib.suppress(OSError):
-                os.remove(proc.status_file)
-        if self.status is Status.RUNNING:
-            self._spawn()  # keep the pool at strength; it joins when it says hello
-
-    def _check_memory(self) -> None:
-        now = time.monotonic()
-        if now < self._next_memory_check or self.memory_limit is None:
+    def _on_exit(self, exited: ProcessExited) -> None:
+        ident = exited.identity
+        if ident is None:  # it never joined: no tasks to account for
             return
-        self._next_memory_check = now + MEMORY_CHECK_PERIOD
-        for proc in list(self._procs.values()):
-            rss = proc.rss()
-            if rss > self.memory_limit and proc.identity is not None and proc.killed_for is None:
-                reason = (
-                    f"worker {proc.name} (pid {proc.pid}) used {rss / 2**20:.0f} MiB, over its "
-                    f"memory limit of {self.memory_limit / 2**20:.0f} MiB, and was restarted"
-                )
-                proc.killed_for = reason
-                self._apply(self.state.handle(WorkerWrittenOff(proc.identity, reason)))
+        if self._segments is not None:  # results it wrote but never sent
+            self._segments.remove_strays(ident.decode() + "-")
+        gone = WorkerLeft(ident, exited.reason)
+        if exited.began is None:
+            self._apply(self.state.handle(gone))
+        else:  # it may have begun this task with its STARTED notice dying with it
+            self._apply(self.state.handle(TaskStarted(ident, exited.began), gone))
 
     # ----- instructions --------------------------------------------------------------------
 
@@ -730,10 +634,7 @@ class Coordinator:
             elif isinstance(ins, CancelOnWorker):
                 self._send(ins.worker, [p.CANCEL, p.dump_header((ins.key,))])
             elif isinstance(ins, KillWorker):
-                proc = self._by_id.get(ins.worker)
-                if proc is not None:
-                    proc.killed_for = proc.killed_for or ins.reason
-                    proc.kill()
+                self._pool.kill(ins.worker, ins.reason)
 
     def _send_tasks(self, ins: Dispatch) -> None:
         tasks: list[tuple[int, int, bool, Union[int, bytes, p.ForwardedArgs]]] = []
@@ -751,23 +652,3 @@ class Coordinator:
                 tasks.append((key, fn_id, with_fn, len(args)))
                 body.extend(args)
         self._send(ins.worker, [p.TASKS, p.dump_header(tuple(tasks)), *body])
-
-    def _send(self, ident: bytes, frames: list[Any]) -> None:
-        try:
-            p.send_parts(self._sock, [ident, *frames])
-        except zmq.ZMQError:
-            # The peer is gone; its exit notification will account for its tasks.
-            pass
-
-
-class _AllowKeys:
-    """CURVE callback for the ZAP authenticator: only the listed public keys get in."""
-
-    def __init__(self, keys: tuple[bytes, ...]) -> None:
-        self._keys = frozenset(keys)
-
-    def callback(self, domain: str, key: bytes) -> bool:
-        allowed = key in self._keys
-        if not allowed:
-            log.warning("refused a connection from an unknown CURVE key")
-        return allowed

@@ -324,7 +324,7 @@ def test_coordinator_removes_segments_a_killed_worker_never_sent() -> None:
     with running_coordinator(1) as c:
         c.submit(1, big_bytes, (BIG,), "kept")
         kept = collect(c, {1})[1].value
-        (proc,) = c._procs.values()
+        (proc,) = c._pool.procs.values()
         assert proc.identity is not None and c._segments is not None
         stray = os.path.join(c._segments.path, f"{proc.identity.decode()}-999")
         with open(stray, "wb") as f:

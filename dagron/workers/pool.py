@@ -1,0 +1,212 @@
+"""The coordinator's local worker processes: starting them, noticing when they end,
+replacing them, checking their memory, stopping them.
+
+:class:`LocalPool` never touches the scheduling state: it says what happened to its
+processes (a :class:`ProcessExited` or :class:`MemoryExceeded` record) and the coordinator
+decides what that means for their tasks. Exits are noticed through each process's pidfd,
+which the coordinator polls alongside its socket (:attr:`LocalPool.exit_fds`); where a
+pidfd is missing, :meth:`LocalPool.exited` asks the process itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import time
+from typing import Callable, NamedTuple, Optional, Sequence
+
+from ..errors import WorkerStartError
+from .nanny import LocalProcess, describe_exit, spawn_worker
+
+__all__ = ["MEMORY_CHECK_PERIOD", "LocalPool", "MemoryExceeded", "ProcessExited"]
+
+# How often a memory limit is checked, in seconds.
+MEMORY_CHECK_PERIOD = 0.1
+# How long a poll may last, in milliseconds, while a process without a pidfd must be asked.
+_UNWATCHED_POLL_MS = 100
+
+_names = itertools.count()  # process-wide, so names stay unique across pools
+
+
+class ProcessExited(NamedTuple):
+    """A local worker process ended; it has been reaped."""
+
+    identity: Optional[bytes]  # its socket identity (None if it never said hello)
+    reason: str  # why it ended, for the tasks it took with it
+    began: Optional[int]  # the task it last began, from its status page (None if none)
+
+
+class MemoryExceeded(NamedTuple):
+    """A local worker is over the memory limit; it must be written off (and killed)."""
+
+    identity: bytes
+    reason: str
+
+
+_NOTHING: tuple[ProcessExited, ...] = ()
+
+
+class LocalPool:
+    """Keeps ``size`` worker processes connected to ``address``, named ``host/wN``, with
+    their status pages in ``private_dir``. ``keys`` is the CURVE key directory they use;
+    ``memory_limit`` (bytes) is the most each may hold before :meth:`over_memory`
+    reports it."""
+
+    def __init__(
+        self,
+        size: int,
+        address: str,
+        private_dir: str,
+        *,
+        keys: Optional[str] = None,
+        memory_limit: Optional[int] = None,
+    ) -> None:
+        self.size = size
+        self.address = address
+        self.memory_limit = memory_limit
+        self._dir = private_dir
+        self._keys = keys
+        self._shm_dir: Optional[str] = None
+        self.procs: dict[str, LocalProcess] = {}  # by name
+        # By socket identity, once they said hello. Changed in place only: others may hold it.
+        self.by_id: dict[bytes, LocalProcess] = {}
+        # pidfd -> process: readable when it ends. Rebuilt, and ``version`` bumped, whenever
+        # processes come or go, so a poller of these is rebuilt only then.
+        self.exit_fds: dict[int, LocalProcess] = {}
+        self.version = 0
+        # The longest a poll may last for this pool's sake (None: no limit).
+        self.wake_ms: Optional[int] = None
+        self._unwatched: list[LocalProcess] = []  # processes without a pidfd
+        self._next_memory_check = 0.0
+        self._changed()
+
+    # ----- starting ------------------------------------------------------------------------
+
+    def start(self, shm_dir: Optional[str] = None) -> None:
+        """Starts the workers; ``shm_dir`` is where they put shared-memory results."""
+        self._shm_dir = shm_dir
+        self._fill()
+
+    def check_start(self) -> None:
+        """Raises :class:`WorkerStartError` if a worker ended before it said hello."""
+        for proc in list(self.procs.values()):
+            if proc.identity is None and not proc.alive():
+                code = proc.popen.returncode
+                raise WorkerStartError(f"worker {proc.name} {describe_exit(code)} at start")
+
+    def joined(self, name: str, pid: int, identity: bytes) -> bool:
+        """A hello from ``name``: True (and its identity noted) if it is one of ours."""
+        proc = self.procs.get(name)
+        if proc is not None and proc.pid == pid:
+            proc.identity = identity
+            self.by_id[identity] = proc
+            return True
+        return False
+
+    def _fill(self) -> None:
+        while len(self.procs) < self.size:
+            self._spawn()
+        self._changed()
+
+    def _spawn(self) -> LocalProcess:
+        n = next(_names)
+        name = f"{os.uname().nodename}/w{n}"
+        status = os.path.join(self._dir, f"w{n}.status")
+        proc = spawn_worker(self.address, name, status, keys=self._keys, shm_dir=self._shm_dir)
+        self.procs[name] = proc
+        return proc
+
+    def _changed(self) -> None:
+        self.exit_fds = {p.pidfd: p for p in self.procs.values() if p.pidfd is not None}
+        self._unwatched = [p for p in self.procs.values() if p.pidfd is None]
+        self.version += 1
+        wake = None if self.memory_limit is None else int(MEMORY_CHECK_PERIOD * 1000)
+        if self._unwatched:
+            wake = _UNWATCHED_POLL_MS if wake is None else min(wake, _UNWATCHED_POLL_MS)
+        self.wake_ms = wake
+
+    # ----- watching ------------------------------------------------------------------------
+
+    def exited(self, events: dict[int, int], replace: bool) -> Sequence[ProcessExited]:
+        """The processes that ended, given a poll's ``events`` (fd -> event): reaped and
+        forgotten, and with ``replace`` replaced (the newcomers join when they say hello)."""
+        found = [proc for fd, proc in self.exit_fds.items() if fd in events]
+        for proc in self._unwatched:
+            if not proc.alive():
+                found.append(proc)
+        if not found:
+            return _NOTHING
+        out = [self._forget(proc) for proc in found]
+        if replace:
+            self._fill()
+        else:
+            self._changed()
+        return out
+
+    def _forget(self, proc: LocalProcess) -> ProcessExited:
+        code = proc.reap(1.0)
+        self.procs.pop(proc.name, None)
+        reason = proc.killed_for or f"worker {proc.name} (pid {proc.pid}) {describe_exit(code)}"
+        began = None
+        if proc.identity is not None:
+            self.by_id.pop(proc.identity, None)
+            # It may have begun this task with its STARTED notice dying with it.
+            began = proc.last_started()
+        if proc.status_file is not None:
+            with contextlib.suppress(OSError):
+                os.remove(proc.status_file)
+        return ProcessExited(proc.identity, reason, began)
+
+    def over_memory(self) -> list[MemoryExceeded]:
+        """Workers found over the memory limit (checked at most every MEMORY_CHECK_PERIOD
+        seconds), each reported once; their exits will give the reason."""
+        now = time.monotonic()
+        if now < self._next_memory_check or self.memory_limit is None:
+            return []
+        self._next_memory_check = now + MEMORY_CHECK_PERIOD
+        out = []
+        for proc in list(self.procs.values()):
+            rss = proc.rss()
+            if rss > self.memory_limit and proc.identity is not None and proc.killed_for is None:
+                reason = (
+                    f"worker {proc.name} (pid {proc.pid}) used {rss / 2**20:.0f} MiB, over its "
+                    f"memory limit of {self.memory_limit / 2**20:.0f} MiB, and was restarted"
+                )
+                proc.killed_for = reason
+                out.append(MemoryExceeded(proc.identity, reason))
+        return out
+
+    # ----- stopping ------------------------------------------------------------------------
+
+    def set_exit_reason(self, identity: bytes, reason: str) -> None:
+        """``reason`` is what the worker's exit will report (it is being stopped for it)."""
+        proc = self.by_id.get(identity)
+        if proc is not None:
+            proc.killed_for = reason
+
+    def kill(self, identity: bytes, reason: str) -> None:
+        """Kills the worker; its exit reports ``reason`` unless it already had one."""
+        proc = self.by_id.get(identity)
+        if proc is not None:
+            proc.killed_for = proc.killed_for or reason
+            proc.kill()
+
+    def kill_busy(self, busy: Callable[[bytes], bool]) -> None:
+        """Kills the workers for which ``busy(identity)`` holds: one in the middle of a task
+        cannot read a request to leave."""
+        for proc in self.procs.values():
+            if proc.identity is not None and busy(proc.identity):
+                proc.kill()
+
+    def close(self) -> None:
+        """Waits up to 2 s in all for the workers to leave, kills those that do not."""
+        deadline = time.monotonic() + 2.0
+        for proc in self.procs.values():
+            if proc.reap(max(0.0, deadline - time.monotonic())) is None:
+                proc.kill()
+                proc.reap(5.0)
+            proc.close_fd()
+        self.procs.clear()
+        self.by_id.clear()
+        self._changed()

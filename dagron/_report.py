@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from .result import ExecutionResult, NodeResult, NodeStatus
+from .node_result import NodeResult, NodeStatus
+from .result import ExecutionResult
 
 if TYPE_CHECKING:
     from ._core import DAG

@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 from typing import Callable, Union
 
-from .result import NodeResult
+from .node_result import NodeResult
 
 RetryDelay = Union[float, Callable[[int], float]]
 

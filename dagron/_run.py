@@ -25,7 +25,8 @@ from ._retries import Retries, RetryDelay
 from .backends.base import Completion, Started, Succeeded
 from .callbacks import ExecutionCallbacks, fire
 from .errors import TaskTimeoutError
-from .result import ExecutionResult, NodeResult, NodeStatus, describe_error
+from .node_result import NodeResult, NodeStatus, describe_error
+from .result import ExecutionResult
 
 if TYPE_CHECKING:
     from .tracing import Recorder

@@ -26,7 +26,7 @@ import cloudpickle
 
 from .. import _clock
 from ..errors import SerializationError, WorkerLostError
-from ..result import Deferred
+from ..node_result import Deferred
 from .base import Backend, Capabilities, Completion, Failed, Started, Succeeded
 
 __all__ = ["DaskBackend"]

@@ -65,7 +65,7 @@ import cloudpickle
 import zmq
 
 from .._core import bytes_to_fill
-from ..result import Deferred
+from ..node_result import Deferred
 from . import shm
 
 __all__ = [

@@ -3,13 +3,15 @@
 Started by the coordinator for local workers, or by ``dagron-worker`` on other hosts
 (``python -m dagron.workers.worker ADDRESS``). It connects a DEALER socket to the
 coordinator's ROUTER, says hello, and then loops. A second socket, served by a thread of its
-own, exchanges heartbeats, so a long task does not look like a dead host and a vanished
-coordinator is noticed even mid-task. The worker leaves by itself when told to, when the
-process that started it is gone, or when the coordinator has been silent for
-``death_timeout`` seconds, so no worker outlives its coordinator.
+own, exchanges heartbeats (:mod:`~dagron.workers.worker_heartbeat`), so a long task does
+not look like a dead host and a vanished coordinator is noticed even mid-task. The worker
+leaves by itself when told to, when the process that started it is gone, or when the
+coordinator has been silent for ``death_timeout`` seconds, so no worker outlives its
+coordinator.
 
 The heartbeat exchange also measures this process's clock against the coordinator's
-(:mod:`~dagron.workers.clocksync`); tasks are stamped on the coordinator's clock.
+(:mod:`~dagron.workers.clocksync`); tasks are stamped on the coordinator's clock. Finished
+tasks' reports leave in batches (:mod:`~dagron.workers.report_outbox`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import logging
 import mmap
 import os
 import pickle
-import shutil
 import signal
 import socket
 import struct
@@ -34,10 +35,11 @@ import zmq
 from . import protocol as p
 from . import results_codec as rc
 from . import shm
-from .clocksync import OffsetEstimator
 from .output import ForwardingHandler, OutputBuffer, TaskStream
+from .report_outbox import ReportOutbox
 from .security import WorkerKeys, load_worker_keys
-from .watchdog import DeathWatch, MemoryWatch, OutputForwarder, heartbeat_tick
+from .watchdog import OutputForwarder
+from .worker_heartbeat import HeartbeatLink, ship_output
 
 __all__ = ["Worker", "main"]
 
@@ -48,12 +50,7 @@ _EVENTS = int(zmq.EVENTS)
 _POLLIN = int(zmq.POLLIN)
 _KEY = struct.Struct("<q")
 
-# Reports of finished tasks wait in an outbox while more tasks are queued, and leave together
-# (one message for many short tasks): before the next task starts once as many reports wait
-# as tasks remain queued (so the coordinator tops the queue up in time), once the oldest has
-# waited REPORT_AGE seconds or REPORT_BYTES bytes wait, and whenever the queue is empty.
-REPORT_AGE = 0.001
-REPORT_BYTES = 1 << 20
+# Reports of finished tasks wait in an outbox (report_outbox.py) while more tasks are queued.
 # A task's started notice travels with those reports. A task still running NOTICE_AFTER
 # seconds after it began without one is announced (with any waiting reports) by a thread of
 # the worker, so timeouts count from its real start and no report waits on a long task.
@@ -61,11 +58,24 @@ REPORT_BYTES = 1 << 20
 # which task it was running. Others announce every task before it starts, as before.
 NOTICE_AFTER = 0.005
 LOOK_EVERY = 0.0002
-# Clock exchanges with the coordinator before the hello, so the first tasks are stamped on
-# its clock already; a coordinator slower to answer than SYNC_WAIT seconds in all is measured
-# by the heartbeats that follow instead.
-SYNC_BURST = 5
-SYNC_WAIT = 2.0
+
+
+def _forward_output(log_level: int) -> OutputBuffer:
+    """Tasks' prints and log records go to the coordinator, tagged with the task, through
+    the buffer returned."""
+    output = OutputBuffer()
+    sys.stdout = TaskStream(output, "stdout")
+    sys.stderr = TaskStream(output, "stderr")
+    root = logging.getLogger()
+    root.handlers[:] = [ForwardingHandler(output)]
+    root.setLevel(log_level)
+    return output
+
+
+def _status_page(status_file: str) -> mmap.mmap:
+    """The 8-byte page of ``status_file``, mapped shared."""
+    with open(status_file, "r+b") as f:
+        return mmap.mmap(f.fileno(), 8)
 
 
 class Worker:
@@ -88,33 +98,38 @@ class Worker:
     ) -> None:
         self.address = address
         self.name = name
-        self.parent_pid = parent_pid
         self.keys = keys
-        self.death_timeout = death_timeout
-        self.memory_limit = memory_limit
-        self.heartbeat_period = heartbeat_period
-        # Task stamps: ``clock`` (this host's monotonic clock; tests pass a skewed one) minus
-        # its measured offset from the coordinator's, which the heartbeat thread keeps up to
-        # date; reading a float attribute needs no lock.
-        self.clock = clock
-        self.sync = OffsetEstimator()
-        self._correction = 0.0
-        self.output: Optional[OutputBuffer] = None
-        if forward_output:
-            self._forward_output(log_level)
         self.identity = b"w" + os.urandom(8).hex().encode()
+        self.output = _forward_output(log_level) if forward_output else None
         self.forwarder: Optional[OutputForwarder] = None
         if self.output is not None:
             self.forwarder = OutputForwarder(self.output, self.identity)
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+        # Task stamps are on the coordinator's clock, as the heartbeat link measures it.
+        self.heartbeat = HeartbeatLink(
+            self.identity,
+            name,
+            address,
+            clock,
+            period=heartbeat_period,
+            death_timeout=death_timeout,
+            memory_limit=memory_limit,
+            forwarder=self.forwarder,
+            parent_pid=parent_pid,
+            shm_dir=shm_dir,
+        )
+        self.now = self.heartbeat.now
         self.sock = self._socket(self.identity)
         self.functions: dict[int, Callable[..., Any]] = {}
+        # Mutated in place, never replaced: the outbox reads its length.
         self.queue: Deque[_Task] = deque()
         # Reports of finished tasks not sent yet: they leave together, just before the next
         # task starts (with its started notice) or before the worker waits for work.
-        self.outbox: list[tuple[tuple[Any, ...], list[Any]]] = []
-        self._outbox_since = 0.0
-        self._outbox_bytes = 0
+        self.outbox = ReportOutbox(self.sock, self.queue, self.identity, shm_dir)
+        # Bound once: the hot path calls these per task.
+        self._report = self.outbox.add
+        self._report_due = self.outbox.due
+        self._flush = self.outbox.flush
         # The task socket, the outbox and the notice below are the main thread's while it
         # holds this lock, which it always does except while a task runs: the notice thread
         # takes it then to send on the same socket (a lock is the memory barrier ZeroMQ asks
@@ -127,15 +142,10 @@ class Worker:
         # The key of the task being run, in a shared page the coordinator reads if this
         # process dies: a STARTED message can die with the process before it is flushed,
         # and the coordinator must not take a task that ran for one that never started.
-        self.status: Optional[mmap.mmap] = None
-        if status_file is not None:
-            with open(status_file, "r+b") as f:
-                self.status = mmap.mmap(f.fileno(), 8)
+        self.status = None if status_file is None else _status_page(status_file)
         # The coordinator's segment directory (local workers only): large result buffers go
         # there instead of into frames; see shm.py.
-        self.shm_dir = shm_dir
         shm.worker_dir = shm_dir
-        self._segments = 0
         self.handlers: dict[bytes, Callable[[list[Any]], None]] = {
             p.TASKS: self._on_tasks,
             p.CANCEL: self._on_cancel,
@@ -143,22 +153,6 @@ class Worker:
             p.REJOIN: self._on_rejoin,
             p.WELCOME: lambda frames: None,
         }
-
-    def _forward_output(self, log_level: int) -> None:
-        """Tasks' prints and log records go to the coordinator, tagged with the task."""
-        self.output = OutputBuffer()
-        sys.stdout = TaskStream(self.output, "stdout")
-        sys.stderr = TaskStream(self.output, "stderr")
-        root = logging.getLogger()
-        root.handlers[:] = [ForwardingHandler(self.output)]
-        root.setLevel(log_level)
-
-    def _send_output(self, sock: zmq.Socket[bytes]) -> None:
-        if self.forwarder is None:
-            return
-        message = self.forwarder.message()
-        if message is not None:
-            sock.send_multipart(message)
 
     def _socket(self, identity: bytes) -> zmq.Socket[bytes]:
         sock = self.ctx.socket(zmq.DEALER)
@@ -181,15 +175,12 @@ class Worker:
         self.sock.connect(self.address)
         beats = self._socket(b"h" + self.identity[1:])
         beats.connect(self.address)
-        self._sync_burst(beats)
+        self.heartbeat.sync_burst(beats)
         self._hello()
-        threading.Thread(
-            target=self._heartbeats, args=(beats,), name="dagron-heartbeat", daemon=True
-        ).start()
+        self.heartbeat.start_heartbeats(beats)
         if self.status is not None:  # the only case where started notices are deferred
             threading.Thread(target=self._notices, name="dagron-notices", daemon=True).start()
-        if self.parent_pid is not None:
-            threading.Thread(target=self._watch_parent, daemon=True).start()
+        self.heartbeat.start_parent_watch()
         try:
             events = cast(Callable[[int], int], self.sock.get)
             next_look = 0.0
@@ -214,44 +205,9 @@ class Worker:
             self._lock.release()
 
     def _hello(self) -> None:
-        hello = (p.PROTOCOL_VERSION, os.getpid(), socket.gethostname(), self.name, self._offset())
+        offset = self.heartbeat.offset()
+        hello = (p.PROTOCOL_VERSION, os.getpid(), socket.gethostname(), self.name, offset)
         self.sock.send_multipart([p.HELLO, p.dump_header(hello)])
-
-    # ----- clocks --------------------------------------------------------------------------
-
-    def now(self) -> float:
-        """The coordinator's monotonic clock, as far as it is known here."""
-        return self.clock() - self._correction
-
-    def _offset(self) -> Optional[tuple[float, float]]:
-        est = self.sync.reported
-        return None if est is None else (est.offset, est.error)
-
-    def _ping(self, sock: zmq.Socket[bytes]) -> None:
-        ping = (self.identity, self.name, self.clock(), self._offset())
-        sock.send_multipart([p.HEARTBEAT, p.dump_header(ping)])
-
-    def _on_pong(self, frames: list[bytes]) -> None:
-        received = self.clock()
-        if len(frames) != 2 or frames[0] != p.HEARTBEAT:
-            return
-        try:
-            sent, remote = p.load_header(frames[1])
-        except Exception:
-            return  # malformed: the beat still counts as a sign of life
-        if isinstance(sent, float) and isinstance(remote, float):
-            self.sync.add(sent, remote, received)
-            self._correction = self.sync.correction
-
-    def _sync_burst(self, sock: zmq.Socket[bytes]) -> None:
-        deadline = time.monotonic() + SYNC_WAIT
-        for _ in range(SYNC_BURST):
-            self._ping(sock)
-            left = deadline - time.monotonic()
-            if left <= 0 or not sock.poll(int(left * 1000)):
-                return
-            while sock.poll(0):
-                self._on_pong(sock.recv_multipart())
 
     def _notices(self) -> None:
         """Announces a task that has run NOTICE_AFTER seconds without a started notice,
@@ -273,56 +229,6 @@ class Worker:
                     self._flush(unnoticed[:2])
             finally:
                 self._lock.release()
-
-    def _watch_parent(self) -> None:
-        # Re-parenting means the process that started us is gone: leave at once, even in the
-        # middle of a task, rather than linger as an orphan.
-        while True:
-            time.sleep(0.2)
-            if os.getppid() != self.parent_pid:
-                if self.shm_dir is not None:  # nobody else is left to remove it
-                    shutil.rmtree(self.shm_dir, ignore_errors=True)
-                os._exit(p.EXIT_PARENT_GONE)
-
-    def _heartbeats(self, sock: zmq.Socket[bytes]) -> None:
-        """Pings the coordinator every period on a socket of its own, measuring the clock
-        offset with each answer, and ticks the watchdogs: ships tasks' output, leaves when
-        the coordinator has been silent for ``death_timeout`` or memory goes over the
-        limit."""
-        death = DeathWatch(self.death_timeout, time.monotonic())
-        memory = MemoryWatch(self.memory_limit)
-        next_beat = death.last_heard
-        tick = heartbeat_tick(self.heartbeat_period, self.forwarder is not None)
-        while True:
-            now = time.monotonic()
-            if now >= next_beat:
-                self._ping(sock)
-                next_beat = now + self.heartbeat_period
-            if sock.poll(int(tick * 1000)):
-                while sock.poll(0):
-                    self._on_pong(sock.recv_multipart())
-                death.heard(time.monotonic())
-            self._send_output(sock)
-            if death.expired(time.monotonic()):
-                self._coordinator_gone()
-            rss = memory.over()
-            if rss is not None:
-                self._over_memory(sock, rss)
-
-    def _coordinator_gone(self) -> None:
-        print(
-            f"dagron worker {self.name}: no word from the coordinator at {self.address} "
-            f"for {self.death_timeout:g} s; exiting",
-            file=sys.__stderr__,
-            flush=True,
-        )
-        os._exit(p.EXIT_COORDINATOR_GONE)
-
-    def _over_memory(self, sock: zmq.Socket[bytes], rss: int) -> None:
-        note = (self.identity, rss, self.memory_limit)
-        sock.send_multipart([p.MEMORY, p.dump_header(note)])
-        sock.close(linger=1000)  # let the note go out before we do
-        os._exit(p.EXIT_MEMORY)
 
     def _drain(self, block: bool) -> None:
         """Handles every message waiting (at least one when ``block``)."""
@@ -363,7 +269,8 @@ class Worker:
         (key,) = p.load_header(frames[0].bytes)
         kept = [t for t in self.queue if t[0] != key]
         if len(kept) != len(self.queue):
-            self.queue = deque(kept)
+            self.queue.clear()
+            self.queue.extend(kept)
 
     def _on_shutdown(self, frames: list[Any]) -> None:
         self.running = False
@@ -376,59 +283,6 @@ class Worker:
         self._hello()
 
     # ----- running a task ------------------------------------------------------------------
-
-    def _report(self, report: rc.Encoded) -> None:
-        if not self.outbox:
-            self._outbox_since = time.monotonic()
-        frames = report[1]
-        if self.shm_dir is not None and frames:
-            rest, segment = self._to_segment(frames)
-            if segment is not None:
-                report = rc.with_segment(report[0], rest, segment)
-                frames = rest
-        self.outbox.append(report)
-        for f in frames:
-            self._outbox_bytes += len(f) if type(f) is bytes else memoryview(f).nbytes
-
-    def _to_segment(self, frames: list[Any]) -> tuple[list[Any], Optional[tuple[Any, ...]]]:
-        """Moves the large frames into a new shared-memory segment; returns the frames left
-        and the segment's reference (None: all stay frames)."""
-        big = tuple(
-            i
-            for i, f in enumerate(frames)
-            if (len(f) if type(f) is bytes else memoryview(f).nbytes) >= shm.MIN_BYTES
-        )
-        if not big or self.shm_dir is None:
-            return frames, None
-        self._segments += 1
-        name = f"{self.identity.decode()}-{self._segments}"
-        try:
-            sizes = shm.write_segment(os.path.join(self.shm_dir, name), [frames[i] for i in big])
-        except OSError:
-            return frames, None  # /dev/shm full or gone: the frames still work
-        rest = [f for i, f in enumerate(frames) if i not in big]
-        return rest, (name, big, tuple(sizes))
-
-    def _report_due(self) -> bool:
-        outbox = self.outbox
-        return bool(outbox) and (
-            len(outbox) >= len(self.queue)
-            or self._outbox_bytes >= REPORT_BYTES
-            or time.monotonic() - self._outbox_since >= REPORT_AGE
-        )
-
-    def _flush(self, started: Optional[tuple[int, float]] = None) -> None:
-        """Sends the waiting reports and the notice that task ``started[0]`` begins now, as
-        one message."""
-        if not self.outbox:
-            if started is not None:
-                p.send_parts(self.sock, rc.encode_started(*started))
-            return
-        outbox, self.outbox = self.outbox, []
-        self._outbox_bytes = 0
-        parts = rc.encode_result_message(outbox, started)
-        del outbox
-        p.send_parts(self.sock, parts)
 
     def _bad_task(self, key: int, exc: BaseException) -> None:
         self._report(rc.encode_bad_task(key, exc, self.now()))
@@ -485,7 +339,7 @@ class Worker:
             return
         sys.stdout.flush()
         sys.stderr.flush()
-        self._send_output(self.sock)
+        ship_output(self.forwarder, self.sock)
         self.output.current_key = None
 
     def _send_value(

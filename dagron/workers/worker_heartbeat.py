@@ -1,0 +1,183 @@
+"""A worker's link to its coordinator besides the tasks: heartbeats, clocks and watchdogs.
+
+A second socket, served by a thread of its own, pings the coordinator every period, so a
+long task does not look like a dead host and a vanished coordinator is noticed even mid-task.
+Each answer is a clock sample (:mod:`~dagron.workers.clocksync`): :meth:`HeartbeatLink.now`
+reads the coordinator's clock as far as it is known here. The thread also ticks the watchdogs
+(:mod:`~dagron.workers.watchdog`): it ships tasks' output and exits the process when the
+coordinator has been silent for ``death_timeout`` seconds or memory is over the limit. A
+second thread exits it when the process that started it is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+import time
+from typing import Callable, Optional
+
+import zmq
+
+from . import protocol as p
+from .clocksync import OffsetEstimator
+from .watchdog import DeathWatch, MemoryWatch, OutputForwarder, heartbeat_tick
+
+__all__ = ["SYNC_BURST", "SYNC_WAIT", "HeartbeatLink", "ship_output"]
+
+# Clock exchanges with the coordinator before the hello, so the first tasks are stamped on
+# its clock already; a coordinator slower to answer than SYNC_WAIT seconds in all is measured
+# by the heartbeats that follow instead.
+SYNC_BURST = 5
+SYNC_WAIT = 2.0
+
+
+def ship_output(forwarder: Optional[OutputForwarder], sock: zmq.Socket[bytes]) -> None:
+    """Sends what tasks printed since the last shipment (if output is forwarded) on
+    ``sock``."""
+    if forwarder is None:
+        return
+    message = forwarder.message()
+    if message is not None:
+        sock.send_multipart(message)
+
+
+class HeartbeatLink:
+    """The heartbeat side of worker ``name`` (socket identity ``identity``) connected to
+    ``address``. ``clock`` is this host's monotonic clock (tests pass a skewed one); the
+    watchdogs get ``death_timeout``, ``memory_limit`` and ``forwarder``; ``parent_pid`` and
+    ``shm_dir`` are for :meth:`start_parent_watch`."""
+
+    def __init__(
+        self,
+        identity: bytes,
+        name: str,
+        address: str,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        period: float = 1.0,
+        death_timeout: Optional[float] = None,
+        memory_limit: Optional[int] = None,
+        forwarder: Optional[OutputForwarder] = None,
+        parent_pid: Optional[int] = None,
+        shm_dir: Optional[str] = None,
+    ) -> None:
+        self.identity = identity
+        self.name = name
+        self.address = address
+        self.clock = clock
+        self.period = period
+        self.death_timeout = death_timeout
+        self.memory_limit = memory_limit
+        self.forwarder = forwarder
+        self.parent_pid = parent_pid
+        self.shm_dir = shm_dir
+        self.sync = OffsetEstimator()
+        # ``clock`` minus the coordinator's, kept up to date by the heartbeat thread; the
+        # main thread reads it per stamp: reading a float attribute needs no lock.
+        self.correction = 0.0
+
+    # ----- clocks --------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The coordinator's monotonic clock, as far as it is known here."""
+        return self.clock() - self.correction
+
+    def offset(self) -> Optional[tuple[float, float]]:
+        """The offset and error last reported by the estimator (None: not measured yet)."""
+        est = self.sync.reported
+        return None if est is None else (est.offset, est.error)
+
+    def ping(self, sock: zmq.Socket[bytes]) -> None:
+        """Sends one heartbeat, stamped with this host's clock."""
+        ping = (self.identity, self.name, self.clock(), self.offset())
+        sock.send_multipart([p.HEARTBEAT, p.dump_header(ping)])
+
+    def on_pong(self, frames: list[bytes]) -> None:
+        """Takes the coordinator's answer to a ping as a clock sample."""
+        received = self.clock()
+        if len(frames) != 2 or frames[0] != p.HEARTBEAT:
+            return
+        try:
+            sent, remote = p.load_header(frames[1])
+        except Exception:
+            return  # malformed: the beat still counts as a sign of life
+        if isinstance(sent, float) and isinstance(remote, float):
+            self.sync.add(sent, remote, received)
+            self.correction = self.sync.correction
+
+    def sync_burst(self, sock: zmq.Socket[bytes]) -> None:
+        """Exchanges up to SYNC_BURST pings with the coordinator, SYNC_WAIT seconds at most
+        in all."""
+        deadline = time.monotonic() + SYNC_WAIT
+        for _ in range(SYNC_BURST):
+            self.ping(sock)
+            left = deadline - time.monotonic()
+            if left <= 0 or not sock.poll(int(left * 1000)):
+                return
+            while sock.poll(0):
+                self.on_pong(sock.recv_multipart())
+
+    # ----- threads -------------------------------------------------------------------------
+
+    def start_heartbeats(self, sock: zmq.Socket[bytes]) -> None:
+        """Starts the heartbeat thread on ``sock``, which it owns from now on."""
+        threading.Thread(
+            target=self._heartbeats, args=(sock,), name="dagron-heartbeat", daemon=True
+        ).start()
+
+    def start_parent_watch(self) -> None:
+        """Starts the thread that exits the process once its parent is gone (if a parent
+        was named)."""
+        if self.parent_pid is not None:
+            threading.Thread(target=self._watch_parent, daemon=True).start()
+
+    def _heartbeats(self, sock: zmq.Socket[bytes]) -> None:
+        """Pings the coordinator every period, measuring the clock offset with each answer,
+        and ticks the watchdogs: ships tasks' output, leaves when the coordinator has been
+        silent for ``death_timeout`` or memory goes over the limit."""
+        death = DeathWatch(self.death_timeout, time.monotonic())
+        memory = MemoryWatch(self.memory_limit)
+        next_beat = death.last_heard
+        tick = heartbeat_tick(self.period, self.forwarder is not None)
+        while True:
+            now = time.monotonic()
+            if now >= next_beat:
+                self.ping(sock)
+                next_beat = now + self.period
+            if sock.poll(int(tick * 1000)):
+                while sock.poll(0):
+                    self.on_pong(sock.recv_multipart())
+                death.heard(time.monotonic())
+            ship_output(self.forwarder, sock)
+            if death.expired(time.monotonic()):
+                self._coordinator_gone()
+            rss = memory.over()
+            if rss is not None:
+                self._over_memory(sock, rss)
+
+    def _watch_parent(self) -> None:
+        # Re-parenting means the process that started us is gone: leave at once, even in the
+        # middle of a task, rather than linger as an orphan.
+        while True:
+            time.sleep(0.2)
+            if os.getppid() != self.parent_pid:
+                if self.shm_dir is not None:  # nobody else is left to remove it
+                    shutil.rmtree(self.shm_dir, ignore_errors=True)
+                os._exit(p.EXIT_PARENT_GONE)
+
+    def _coordinator_gone(self) -> None:
+        print(
+            f"dagron worker {self.name}: no word from the coordinator at {self.address} "
+            f"for {self.death_timeout:g} s; exiting",
+            file=sys.__stderr__,
+            flush=True,
+        )
+        os._exit(p.EXIT_COORDINATOR_GONE)
+
+    def _over_memory(self, sock: zmq.Socket[bytes], rss: int) -> None:
+        note = (self.identity, rss, self.memory_limit)
+        sock.send_multipart([p.MEMORY, p.dump_header(note)])
+        sock.close(linger=1000)  # let the note go out before we do
+        os._exit(p.EXIT_MEMORY)

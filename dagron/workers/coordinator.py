@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional
 
 import zmq
 
@@ -29,7 +29,6 @@ from .._clock import ClockOffset
 from ..backends.base import Completion, Failed, Started, Succeeded
 from ..errors import (
     SecurityError,
-    SerializationError,
     WorkerLostError,
     WorkerStartError,
 )
@@ -40,6 +39,7 @@ from .heartbeat import Heartbeats
 from .output import show_log, show_output
 from .pool import LocalPool, ProcessExited
 from .remote import RemoteWorker, RemoteWorkers
+from .report_frames import from_frames
 from .security import CoordinatorKeys, is_loopback_endpoint, load_coordinator_keys
 from .state import (
     CancelOnWorker,
@@ -225,32 +225,22 @@ class Coordinator:
     @property
     def workers(self) -> list[dict[str, Any]]:
         """One entry per live worker: name, host, pid, slots, tasks done, local or not."""
-        out = []
         host = os.uname().nodename
-        for proc in self._pool.procs.values():
-            slot = self.state.workers.get(proc.identity or b"")
+        found = [(w.identity or b"", w.name, host, w.pid, True) for w in self._pool.procs.values()]
+        found += [(ident, w.name, w.host, w.pid, False) for ident, w in self._remote.items()]
+        slots = self.state.workers
+        out = []
+        for ident, name, on, pid, local in found:
+            slot = slots.get(ident)
             done = slot.tasks_done if slot else 0
             out.append(
                 {
-                    "name": proc.name,
-                    "host": host,
-                    "pid": proc.pid,
+                    "name": name,
+                    "host": on,
+                    "pid": pid,
                     "slots": 1,
                     "tasks_done": done,
-                    "local": True,
-                }
-            )
-        for ident, remote in self._remote.items():
-            slot = self.state.workers.get(ident)
-            done = slot.tasks_done if slot else 0
-            out.append(
-                {
-                    "name": remote.name,
-                    "host": remote.host,
-                    "pid": remote.pid,
-                    "slots": 1,
-                    "tasks_done": done,
-                    "local": False,
+                    "local": local,
                 }
             )
         return out
@@ -435,7 +425,7 @@ class Coordinator:
             self._apply(self.state.handle(TopUp()))  # top the workers up, whatever came in
 
     def _finished(self, ident: bytes, report: rc.Report) -> None:
-        key, status, started, finished, took, extra, frames, segment = report
+        key, status, started, finished, took, extra, _, segment = report
         segments = self._segments
         if segment is not None and (segments is None or ident not in self._by_id):
             raise ValueError("a shared-memory segment from a worker that has none")
@@ -450,28 +440,8 @@ class Coordinator:
             value: Any = rc.decode_value(status, extra)
             self._done.append(_new(Succeeded, (key, value, started, finished, took, worker)))
             return
-        payload = [f.buffer for f in frames]
-        held: Optional[tuple[shm.Segment, tuple[int, ...]]] = None
-        if segment is not None and segments is not None:
-            name, indices, sizes = segment
-            try:
-                adopted, views = segments.adopt(name, sizes, keep_open=status == p.OK_RAW)
-                payload = shm.interleave(payload, indices, views)
-            except (OSError, ValueError, TypeError) as exc:
-                segments.discard(name)
-                unread = SerializationError(
-                    self._table.node_of.get(key, ""), "shared memory", "result", str(exc)
-                )
-                self._done.append(Failed(key, unread, None, started, finished, took, worker))
-                return
-            held = (adopted, tuple(indices))
-        if rc.is_value(status):
-            value = rc.decode_value(status, extra, payload, held)
-            self._done.append(_new(Succeeded, (key, value, started, finished, took, worker)))
-        else:
-            node = self._table.node_of.get(key, "")
-            err, tb = rc.decode_failure(status, extra, payload, node, worker)
-            self._done.append(Failed(key, err, tb, started, finished, took, worker))
+        node = self._table.node_of.get(key, "")
+        self._done.append(from_frames(report, started, finished, worker, node, segments))
 
     def _on_exit(self, exited: ProcessExited) -> None:
         ident = exited.identity
@@ -490,7 +460,7 @@ class Coordinator:
     def _apply(self, instructions: list[Instruction]) -> None:
         for ins in instructions:
             if isinstance(ins, Dispatch):
-                self._send_tasks(ins)
+                self._send(ins.worker, self._table.tasks_message(ins.keys, ins.with_fn))
             elif isinstance(ins, TaskLost):
                 self._tasks.pop(ins.key, None)
                 now = _clock.now()
@@ -501,21 +471,3 @@ class Coordinator:
                 self._send(ins.worker, [p.CANCEL, p.dump_header((ins.key,))])
             elif isinstance(ins, KillWorker):
                 self._pool.kill(ins.worker, ins.reason)
-
-    def _send_tasks(self, ins: Dispatch) -> None:
-        tasks: list[tuple[int, int, bool, Union[int, bytes, p.ForwardedArgs]]] = []
-        body: list[Any] = []
-        inline = p.INLINE_BYTES
-        task_of, fn_frames = self._tasks, self._table.fn_frames
-        for key, with_fn in zip(ins.keys, ins.with_fn):
-            fn_id, args = task_of[key]
-            if with_fn:
-                body.append(fn_frames[fn_id])
-            if type(args) is tuple:  # forwarded results' pickles (see submit)
-                tasks.append((key, fn_id, with_fn, args))
-            elif len(args) == 1 and type(args[0]) is bytes and len(args[0]) <= inline:
-                tasks.append((key, fn_id, with_fn, args[0]))
-            else:
-                tasks.append((key, fn_id, with_fn, len(args)))
-                body.extend(args)
-        self._send(ins.worker, [p.TASKS, p.dump_header(tuple(tasks)), *body])

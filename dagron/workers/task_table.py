@@ -125,6 +125,26 @@ class TaskTable:
             self.fn_frames[fn_id] = bytes(frames[0])
         return fn_id
 
+    def tasks_message(self, tids: tuple[int, ...], with_fn: tuple[bool, ...]) -> list[Any]:
+        """The TASKS message carrying tasks ``tids``, each with its function's pickle where
+        ``with_fn`` says the worker has not seen that function yet."""
+        tasks: list[tuple[int, int, bool, Union[int, bytes, p.ForwardedArgs]]] = []
+        body: list[Any] = []
+        inline = p.INLINE_BYTES
+        task_of, fn_frames = self.tasks, self.fn_frames
+        for tid, fn_too in zip(tids, with_fn):
+            fn_id, args = task_of[tid]
+            if fn_too:
+                body.append(fn_frames[fn_id])
+            if type(args) is tuple:  # forwarded results' pickles (see add)
+                tasks.append((tid, fn_id, fn_too, args))
+            elif len(args) == 1 and type(args[0]) is bytes and len(args[0]) <= inline:
+                tasks.append((tid, fn_id, fn_too, args[0]))
+            else:
+                tasks.append((tid, fn_id, fn_too, len(args)))
+                body.extend(args)
+        return [p.TASKS, p.dump_header(tuple(tasks)), *body]
+
     def take_added(self) -> dict[int, int]:
         """The tasks added since the last call (task id -> function id), now handed on."""
         added, self.added = self.added, {}

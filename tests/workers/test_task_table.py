@@ -139,3 +139,21 @@ def test_node_name_keeps_only_recent_finished_tasks() -> None:
     table.translate([succeeded(table.tid_of[key]) for key in range(5000)])
     assert len(table.finished_nodes) <= 4096
     assert table.node_name(4999) == "n4999" and table.node_name(0) is None
+
+
+def test_tasks_message_carries_functions_where_asked_and_small_arguments_inline() -> None:
+    table = TaskTable()
+    big = bytes(1 << 20)  # too big for the header: its frame follows it
+    table.add(1, add, (big,), "big", False)
+    table.add(2, add, (1, 2), "small", False)
+    tid1, tid2 = table.tid_of[1], table.tid_of[2]
+    (fn_id, big_frames), (_, small_frames) = table.tasks[tid1], table.tasks[tid2]
+    assert isinstance(big_frames, list) and isinstance(small_frames, list)
+    assert len(big_frames[0]) > p.INLINE_BYTES >= len(small_frames[0])
+    kind, header, *body = table.tasks_message((tid1, tid2), (True, False))
+    assert kind == p.TASKS
+    assert p.load_header(header) == (
+        (tid1, fn_id, True, len(big_frames)),
+        (tid2, fn_id, False, bytes(small_frames[0])),
+    )
+    assert body == [table.fn_frames[fn_id], *big_frames]

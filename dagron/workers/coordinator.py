@@ -150,6 +150,7 @@ class Coordinator:
         self._remote = self._remotes.by_id  # tested per result message: the dict itself
         self._table = TaskTable()
         self._tasks = self._table.tasks  # read per task reported: the dict itself
+        self._add_task = self._table.add  # called per task submitted
         self._worker_names: dict[bytes, str] = {}
         # Each worker's last reported clock offset, by name; kept after it leaves (its tasks
         # may still be in the run's trace), the oldest dropped beyond a bound.
@@ -257,7 +258,7 @@ class Coordinator:
     ) -> None:
         """Queues ``fn(*args)`` under ``key``. A callable or argument that cannot be pickled
         is reported at once as a :class:`SerializationError` completion for ``key``."""
-        failed = self._table.add(key, fn, args, name, self._by_name)
+        failed = self._add_task(key, fn, args, name, self._by_name)
         if failed is not None:
             self._done.append(failed)
 

@@ -15,18 +15,13 @@ the run's timeline (:mod:`dagron._clock`).
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
-import pickle
-import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional
 
-import cloudpickle
 import zmq
 
 from .. import _clock
@@ -34,7 +29,6 @@ from .._clock import ClockOffset
 from ..backends.base import Completion, Failed, Started, Succeeded
 from ..errors import (
     SecurityError,
-    SerializationError,
     WorkerLostError,
     WorkerStartError,
 )
@@ -44,6 +38,8 @@ from . import shm
 from .heartbeat import Heartbeats
 from .output import show_log, show_output
 from .pool import LocalPool, ProcessExited
+from .remote import RemoteWorker, RemoteWorkers
+from .report_frames import from_frames
 from .security import CoordinatorKeys, is_loopback_endpoint, load_coordinator_keys
 from .state import (
     CancelOnWorker,
@@ -62,6 +58,7 @@ from .state import (
     WorkerWrittenOff,
 )
 from .status import Status
+from .task_table import TaskTable
 from .transport import Handler, RouterTransport
 
 __all__ = ["Coordinator", "RemoteWorker"]
@@ -72,32 +69,6 @@ _new = tuple.__new__  # builds a report without a named tuple's keyword handling
 
 # The most tasks one worker holds when tasks are short (see CoordinatorState).
 MAX_PREFETCH = 32
-
-
-_CANNOT_PICKLE = re.compile(r"cannot pickle '([^']+)' object")
-
-
-def _culprit(exc: BaseException, obj: Any) -> str:
-    """The type pickle choked on, from its message when it names one (an object captured
-    deep inside a closure), else the type of the outermost piece that fails."""
-    found = _CANNOT_PICKLE.search(str(exc))
-    return found.group(1) if found else _unpicklable_part(obj)
-
-
-def _unpicklable_part(obj: Any) -> str:
-    """Names the type of the piece of ``obj`` that will not pickle (looks one level into
-    tuples, lists and dicts, which is where task arguments live)."""
-    parts: list[Any] = []
-    if isinstance(obj, (tuple, list)):
-        parts = list(obj)
-    elif isinstance(obj, dict):
-        parts = list(obj.values())
-    for part in parts:
-        try:
-            p.dumps(part)
-        except Exception:
-            return _unpicklable_part(part)
-    return type(obj).__qualname__
 
 
 def _server_keys(
@@ -114,15 +85,6 @@ def _server_keys(
             "listen on a loopback address"
         )
     return load_coordinator_keys(keys) if keys is not None else None
-
-
-@dataclass
-class RemoteWorker:
-    """A worker this coordinator did not start (it joined over the network)."""
-
-    name: str
-    host: str
-    pid: int
 
 
 class Coordinator:
@@ -184,29 +146,16 @@ class Coordinator:
         self._shared_memory = shared_memory
         # Forwarded results go by segment name only where every worker is local.
         self._by_name = False
-        self._remote: dict[bytes, RemoteWorker] = {}
-        self._written_off: set[bytes] = set()  # remote workers declared lost
-        self._fn_ids: dict[int, int] = {}  # id(callable) -> fn id
-        self._fn_refs: dict[int, Any] = {}  # fn id -> callable (keeps id() stable)
-        self._fn_frames: dict[int, bytes] = {}
-        # task id -> (fn id, argument frames, or forwarded results' pickles)
-        self._tasks: dict[int, tuple[int, Union[list[Any], p.ForwardedArgs]]] = {}
-        # The executor's keys restart with every run, while a cluster's workers outlive runs;
-        # tasks get ids unique for the coordinator's life, so a late report from an earlier
-        # run can never be taken for a task of this one.
-        self._task_ids = itertools.count()
-        self._tid_of: dict[int, int] = {}  # executor key -> task id
-        self._key_of: dict[int, int] = {}  # task id -> executor key
-        self._node_of: dict[int, str] = {}  # task id -> node name, for error messages
-        # Names of recently finished tasks: output shipped on the heartbeat socket can
-        # arrive after the result.
-        self._finished_nodes: dict[int, str] = {}
+        self._remotes = RemoteWorkers(self.heartbeats)
+        self._remote = self._remotes.by_id  # tested per result message: the dict itself
+        self._table = TaskTable()
+        self._tasks = self._table.tasks  # read per task reported: the dict itself
+        self._add_task = self._table.add  # called per task submitted
         self._worker_names: dict[bytes, str] = {}
         # Each worker's last reported clock offset, by name; kept after it leaves (its tasks
         # may still be in the run's trace), the oldest dropped beyond a bound.
         self._offsets: dict[str, ClockOffset] = {}
         self._done: list[Completion] = []
-        self._added: dict[int, int] = {}  # task id -> function id, submitted since wait()
         self._poller = zmq.Poller()
         self._poller_version = -1  # the pool's version whose pidfds it polls; -1: build it
         self._handlers: dict[bytes, Handler] = {
@@ -277,32 +226,22 @@ class Coordinator:
     @property
     def workers(self) -> list[dict[str, Any]]:
         """One entry per live worker: name, host, pid, slots, tasks done, local or not."""
-        out = []
         host = os.uname().nodename
-        for proc in self._pool.procs.values():
-            slot = self.state.workers.get(proc.identity or b"")
+        found = [(w.identity or b"", w.name, host, w.pid, True) for w in self._pool.procs.values()]
+        found += [(ident, w.name, w.host, w.pid, False) for ident, w in self._remote.items()]
+        slots = self.state.workers
+        out = []
+        for ident, name, on, pid, local in found:
+            slot = slots.get(ident)
             done = slot.tasks_done if slot else 0
             out.append(
                 {
-                    "name": proc.name,
-                    "host": host,
-                    "pid": proc.pid,
+                    "name": name,
+                    "host": on,
+                    "pid": pid,
                     "slots": 1,
                     "tasks_done": done,
-                    "local": True,
-                }
-            )
-        for ident, remote in self._remote.items():
-            slot = self.state.workers.get(ident)
-            done = slot.tasks_done if slot else 0
-            out.append(
-                {
-                    "name": remote.name,
-                    "host": remote.host,
-                    "pid": remote.pid,
-                    "slots": 1,
-                    "tasks_done": done,
-                    "local": False,
+                    "local": local,
                 }
             )
         return out
@@ -319,46 +258,19 @@ class Coordinator:
     ) -> None:
         """Queues ``fn(*args)`` under ``key``. A callable or argument that cannot be pickled
         is reported at once as a :class:`SerializationError` completion for ``key``."""
-        tid = next(self._task_ids)
-        self._tid_of[key] = tid
-        self._key_of[tid] = key
-        self._node_of[tid] = name
-        try:
-            fn_id = self._function_id(fn)
-        except Exception as exc:
-            self._fail_now(tid, SerializationError(name, _culprit(exc, fn), "task", str(exc)))
-            return
-        forwarded = p.forwarded_args(args) if args else None
-        if forwarded is not None:  # small results passed on: their pickles travel as they are
-            self._tasks[tid] = (fn_id, forwarded)
-            self._added[tid] = fn_id
-            return
-        token = shm.forwarding.set(self._by_name)
-        try:
-            frames = p.dumps(args) if args else []
-        except Exception as exc:
-            self._fail_now(tid, SerializationError(name, _culprit(exc, args), "argument", str(exc)))
-            return
-        finally:
-            shm.forwarding.reset(token)
-        self._tasks[tid] = (fn_id, frames)
-        # Handed out at the next wait(): tasks submitted together travel together.
-        self._added[tid] = fn_id
+        failed = self._add_task(key, fn, args, name, self._by_name)
+        if failed is not None:
+            self._done.append(failed)
 
     def cancel(self, key: int) -> None:
-        tid = self._tid_of.pop(key, None)
-        if tid is None:
-            return
-        self._key_of.pop(tid, None)
-        self._node_of.pop(tid, None)
         # A task submitted since the last wait() has not reached the state: dropping it is all.
-        if self._added.pop(tid, None) is None:
+        tid = self._table.cancel(key)
+        if tid is not None:
             self._apply(self.state.handle(TaskCancelled(tid)))
-        self._tasks.pop(tid, None)
 
     def cancel_all(self) -> None:
         """Abandons every task not yet reported (a run ending early)."""
-        for key in list(self._tid_of):
+        for key in list(self._table.tid_of):
             self.cancel(key)
         self._done.clear()
 
@@ -369,29 +281,12 @@ class Coordinator:
         if self._segments is not None:
             self._segments.release_all()
 
-    def _function_id(self, fn: Callable[..., Any]) -> int:
-        fn_id = self._fn_ids.get(id(fn))
-        if fn_id is None:
-            frames = p.dumps(fn, by_value=True)
-            if len(frames) != 1:  # a callable carrying raw buffers (an array in a closure)
-                frames = [cloudpickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)]  # in-band
-            fn_id = len(self._fn_refs)
-            self._fn_ids[id(fn)] = fn_id
-            self._fn_refs[fn_id] = fn
-            self._fn_frames[fn_id] = bytes(frames[0])
-        return fn_id
-
-    def _fail_now(self, tid: int, exc: BaseException) -> None:
-        now = _clock.now()
-        self._done.append(Failed(tid, exc, None, now, now, 0.0, "coordinator"))
-
     # ----- waiting -------------------------------------------------------------------------
 
     def wait(self, timeout: Optional[float]) -> list[Completion]:
         """Returns the completions available, waiting up to ``timeout`` for the first."""
-        if self._added:
-            added, self._added = self._added, {}
-            self._apply(self.state.handle(TasksAdded(added)))
+        if self._table.added:
+            self._apply(self.state.handle(TasksAdded(self._table.take_added())))
         if not self._done:
             deadline = None if timeout is None else time.monotonic() + timeout
             while not self._done:
@@ -400,21 +295,7 @@ class Coordinator:
                     break
                 self._poll(left)
         done, self._done = self._done, []
-        out: list[Completion] = []
-        for c in done:
-            tid = c[0]
-            kind = type(c)
-            key = self._key_of.get(tid) if kind is Started else self._key_of.pop(tid, None)
-            if key is None:
-                continue  # cancelled meanwhile
-            if kind is not Started:
-                self._tid_of.pop(key, None)
-                self._finished_nodes[tid] = self._node_of.pop(tid, "")
-                if len(self._finished_nodes) > 4096:  # keep only the recent ones
-                    for old in list(self._finished_nodes)[:2048]:
-                        del self._finished_nodes[old]
-            out.append(_new(kind, (key, *c[1:])))
-        return out
+        return self._table.translate(done)
 
     def _poll(self, timeout: Optional[float]) -> None:
         pool, sock = self._pool, self._transport.socket
@@ -440,8 +321,9 @@ class Coordinator:
             for over in pool.over_memory():
                 self._apply(self.state.handle(WorkerWrittenOff(over.identity, over.reason)))
         if len(self.heartbeats):
-            for ident in self.heartbeats.expired(time.monotonic()):
-                self._remote_lost(ident)
+            for lost in self._remotes.expired(time.monotonic()):
+                log.warning("%s; declared lost", lost.reason)
+                self._apply(self.state.handle(WorkerLeft(lost.ident, lost.reason)))
 
     # ----- events --------------------------------------------------------------------------
 
@@ -458,9 +340,7 @@ class Coordinator:
             return  # a duplicate hello
         local = self._pool.joined(name, pid, ident)
         if not local and self.accepts_remote and isinstance(name, str) and isinstance(pid, int):
-            self._remote[ident] = RemoteWorker(name, str(host), pid)
-            self._written_off.discard(ident)
-            self.heartbeats.add(ident, time.monotonic())
+            self._remotes.join(ident, RemoteWorker(name, str(host), pid), time.monotonic())
             log.info("worker %s (pid %d on %s) joined", name, pid, host)
         elif not local:
             log.warning("refused a hello from %r: not a worker of this coordinator", name)
@@ -481,11 +361,8 @@ class Coordinator:
             raise ValueError("malformed clock reading")
         self._send(hb_ident, [p.HEARTBEAT, p.dump_header((sent, time.monotonic()))])
         self._note_offset(worker, offset)
-        if worker in self._remote:
-            self.heartbeats.seen(worker, time.monotonic())
-        elif worker in self._written_off:
+        if self._remotes.heard_from(worker, time.monotonic()):
             # Back after being declared lost (a cut link that healed): it must start over.
-            self._written_off.discard(worker)
             self._send(worker, [p.REJOIN, p.dump_header(())])
 
     def _on_output(self, ident: bytes, frames: list[Any]) -> None:
@@ -494,9 +371,7 @@ class Coordinator:
         if who is None:
             return
         for key, stream, payload in chunks:
-            node = (
-                self._node_of.get(key) or self._finished_nodes.get(key) if key is not None else None
-            )
+            node = self._table.node_name(key) if key is not None else None
             prefix = node or who
             if stream == "log":
                 level, logger, message = payload
@@ -515,7 +390,7 @@ class Coordinator:
         )
         self._pool.set_exit_reason(worker, reason)
         self._apply(self.state.handle(WorkerWrittenOff(worker, reason)))
-        self._forget_remote(worker)
+        self._remotes.forget(worker)
 
     def _note_offset(self, worker: bytes, offset: Any) -> None:
         name = self._worker_names.get(worker)
@@ -527,24 +402,6 @@ class Coordinator:
         if len(self._offsets) > 4096:
             for old in list(self._offsets)[:2048]:
                 del self._offsets[old]
-
-    def _remote_lost(self, ident: bytes) -> None:
-        remote = self._remote.get(ident)
-        if remote is None:
-            return
-        timeout = self.heartbeats.timeout
-        reason = (
-            f"worker {remote.name} (pid {remote.pid} on {remote.host}) sent no heartbeat for "
-            f"{timeout:g} s"
-        )
-        log.warning("%s; declared lost", reason)
-        self._forget_remote(ident)
-        self._written_off.add(ident)
-        self._apply(self.state.handle(WorkerLeft(ident, reason)))
-
-    def _forget_remote(self, ident: bytes) -> None:
-        self._remote.pop(ident, None)
-        self.heartbeats.forget(ident)
 
     def _on_started(self, ident: bytes, frames: list[Any]) -> None:
         self._started(ident, *rc.decode_started(frames[0]))
@@ -569,7 +426,7 @@ class Coordinator:
             self._apply(self.state.handle(TopUp()))  # top the workers up, whatever came in
 
     def _finished(self, ident: bytes, report: rc.Report) -> None:
-        key, status, started, finished, took, extra, frames, segment = report
+        key, status, started, finished, took, extra, _, segment = report
         segments = self._segments
         if segment is not None and (segments is None or ident not in self._by_id):
             raise ValueError("a shared-memory segment from a worker that has none")
@@ -584,28 +441,8 @@ class Coordinator:
             value: Any = rc.decode_value(status, extra)
             self._done.append(_new(Succeeded, (key, value, started, finished, took, worker)))
             return
-        payload = [f.buffer for f in frames]
-        held: Optional[tuple[shm.Segment, tuple[int, ...]]] = None
-        if segment is not None and segments is not None:
-            name, indices, sizes = segment
-            try:
-                adopted, views = segments.adopt(name, sizes, keep_open=status == p.OK_RAW)
-                payload = shm.interleave(payload, indices, views)
-            except (OSError, ValueError, TypeError) as exc:
-                segments.discard(name)
-                unread = SerializationError(
-                    self._node_of.get(key, ""), "shared memory", "result", str(exc)
-                )
-                self._done.append(Failed(key, unread, None, started, finished, took, worker))
-                return
-            held = (adopted, tuple(indices))
-        if rc.is_value(status):
-            value = rc.decode_value(status, extra, payload, held)
-            self._done.append(_new(Succeeded, (key, value, started, finished, took, worker)))
-        else:
-            node = self._node_of.get(key, "")
-            err, tb = rc.decode_failure(status, extra, payload, node, worker)
-            self._done.append(Failed(key, err, tb, started, finished, took, worker))
+        node = self._table.node_of.get(key, "")
+        self._done.append(from_frames(report, started, finished, worker, node, segments))
 
     def _on_exit(self, exited: ProcessExited) -> None:
         ident = exited.identity
@@ -624,7 +461,7 @@ class Coordinator:
     def _apply(self, instructions: list[Instruction]) -> None:
         for ins in instructions:
             if isinstance(ins, Dispatch):
-                self._send_tasks(ins)
+                self._send(ins.worker, self._table.tasks_message(ins.keys, ins.with_fn))
             elif isinstance(ins, TaskLost):
                 self._tasks.pop(ins.key, None)
                 now = _clock.now()
@@ -635,20 +472,3 @@ class Coordinator:
                 self._send(ins.worker, [p.CANCEL, p.dump_header((ins.key,))])
             elif isinstance(ins, KillWorker):
                 self._pool.kill(ins.worker, ins.reason)
-
-    def _send_tasks(self, ins: Dispatch) -> None:
-        tasks: list[tuple[int, int, bool, Union[int, bytes, p.ForwardedArgs]]] = []
-        body: list[Any] = []
-        inline = p.INLINE_BYTES
-        for key, with_fn in zip(ins.keys, ins.with_fn):
-            fn_id, args = self._tasks[key]
-            if with_fn:
-                body.append(self._fn_frames[fn_id])
-            if type(args) is tuple:  # forwarded results' pickles (see submit)
-                tasks.append((key, fn_id, with_fn, args))
-            elif len(args) == 1 and type(args[0]) is bytes and len(args[0]) <= inline:
-                tasks.append((key, fn_id, with_fn, args[0]))
-            else:
-                tasks.append((key, fn_id, with_fn, len(args)))
-                body.extend(args)
-        self._send(ins.worker, [p.TASKS, p.dump_header(tuple(tasks)), *body])

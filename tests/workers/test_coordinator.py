@@ -286,7 +286,7 @@ def test_coordinator_forwards_segment_results_by_name() -> None:
         c.submit(1, big_bytes, (BIG,), "make")
         value = collect(c, {1})[1].value
         c.submit(2, len, (value,), "measure")
-        _fn, frames = c._tasks[c._tid_of[2]]
+        _fn, frames = c._tasks[c._table.tid_of[2]]
         assert isinstance(frames, list)
         assert sum(memoryview(f).nbytes for f in frames) < 4096  # a name, not the data
         assert collect(c, {2})[2].value.load() == BIG
@@ -297,7 +297,7 @@ def test_coordinator_accepting_remote_workers_forwards_by_value() -> None:
         c.submit(1, big_bytes, (BIG,), "make")
         value = collect(c, {1})[1].value
         c.submit(2, len, (value,), "measure")
-        _fn, frames = c._tasks[c._tid_of[2]]
+        _fn, frames = c._tasks[c._table.tid_of[2]]
         assert isinstance(frames, list)
         assert sum(memoryview(f).nbytes for f in frames) >= BIG  # a remote worker could get it
         assert collect(c, {2})[2].value.load() == BIG
@@ -344,7 +344,7 @@ def test_coordinator_forwards_small_results_as_their_own_pickles() -> None:
         a, b = done[1].value, done[2].value
         c.submit(3, sorted, ({"b": b, "a": a},), "by-name")  # pass_results=True's form
         c.submit(4, max, (a, done[1].value), "positional")
-        _fn, form = c._tasks[c._tid_of[3]]
+        _fn, form = c._tasks[c._table.tid_of[3]]
         assert form == (("b", "a"), (b.inline_pickle(), a.inline_pickle()))
         later = collect(c, {3, 4})
         assert later[3].value.load() == ["a", "b"] and later[4].value.load() == 4

@@ -1,0 +1,84 @@
+"""The coordinator's registry of remote workers: those that joined over the network.
+
+Remote workers are watched through their heartbeats (local ones through their process). One
+that stays silent too long is written off; if it is heard from again (a cut link that healed)
+it must start over with a fresh hello. The registry only keeps the books and says what
+happened; what that means for the tasks is the coordinator's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from .heartbeat import Heartbeats
+
+__all__ = ["LostWorker", "RemoteWorker", "RemoteWorkers"]
+
+
+@dataclass
+class RemoteWorker:
+    """A worker this coordinator did not start (it joined over the network)."""
+
+    name: str
+    host: str
+    pid: int
+
+
+class LostWorker(NamedTuple):
+    """A remote worker declared lost, and why."""
+
+    ident: bytes
+    reason: str
+
+
+class RemoteWorkers:
+    """The remote workers that joined, by identity, and those written off.
+
+    ``by_id`` is never rebound: the coordinator tests membership on it directly, per
+    message. ``heartbeats`` tracks exactly the workers in ``by_id``.
+    """
+
+    def __init__(self, heartbeats: Heartbeats[bytes]) -> None:
+        self.heartbeats = heartbeats
+        self.by_id: dict[bytes, RemoteWorker] = {}
+        self._written_off: set[bytes] = set()  # declared lost, not yet told to rejoin
+
+    def join(self, ident: bytes, worker: RemoteWorker, now: float) -> None:
+        """Records a remote worker's hello."""
+        self.by_id[ident] = worker
+        self._written_off.discard(ident)
+        self.heartbeats.add(ident, now)
+
+    def heard_from(self, ident: bytes, now: float) -> bool:
+        """Records a heartbeat; True if it comes from a worker written off, which must now
+        be told to start over (it is told once)."""
+        if ident in self.by_id:
+            self.heartbeats.seen(ident, now)
+            return False
+        if ident in self._written_off:
+            self._written_off.discard(ident)
+            return True
+        return False
+
+    def forget(self, ident: bytes) -> None:
+        """Drops a worker that left (or was restarted) without being written off."""
+        self.by_id.pop(ident, None)
+        self.heartbeats.forget(ident)
+
+    def expired(self, now: float) -> list[LostWorker]:
+        """The workers silent for longer than the heartbeat timeout, now written off."""
+        lost = []
+        timeout = self.heartbeats.timeout
+        for ident in self.heartbeats.expired(now):
+            remote = self.by_id.get(ident)
+            if remote is None:
+                continue
+            reason = (
+                f"worker {remote.name} (pid {remote.pid} on {remote.host}) sent no heartbeat "
+                f"for {timeout:g} s"
+            )
+            self.forget(ident)
+            self._written_off.add(ident)
+            lost.append(LostWorker(ident, reason))
+        return lost

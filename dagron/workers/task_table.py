@@ -1,0 +1,197 @@
+"""The coordinator's table of submitted tasks: their ids, their pickled functions and
+arguments, and the translation of reports back to the executor's keys.
+
+The executor's keys restart with every run, while a cluster's workers outlive runs; tasks get
+ids unique for the table's life, so a late report from an earlier run can never be taken for a
+task of this one. Functions are pickled once (by value, so workers need not import the
+driver's modules) and sent to each worker with its first task that uses them.
+
+No sockets, no workers: :class:`TaskTable` is driven by plain calls.
+"""
+
+from __future__ import annotations
+
+import itertools
+import pickle
+import re
+from typing import Any, Callable, Optional, Union
+
+import cloudpickle
+
+from .. import _clock
+from ..backends.base import Completion, Failed, Started
+from ..errors import SerializationError
+from . import protocol as p
+from . import shm
+
+__all__ = ["TaskTable", "culprit", "unpicklable_part"]
+
+_new = tuple.__new__  # builds a report without a named tuple's keyword handling
+
+# How many finished tasks keep their node names (output can arrive after the result).
+_FINISHED_KEPT = 4096
+
+_CANNOT_PICKLE = re.compile(r"cannot pickle '([^']+)' object")
+
+
+def culprit(exc: BaseException, obj: Any) -> str:
+    """The type pickle choked on, from its message when it names one (an object captured
+    deep inside a closure), else the type of the outermost piece that fails."""
+    found = _CANNOT_PICKLE.search(str(exc))
+    return found.group(1) if found else unpicklable_part(obj)
+
+
+def unpicklable_part(obj: Any) -> str:
+    """Names the type of the piece of ``obj`` that will not pickle (looks one level into
+    tuples, lists and dicts, which is where task arguments live)."""
+    parts: list[Any] = []
+    if isinstance(obj, (tuple, list)):
+        parts = list(obj)
+    elif isinstance(obj, dict):
+        parts = list(obj.values())
+    for part in parts:
+        try:
+            p.dumps(part)
+        except Exception:
+            return unpicklable_part(part)
+    return type(obj).__qualname__
+
+
+class TaskTable:
+    """What the coordinator knows of the tasks submitted to it.
+
+    ``tasks`` maps a task id to its function id and its argument frames (or forwarded
+    results' pickles) until the task is reported; ``fn_frames`` maps a function id to its
+    pickle. The coordinator reads both when it sends tasks; they are never rebound.
+    """
+
+    def __init__(self) -> None:
+        self._task_ids = itertools.count()
+        self.tid_of: dict[int, int] = {}  # executor key -> task id
+        self.key_of: dict[int, int] = {}  # task id -> executor key
+        self.node_of: dict[int, str] = {}  # task id -> node name, for error messages
+        # Names of recently finished tasks: output shipped on the heartbeat socket can
+        # arrive after the result.
+        self.finished_nodes: dict[int, str] = {}
+        self._fn_ids: dict[int, int] = {}  # id(callable) -> fn id
+        self._fn_refs: dict[int, Any] = {}  # fn id -> callable (keeps id() stable)
+        self.fn_frames: dict[int, bytes] = {}
+        # task id -> (fn id, argument frames, or forwarded results' pickles)
+        self.tasks: dict[int, tuple[int, Union[list[Any], p.ForwardedArgs]]] = {}
+        # task id -> fn id, submitted since take_added(): tasks submitted together travel
+        # together.
+        self.added: dict[int, int] = {}
+
+    def add(
+        self, key: int, fn: Callable[..., Any], args: tuple[Any, ...], name: str, by_name: bool
+    ) -> Optional[Failed]:
+        """Records ``fn(*args)`` under ``key``; with ``by_name``, shared-memory results among
+        ``args`` travel by segment name. A callable or argument that cannot be pickled is
+        returned as a :class:`Failed` report (under the task id) rather than recorded."""
+        tid = next(self._task_ids)
+        self.tid_of[key] = tid
+        self.key_of[tid] = key
+        self.node_of[tid] = name
+        try:
+            fn_id = self.function_id(fn)
+        except Exception as exc:
+            return _failed(tid, SerializationError(name, culprit(exc, fn), "task", str(exc)))
+        forwarded = p.forwarded_args(args) if args else None
+        if forwarded is not None:  # small results passed on: their pickles travel as they are
+            self.tasks[tid] = (fn_id, forwarded)
+            self.added[tid] = fn_id
+            return None
+        token = shm.forwarding.set(by_name)
+        try:
+            frames = p.dumps(args) if args else []
+        except Exception as exc:
+            return _failed(tid, SerializationError(name, culprit(exc, args), "argument", str(exc)))
+        finally:
+            shm.forwarding.reset(token)
+        self.tasks[tid] = (fn_id, frames)
+        self.added[tid] = fn_id
+        return None
+
+    def function_id(self, fn: Callable[..., Any]) -> int:
+        """The id of ``fn``, pickling it by value the first time it is seen."""
+        fn_id = self._fn_ids.get(id(fn))
+        if fn_id is None:
+            frames = p.dumps(fn, by_value=True)
+            if len(frames) != 1:  # a callable carrying raw buffers (an array in a closure)
+                frames = [cloudpickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)]  # in-band
+            fn_id = len(self._fn_refs)
+            self._fn_ids[id(fn)] = fn_id
+            self._fn_refs[fn_id] = fn
+            self.fn_frames[fn_id] = bytes(frames[0])
+        return fn_id
+
+    def tasks_message(self, tids: tuple[int, ...], with_fn: tuple[bool, ...]) -> list[Any]:
+        """The TASKS message carrying tasks ``tids``, each with its function's pickle where
+        ``with_fn`` says the worker has not seen that function yet."""
+        tasks: list[tuple[int, int, bool, Union[int, bytes, p.ForwardedArgs]]] = []
+        body: list[Any] = []
+        inline = p.INLINE_BYTES
+        task_of, fn_frames = self.tasks, self.fn_frames
+        for tid, fn_too in zip(tids, with_fn):
+            fn_id, args = task_of[tid]
+            if fn_too:
+                body.append(fn_frames[fn_id])
+            if type(args) is tuple:  # forwarded results' pickles (see add)
+                tasks.append((tid, fn_id, fn_too, args))
+            elif len(args) == 1 and type(args[0]) is bytes and len(args[0]) <= inline:
+                tasks.append((tid, fn_id, fn_too, args[0]))
+            else:
+                tasks.append((tid, fn_id, fn_too, len(args)))
+                body.extend(args)
+        return [p.TASKS, p.dump_header(tuple(tasks)), *body]
+
+    def take_added(self) -> dict[int, int]:
+        """The tasks added since the last call (task id -> function id), now handed on."""
+        added, self.added = self.added, {}
+        return added
+
+    def cancel(self, key: int) -> Optional[int]:
+        """Forgets the task under ``key``; returns its task id if it had been handed on by
+        :meth:`take_added` (whoever holds it must be told), else None."""
+        tid = self.tid_of.pop(key, None)
+        if tid is None:
+            return None
+        self.key_of.pop(tid, None)
+        self.node_of.pop(tid, None)
+        self.tasks.pop(tid, None)
+        return tid if self.added.pop(tid, None) is None else None
+
+    def node_name(self, tid: int) -> Optional[str]:
+        """The node name of a live or recently finished task, if known."""
+        return self.node_of.get(tid) or self.finished_nodes.get(tid)
+
+    def translate(self, done: list[Completion]) -> list[Completion]:
+        """Reports under task ids -> the same under executor keys, dropping those of tasks
+        cancelled meanwhile; a task's final report forgets it."""
+        key_of, tid_of, node_of, finished = (
+            self.key_of,
+            self.tid_of,
+            self.node_of,
+            self.finished_nodes,
+        )
+        get, pop = key_of.get, key_of.pop
+        out: list[Completion] = []
+        for c in done:
+            tid = c[0]
+            kind = type(c)
+            key = get(tid) if kind is Started else pop(tid, None)
+            if key is None:
+                continue  # cancelled meanwhile
+            if kind is not Started:
+                tid_of.pop(key, None)
+                finished[tid] = node_of.pop(tid, "")
+                if len(finished) > _FINISHED_KEPT:  # keep only the recent ones
+                    for old in list(finished)[: _FINISHED_KEPT // 2]:
+                        del finished[old]
+            out.append(_new(kind, (key, *c[1:])))
+        return out
+
+
+def _failed(tid: int, exc: BaseException) -> Failed:
+    now = _clock.now()
+    return Failed(tid, exc, None, now, now, 0.0, "coordinator")

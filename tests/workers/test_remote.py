@@ -1,0 +1,55 @@
+"""The registry of remote workers: joining, heartbeats, being written off and coming back."""
+
+from __future__ import annotations
+
+from dagron.workers.heartbeat import Heartbeats
+from dagron.workers.remote import LostWorker, RemoteWorker, RemoteWorkers
+
+
+def registry() -> RemoteWorkers:
+    return RemoteWorkers(Heartbeats(period=1.0, timeout=5.0))
+
+
+def test_join_records_the_worker_and_watches_its_heartbeats() -> None:
+    remotes = registry()
+    remotes.join(b"a", RemoteWorker("wa", "host", 7), now=0.0)
+    assert remotes.by_id == {b"a": RemoteWorker("wa", "host", 7)}
+    assert b"a" in remotes.heartbeats
+
+
+def test_expired_writes_off_a_silent_worker_with_a_reason() -> None:
+    remotes = registry()
+    remotes.join(b"a", RemoteWorker("wa", "far", 7), now=0.0)
+    remotes.join(b"b", RemoteWorker("wb", "far", 8), now=0.0)
+    assert remotes.heard_from(b"b", now=4.0) is False
+    assert remotes.expired(now=6.0) == [
+        LostWorker(b"a", "worker wa (pid 7 on far) sent no heartbeat for 5 s")
+    ]
+    assert list(remotes.by_id) == [b"b"] and b"a" not in remotes.heartbeats
+    assert remotes.expired(now=6.5) == []
+
+
+def test_heard_from_a_written_off_worker_asks_it_to_rejoin_once() -> None:
+    remotes = registry()
+    remotes.join(b"a", RemoteWorker("wa", "far", 7), now=0.0)
+    remotes.expired(now=6.0)
+    assert remotes.heard_from(b"a", now=7.0) is True
+    assert remotes.heard_from(b"a", now=7.5) is False
+    assert b"a" not in remotes.heartbeats  # late beats never revive it by themselves
+    remotes.join(b"a", RemoteWorker("wa", "far", 7), now=8.0)  # its fresh hello
+    assert remotes.heard_from(b"a", now=9.0) is False and b"a" in remotes.heartbeats
+
+
+def test_heard_from_a_stranger_changes_nothing() -> None:
+    remotes = registry()
+    assert remotes.heard_from(b"x", now=1.0) is False
+    assert remotes.by_id == {} and len(remotes.heartbeats) == 0
+
+
+def test_forget_drops_a_worker_without_writing_it_off() -> None:
+    remotes = registry()
+    remotes.join(b"a", RemoteWorker("wa", "far", 7), now=0.0)
+    remotes.forget(b"a")
+    assert remotes.by_id == {} and b"a" not in remotes.heartbeats
+    assert remotes.heard_from(b"a", now=1.0) is False  # not asked to rejoin
+    assert remotes.expired(now=100.0) == []

@@ -1,0 +1,159 @@
+"""The coordinator's task table, driven by plain calls: ids, function pickles, argument
+frames, serialization errors and the translation of reports back to executor keys."""
+
+from __future__ import annotations
+
+import functools
+import pickle
+import threading
+
+from dagron.backends.base import Failed, Started, Succeeded
+from dagron.errors import SerializationError
+from dagron.workers import protocol as p
+from dagron.workers.task_table import TaskTable, culprit, unpicklable_part
+
+
+def add(x: int, y: int) -> int:
+    return x + y
+
+
+def succeeded(tid: int, value: object = None) -> Succeeded:
+    return Succeeded(tid, value, 1.0, 2.0, 1.0, "w")
+
+
+def test_add_gives_task_ids_unique_across_runs() -> None:
+    table = TaskTable()
+    table.add(0, add, (1, 2), "a", False)
+    first = table.tid_of[0]
+    table.translate([succeeded(first)])
+    table.add(0, add, (1, 2), "a", False)  # the next run's key 0
+    assert table.tid_of[0] != first
+    assert table.translate([succeeded(first)]) == []  # a late report of the earlier task
+
+
+def test_add_pickles_a_function_once_for_many_tasks() -> None:
+    table = TaskTable()
+    for key in range(100):
+        assert table.add(key, add, (key, 1), f"n{key}", False) is None
+    fn_ids = {table.tasks[table.tid_of[key]][0] for key in range(100)}
+    assert len(fn_ids) == 1 and list(table.fn_frames) == list(fn_ids)
+    assert pickle.loads(table.fn_frames[fn_ids.pop()])(2, 3) == 5
+
+
+def test_add_pickles_a_partial_by_value_with_its_arguments() -> None:
+    table = TaskTable()
+    assert table.add(7, functools.partial(add, 40), (2,), "part", False) is None
+    fn_id, frames = table.tasks[table.tid_of[7]]
+    assert isinstance(frames, list)
+    assert pickle.loads(table.fn_frames[fn_id])(*p.loads(frames)) == 42
+
+
+def test_add_keeps_argument_frames_until_handed_on() -> None:
+    table = TaskTable()
+    table.add(1, add, (1, 2), "a", False)
+    table.add(2, len, (), "b", False)
+    tid1, tid2 = table.tid_of[1], table.tid_of[2]
+    assert table.tasks[tid2][1] == []  # no arguments, no frames
+    added = table.take_added()
+    assert added == {tid1: table.tasks[tid1][0], tid2: table.tasks[tid2][0]}
+    assert table.take_added() == {}
+    frames = table.tasks[tid1][1]
+    assert isinstance(frames, list) and p.loads(frames) == (1, 2)
+
+
+def test_add_unpicklable_callable_fails_naming_node_and_culprit() -> None:
+    table = TaskTable()
+    lock = threading.Lock()
+    failed = table.add(3, lambda: lock, (), "locked", False)
+    assert isinstance(failed, Failed) and failed.key == table.tid_of[3]
+    err = failed.error
+    assert isinstance(err, SerializationError)
+    assert (err.node_name, err.what, err.type_name) == ("locked", "task", "_thread.lock")
+    assert table.tasks == {} and table.added == {}
+
+
+def test_add_unpicklable_argument_fails_naming_node_and_culprit() -> None:
+    table = TaskTable()
+    failed = table.add(4, len, ([1, threading.Lock()],), "arg", False)
+    assert isinstance(failed, Failed) and failed.worker == "coordinator"
+    err = failed.error
+    assert isinstance(err, SerializationError)
+    assert (err.node_name, err.what, err.type_name) == ("arg", "argument", "_thread.lock")
+    assert table.tasks == {} and table.added == {}
+    # Its report still translates to the key, like any other.
+    (report,) = table.translate([failed])
+    assert isinstance(report, Failed) and report.key == 4 and report.error is err
+
+
+def test_unpicklable_part_names_the_piece_that_fails() -> None:
+    lock = threading.Lock()
+    assert unpicklable_part((1, {"x": lock})) == "lock"  # one level into each container
+    assert unpicklable_part(lock) == "lock"
+
+
+def test_culprit_prefers_the_type_pickle_names() -> None:
+    exc = TypeError("cannot pickle 'weird.Thing' object")
+    assert culprit(exc, (1, 2)) == "weird.Thing"
+    assert culprit(TypeError("other"), (1, threading.Lock())) == "lock"
+
+
+def test_translate_reports_executor_keys_and_forgets_finished_tasks() -> None:
+    table = TaskTable()
+    table.add(10, add, (1, 2), "ten", False)
+    table.add(11, add, (3, 4), "eleven", False)
+    tid10, tid11 = table.tid_of[10], table.tid_of[11]
+    out = table.translate([Started(tid10, 1.0, "w"), succeeded(tid10, 3), Started(tid11, 1.5, "w")])
+    assert out == [Started(10, 1.0, "w"), succeeded(10, 3), Started(11, 1.5, "w")]
+    assert [type(c) for c in out] == [Started, Succeeded, Started]
+    assert 10 not in table.tid_of and tid10 not in table.key_of
+    assert table.tid_of[11] == tid11  # started only: still live
+    assert table.node_name(tid10) == "ten" and table.node_name(tid11) == "eleven"
+
+
+def test_translate_drops_reports_of_cancelled_tasks() -> None:
+    table = TaskTable()
+    table.add(1, add, (1, 2), "a", False)
+    table.add(2, add, (1, 2), "b", False)
+    tid1, tid2 = table.tid_of[1], table.tid_of[2]
+    table.take_added()
+    assert table.cancel(1) == tid1  # handed on: its holder must be told
+    assert table.cancel(1) is None  # already gone
+    assert tid1 not in table.tasks
+    assert table.translate([Started(tid1, 1.0, "w"), succeeded(tid1), succeeded(tid2)]) == [
+        succeeded(2)
+    ]
+    assert table.node_name(tid1) is None
+
+
+def test_cancel_before_handing_on_just_drops_the_task() -> None:
+    table = TaskTable()
+    table.add(5, add, (1, 2), "a", False)
+    assert table.cancel(5) is None
+    assert table.tasks == {} and table.take_added() == {} and table.tid_of == {}
+
+
+def test_node_name_keeps_only_recent_finished_tasks() -> None:
+    table = TaskTable()
+    for key in range(5000):
+        table.add(key, add, (1, 2), f"n{key}", False)
+    table.translate([succeeded(table.tid_of[key]) for key in range(5000)])
+    assert len(table.finished_nodes) <= 4096
+    assert table.node_name(4999) == "n4999" and table.node_name(0) is None
+
+
+def test_tasks_message_carries_functions_where_asked_and_small_arguments_inline() -> None:
+    table = TaskTable()
+    big = bytes(1 << 20)  # too big for the header: its frame follows it
+    table.add(1, add, (big,), "big", False)
+    table.add(2, add, (1, 2), "small", False)
+    tid1, tid2 = table.tid_of[1], table.tid_of[2]
+    (fn_id, big_frames), (_, small_frames) = table.tasks[tid1], table.tasks[tid2]
+    assert isinstance(big_frames, list) and isinstance(small_frames, list)
+    assert len(big_frames[0]) > p.INLINE_BYTES >= len(small_frames[0])
+    kind, header, *body = table.tasks_message((tid1, tid2), (True, False))
+    assert kind == p.TASKS
+    assert p.load_header(header) == (
+        (tid1, fn_id, True, len(big_frames)),
+        (tid2, fn_id, False, bytes(small_frames[0])),
+    )
+    assert body == [table.fn_frames[fn_id], *big_frames]

@@ -25,7 +25,7 @@ from typing import Optional
 
 from .._clock import ClockOffset
 
-__all__ = ["OffsetEstimator"]
+__all__ = ["OffsetBook", "OffsetEstimator"]
 
 
 class OffsetEstimator:
@@ -70,3 +70,37 @@ class OffsetEstimator:
         if est is None or self.correction == est.offset:
             return est
         return est._replace(error=abs(est.offset) + est.error)
+
+
+class OffsetBook:
+    """The coordinator's record of each worker's last reported clock offset, by worker name.
+
+    Kept after a worker leaves (its tasks may still be in a run's trace); beyond ``bound``
+    names the oldest half is dropped.
+
+    >>> book = OffsetBook()
+    >>> book.note("h/w1", (0.25, 0.001))
+    >>> book.note("h/w1", None)  # a worker that has not measured yet changes nothing
+    >>> book.snapshot()
+    {'h/w1': ClockOffset(offset=0.25, error=0.001, measured=True)}
+    """
+
+    def __init__(self, bound: int = 4096) -> None:
+        self._bound = bound
+        self._offsets: dict[str, ClockOffset] = {}
+
+    def note(self, name: str, offset: Optional[tuple[float, float]]) -> None:
+        """``name`` reported ``(offset, error)``, or None when it has no estimate yet."""
+        if offset is None:
+            return
+        measured, error = offset
+        offsets = self._offsets
+        offsets.pop(name, None)  # re-inserted last: the dict is oldest first
+        offsets[name] = ClockOffset(float(measured), float(error))
+        if len(offsets) > self._bound:
+            for old in list(offsets)[: self._bound // 2]:
+                del offsets[old]
+
+    def snapshot(self) -> dict[str, ClockOffset]:
+        """A copy: worker name -> its offset (seconds its clock is ahead)."""
+        return dict(self._offsets)

@@ -35,6 +35,7 @@ from ..errors import (
 from . import protocol as p
 from . import results_codec as rc
 from . import shm
+from .clocksync import OffsetBook
 from .heartbeat import Heartbeats
 from .output import show_log, show_output
 from .pool import LocalPool, ProcessExited
@@ -69,6 +70,21 @@ _new = tuple.__new__  # builds a report without a named tuple's keyword handling
 
 # The most tasks one worker holds when tasks are short (see CoordinatorState).
 MAX_PREFETCH = 32
+
+
+def _poll_ms(
+    timeout: Optional[float], wake_ms: Optional[int], heartbeats: Heartbeats[bytes]
+) -> Optional[int]:
+    """How long one poll may block, in ms (None: until something happens): the caller's
+    ``timeout``, cut short for the pool (``wake_ms``: a memory limit to check, a process to
+    ask) and for the next heartbeat deadline."""
+    wait_ms = None if timeout is None else max(0, int(timeout * 1000))
+    if wake_ms is not None:
+        wait_ms = wake_ms if wait_ms is None else min(wait_ms, wake_ms)
+    if len(heartbeats):
+        due = int(heartbeats.next_deadline(time.monotonic()) * 1000) + 1
+        wait_ms = due if wait_ms is None else min(wait_ms, due)
+    return wait_ms
 
 
 def _server_keys(
@@ -152,9 +168,7 @@ class Coordinator:
         self._tasks = self._table.tasks  # read per task reported: the dict itself
         self._add_task = self._table.add  # called per task submitted
         self._worker_names: dict[bytes, str] = {}
-        # Each worker's last reported clock offset, by name; kept after it leaves (its tasks
-        # may still be in the run's trace), the oldest dropped beyond a bound.
-        self._offsets: dict[str, ClockOffset] = {}
+        self._offsets = OffsetBook()
         self._done: list[Completion] = []
         self._poller = zmq.Poller()
         self._poller_version = -1  # the pool's version whose pidfds it polls; -1: build it
@@ -249,7 +263,7 @@ class Coordinator:
     @property
     def clock_offsets(self) -> dict[str, ClockOffset]:
         """Worker name -> its clock's measured offset from this process's (seconds ahead)."""
-        return dict(self._offsets)
+        return self._offsets.snapshot()
 
     # ----- submitting ----------------------------------------------------------------------
 
@@ -305,13 +319,7 @@ class Coordinator:
             for fd in pool.exit_fds:
                 self._poller.register(fd, zmq.POLLIN)
             self._poller_version = pool.version
-        wait_ms = None if timeout is None else max(0, int(timeout * 1000))
-        if pool.wake_ms is not None:  # a memory limit to check, or a process to ask
-            wait_ms = pool.wake_ms if wait_ms is None else min(wait_ms, pool.wake_ms)
-        if len(self.heartbeats):
-            due = int(self.heartbeats.next_deadline(time.monotonic()) * 1000) + 1
-            wait_ms = min(wait_ms if wait_ms is not None else 1 << 30, due)
-        events = dict(self._poller.poll(wait_ms))
+        events = dict(self._poller.poll(_poll_ms(timeout, pool.wake_ms, self.heartbeats)))
         if sock in events:
             self._transport.read_messages(self._handlers)
         # Replaced only once running: a worker lost during start() fails it.
@@ -394,14 +402,8 @@ class Coordinator:
 
     def _note_offset(self, worker: bytes, offset: Any) -> None:
         name = self._worker_names.get(worker)
-        if name is None or offset is None:
-            return
-        measured, error = offset
-        self._offsets.pop(name, None)  # re-inserted last: the dict is oldest first
-        self._offsets[name] = ClockOffset(float(measured), float(error))
-        if len(self._offsets) > 4096:
-            for old in list(self._offsets)[:2048]:
-                del self._offsets[old]
+        if name is not None:
+            self._offsets.note(name, offset)
 
     def _on_started(self, ident: bytes, frames: list[Any]) -> None:
         self._started(ident, *rc.decode_started(frames[0]))

@@ -7,8 +7,9 @@ import random
 
 import pytest
 
+from dagron._clock import ClockOffset
 from dagron.workers import clocksync
-from dagron.workers.clocksync import OffsetEstimator
+from dagron.workers.clocksync import OffsetBook, OffsetEstimator
 
 
 def exchange(sync: OffsetEstimator, at: float, offset: float, there: float, back: float) -> None:
@@ -88,3 +89,16 @@ def test_clocksync_window_must_hold_a_sample() -> None:
 
 def test_clocksync_module_doctests() -> None:
     assert doctest.testmod(clocksync).failed == 0
+
+
+def test_offset_book_keeps_the_latest_offset_per_worker_and_stays_bounded() -> None:
+    book = OffsetBook(bound=4)
+    book.note("a", (1.0, 0.1))
+    book.note("b", None)  # not measured yet: nothing recorded
+    book.note("a", (2.0, 0.2))
+    assert book.snapshot() == {"a": ClockOffset(2.0, 0.2)}
+    for name in "bcde":
+        book.note(name, (0.0, 0.0))
+    assert list(book.snapshot()) == ["c", "d", "e"]  # over the bound: the oldest half went
+    book.snapshot().clear()  # a copy: the book keeps its own
+    assert len(book.snapshot()) == 3

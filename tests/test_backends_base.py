@@ -131,3 +131,25 @@ def test_backend_reports_are_tuples_that_pickle(report: Completion) -> None:
 def test_backend_reports_built_fast_equal_built_by_name() -> None:
     fast = tuple.__new__(Succeeded, (1, "v", 2.0, 3.0, 1.0, "w"))
     assert fast == Succeeded(1, "v", 2.0, 3.0, 1.0, "w") and fast.value == "v"
+
+
+def test_backend_missing_a_required_method_cannot_be_made() -> None:
+    class NoWait(Backend):
+        def start(self, max_workers: int) -> None: ...
+        def submit(
+            self, key: int, fn: Callable[..., Any], args: tuple[Any, ...], name: str = ""
+        ) -> None: ...
+        def cancel(self, key: int) -> None: ...
+        def shutdown(self, wait: bool) -> None: ...
+
+    with pytest.raises(TypeError, match="wait"):
+        NoWait()  # type: ignore[abstract]
+
+
+def test_backend_undeclared_optional_method_says_so() -> None:
+    class Plain(Serial):
+        def submit_many(self, items: Sequence[Call]) -> None:
+            Backend.submit_many(self, items)
+
+    with pytest.raises(TypeError, match=r"Plain\.submit_many\(\) was called"):
+        Plain().submit_many([])

@@ -28,6 +28,7 @@ keyword handling of a named tuple's ``__new__``).
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Sequence, Union
 
@@ -123,7 +124,7 @@ class Capabilities:
     clock_offsets: bool = False
 
 
-class Backend:
+class Backend(ABC):
     """Runs single node calls for one run of the scheduling loop. Subclass it.
 
     Lifecycle: ``start(max_workers)`` once, then any number of ``submit`` / ``wait`` /
@@ -147,61 +148,68 @@ class Backend:
     #: which may differ from ``max_workers``). Traces record it.
     slots: int = 1
 
+    @abstractmethod
     def start(self, max_workers: int) -> None:
         """Get ready to run up to ``max_workers`` calls at once; set ``capacity`` and
         ``slots``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def submit(
         self, key: int, fn: Callable[..., Any], args: tuple[Any, ...], name: str = ""
     ) -> None:
         """Run ``fn(*args)`` and report it for ``key``. Must not block. ``name`` is the
         node's, for messages."""
-        raise NotImplementedError
 
+    @abstractmethod
     def wait(self, timeout: float | None) -> Sequence[Completion]:
         """Block up to ``timeout`` seconds (``None``: until something arrives) and return every
         report available, oldest first; an empty sequence on timeout."""
-        raise NotImplementedError
 
+    @abstractmethod
     def cancel(self, key: int) -> None:
         """Give up on ``key``: stop it if the backend can (the processes backend kills the
         worker), else leave it to finish unobserved, and keep ``max_workers`` capacity for
         other work. Its report, if one still comes, will be ignored."""
-        raise NotImplementedError
 
+    @abstractmethod
     def shutdown(self, wait: bool) -> None:
         """Release workers. ``wait=False`` must return promptly even if calls are stuck."""
-        raise NotImplementedError
 
     # -- optional: only called when `capabilities` says so ----------------------------------
 
     def withdraw(self, key: int) -> bool:
         """Take back a queued call if it has not begun, atomically with a worker beginning
         it: True means it will never run and reports nothing."""
-        raise NotImplementedError
+        raise _undeclared(self, "withdraw")
 
     def resume(self) -> None:
         """The loop has handled every report ``wait()`` returned: queued calls held after a
         failure may begin again."""
-        raise NotImplementedError
+        raise _undeclared(self, "resume")
 
     def watch_cancel(self, event: threading.Event) -> None:
         """Begin no queued call once ``event`` (the run's ``cancel_event``) is set."""
-        raise NotImplementedError
+        raise _undeclared(self, "watch_cancel")
 
     def skip_started_notices(self) -> None:
         """Send no :class:`Started` reports in this run. Called before the first submit."""
-        raise NotImplementedError
+        raise _undeclared(self, "skip_started_notices")
 
     def submit_many(self, items: Sequence[Call]) -> None:
         """:meth:`submit` for each ``(key, fn, args)`` of ``items``, in order."""
-        raise NotImplementedError
+        raise _undeclared(self, "submit_many")
 
     def run_inline(self, key: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Completion:
         """Run one call on the calling thread and return its report."""
-        raise NotImplementedError
+        raise _undeclared(self, "run_inline")
 
     def clock_offsets(self) -> dict[str, ClockOffset]:
         """Each worker's measured clock offset from this process's clock, by worker name."""
-        raise NotImplementedError
+        raise _undeclared(self, "clock_offsets")
+
+
+def _undeclared(backend: Backend, method: str) -> TypeError:
+    return TypeError(
+        f"{type(backend).__qualname__}.{method}() was called, but the backend's capabilities "
+        "do not declare it"
+    )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 from . import _clock
 from ._core import DAG, ReadySet
 from ._deadlines import Deadlines
+from ._inputs import Inputs, no_inputs
 from ._recall import recall_queued
 from ._report import build_report
 from ._retries import Retries, RetryDelay
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["DebugRunState", "RetryDelay", "RunState", "per_node"]
 
 _COMPLETED = NodeStatus.COMPLETED
-_NO_ARGS: tuple[Any, ...] = ()
 
 logger = logging.getLogger("dagron")
 
@@ -82,7 +82,11 @@ class RunState:
         self.results: list[NodeResult | None] = [None] * n
         self.inflight = 0
         self.stopping = False
-        self.preds: list[list[int]] | None = _predecessors(dag, names) if pass_results else None
+        self.pass_results = pass_results
+        # args(i): the arguments of node i's call
+        self.args: Callable[[int], tuple[Any, ...]] = (
+            Inputs(dag, names, self.results).args if pass_results else no_inputs
+        )
         # A prefetching backend (capacity > max_workers) queues calls before they begin and
         # says when each really starts; see use_prefetch().
         self.prefetch = False
@@ -103,8 +107,7 @@ class RunState:
 
     @property
     def delayed(self) -> list[tuple[float, int]]:
-        """(due, node) of the failed attempts waiting out their retry delay; the node stays
-        "running" in the ReadySet meanwhile and is requeued when due."""
+        """(due, node) of failed attempts waiting out their retry delay (still "running")."""
         return self.retry.waiting
 
     # -- dispatch ---------------------------------------------------------------------------
@@ -112,15 +115,12 @@ class RunState:
     def use_prefetch(
         self, withdraw: Callable[[int], bool] | None = None, notices: bool = True
     ) -> None:
-        """The backend queues calls ahead of workers and sends a started notice per call:
-        ``on_start`` fires and timeouts count from that notice, and fail-fast recalls calls
-        not yet begun. ``withdraw(key)`` (the backend's, when it has one) takes a queued
-        call back atomically, returning False if it began after all (its notice still on
-        the way); without it a call not known to have begun is taken as withdrawn.
-
-        ``notices=False`` (only with ``withdraw``, and for a run with no timeouts and no
-        ``on_start``, which are what the notices serve): the backend sends none, and
-        fail-fast asks ``withdraw`` about every call in flight."""
+        """The backend queues calls ahead and sends a started notice per call: ``on_start``
+        and timeouts go by the notices, and fail-fast recalls calls not begun, through
+        ``withdraw(key)`` when the backend has it (atomic; False: it began after all), else
+        taking a call not known to have begun as withdrawn. ``notices=False`` (needs
+        ``withdraw``, no timeouts, no ``on_start``): none are sent, and fail-fast asks
+        ``withdraw`` about every call in flight."""
         if notices:
             self.prefetch = True
             self.begun = [False] * self.n
@@ -168,15 +168,6 @@ class RunState:
             keys.append(key)
         self.inflight += len(batch)
         return keys
-
-    def args(self, i: int) -> tuple[Any, ...]:
-        """Arguments for node ``i``'s call: none, or with ``pass_results`` one dict mapping
-        each predecessor's name to its result (kept as the backend returned it, so results a
-        backend keeps serialised are forwarded without a round trip)."""
-        if self.preds is None:
-            return _NO_ARGS
-        names, results = self.names, self.results
-        return ({names[p]: results[p]._result for p in self.preds[i]},)  # type: ignore[union-attr]
 
     # -- events from the backend ------------------------------------------------------------
 
@@ -336,14 +327,9 @@ class RunState:
         now = _clock.now()
         for i, r in enumerate(self.results):
             if r is None:
-                started = deadlines.started_at(i) if deadlines is not None else None
-                self.results[i] = NodeResult(
-                    self.names[i],
-                    NodeStatus.CANCELLED,
-                    started_at=started,
-                    finished_at=now if started is not None else None,
-                    attempts=self.attempts[i],
-                    worker=self.running_on.get(i),
+                began = deadlines.started_at(i) if deadlines is not None else None
+                self.results[i] = _cancelled(
+                    self.names[i], began, now, self.attempts[i], self.running_on.get(i)
                 )
                 if self.debug:
                     logger.debug("dagron: node %r cancelled", self.names[i])
@@ -417,6 +403,16 @@ class DebugRunState(RunState):
         return [start(i) for i in batch]
 
 
+def _cancelled(
+    name: str, began: float | None, now: float, attempts: int, worker: str | None
+) -> NodeResult:
+    """A node cancelled ``now``, after beginning at ``began`` (None: it never began)."""
+    ended = now if began is not None else None
+    return NodeResult(
+        name, NodeStatus.CANCELLED, None, None, None, 0.0, began, ended, attempts, worker
+    )
+
+
 def _log_failure(result: NodeResult) -> None:
     what = "timed out" if result.status is NodeStatus.TIMED_OUT else "failed"
     where = f" on {result.worker}" if result.worker else ""
@@ -428,14 +424,6 @@ def _log_failure(result: NodeResult) -> None:
         where,
         describe_error(result.error),
     )
-
-
-def _predecessors(dag: DAG, names: Sequence[str]) -> list[list[int]]:
-    index = {name: i for i, name in enumerate(names)}
-    preds: list[list[int]] = [[] for _ in names]
-    for src, dst in dag.edges():
-        preds[index[dst]].append(index[src])
-    return preds
 
 
 def per_node(

@@ -211,7 +211,7 @@ def _loop(
     submit, wait = backend.submit, backend.wait
     caps = backend.capabilities
     submit_many = backend.submit_many if caps.submit_many else None
-    absorb, start_many, preds = state.absorb, state.start_many, state.preds
+    absorb, start_many, passes = state.absorb, state.start_many, state.pass_results
     poll = IDLE_POLL_SECONDS if cancel_event is None else CANCEL_POLL_SECONDS
     clock = time.monotonic
     run_inline = _inline_runner(backend, cancel_event)
@@ -259,7 +259,7 @@ def _loop(
                     # Once pool threads are in use, keep them busy rather than cold: running
                     # lone nodes here meanwhile measured slower on wide random DAGs.
                     run_inline = None
-                if submit_many is not None and preds is None:
+                if submit_many is not None and not passes:
                     # no pass_results: every call takes no argument
                     submit_many([(key, calls[i], ()) for key, i in zip(start_many(batch), batch)])
                 else:

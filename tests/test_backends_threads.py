@@ -7,7 +7,13 @@ from typing import Any, Iterator
 
 import pytest
 
-from dagron.backends import Backend, available_backends, create_backend, register_backend
+from dagron.backends import (
+    Backend,
+    BackendSource,
+    available_backends,
+    create_backend,
+    register_backend,
+)
 from dagron.backends.base import Failed, Started, Succeeded
 from dagron.backends.threads import MAX_AHEAD, ThreadsBackend
 
@@ -222,12 +228,21 @@ def test_register_backend_by_factory_and_by_path() -> None:
         create_backend("nope")
 
 
-def test_create_backend_from_an_object_with_a_backend_method() -> None:
-    class Cluster:
+def test_create_backend_from_a_backend_source() -> None:
+    class Cluster(BackendSource):
         def backend(self) -> ThreadsBackend:
             return ThreadsBackend()
 
     assert isinstance(create_backend(Cluster()), ThreadsBackend)
+
+
+def test_create_backend_refuses_an_object_that_only_looks_like_a_source() -> None:
+    class LooksLikeACluster:
+        def backend(self) -> ThreadsBackend:
+            return ThreadsBackend()
+
+    with pytest.raises(TypeError, match="BackendSource"):
+        create_backend(LooksLikeACluster())
 
 
 def test_threads_backend_sends_no_started_notices_when_told() -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable, Union
 
-from .base import Backend, Capabilities, Completion, Failed, Started, Succeeded
+from .base import Backend, BackendSource, Capabilities, Completion, Failed, Started, Succeeded
 
 __all__ = [
     "Backend",
+    "BackendSource",
     "Capabilities",
     "Completion",
     "Failed",
@@ -28,7 +29,7 @@ BackendFactory = Callable[[], Backend]
 
 _registry: dict[str, Union[str, BackendFactory]] = {
     "threads": "dagron.backends.threads:ThreadsBackend",
-    "processes": "dagron.backends.processes:ProcessesBackend",
+    "processes": "dagron.workers.coordinator:Coordinator",
     "dask": "dagron.backends.dask_backend:DaskBackend",
 }
 
@@ -45,18 +46,22 @@ def available_backends() -> list[str]:
 
 
 def create_backend(spec: Union[str, BackendFactory, Any]) -> Backend:
-    """A backend for one run: from a registered name, from an object with a ``backend()``
-    method (a cluster that hands out backends on its warm workers), from a zero-argument
+    """A backend for one run: from a registered name, from a :class:`BackendSource` (a
+    cluster that hands out backends on its warm workers), from a zero-argument
     factory, or a backend object itself (``DaskBackend(client)``), used as it is.
 
     Raises ``TypeError`` when what comes out is not a :class:`Backend`."""
     if isinstance(spec, Backend):
         return spec
-    make = getattr(spec, "backend", None)
-    if callable(make):
-        return _checked(make(), spec)
+    if isinstance(spec, BackendSource):
+        return _checked(spec.backend(), spec)
     if callable(spec):
         return _checked(spec(), spec)
+    if not isinstance(spec, str):
+        raise TypeError(
+            f"backend={spec!r}: expected a backend name ({', '.join(available_backends())}), "
+            "a Backend, a BackendSource (such as a cluster) or a zero-argument factory"
+        )
     try:
         factory = _registry[spec]
     except KeyError:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Backend",
+    "BackendSource",
     "Call",
     "Capabilities",
     "Completion",
@@ -213,3 +214,12 @@ def _undeclared(backend: Backend, method: str) -> TypeError:
         f"{type(backend).__qualname__}.{method}() was called, but the backend's capabilities "
         "do not declare it"
     )
+
+
+class BackendSource(ABC):
+    """Something that hands each run a backend: a cluster whose warm workers serve one run
+    after another. ``DAGExecutor(dag, backend=source)`` calls :meth:`backend` once per run."""
+
+    @abstractmethod
+    def backend(self) -> Backend:
+        """The backend for the next run."""

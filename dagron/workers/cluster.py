@@ -9,23 +9,26 @@ import weakref
 from types import TracebackType
 from typing import Any, Optional
 
-from ..backends.processes import ProcessesBackend
+from ..backends.base import BackendSource
 from .coordinator import Coordinator
 from .status import Status
+from .turns import Turns
 
 __all__ = ["Cluster", "LocalCluster"]
 
 
-class _ClusterBase:
-    """A coordinator with workers that outlive single runs. Runs on one cluster take turns."""
+class _ClusterBase(BackendSource):
+    """A coordinator with workers that outlive single runs. Runs on one cluster take turns
+    (:class:`~dagron.workers.turns.Turns`): the coordinator is the backend of each run in
+    turn, and of nobody between runs."""
 
     prefetch: int
     _coordinator: Coordinator
 
-    def _setup(self, coordinator: Coordinator) -> None:
+    def _setup(self, coordinator: Coordinator, turns: Turns) -> None:
         self._coordinator = coordinator
-        self._lock = threading.Lock()
-        self._runs_waiting = 0  # runs queued for the lock; the idle server steps aside
+        self._turns = turns
+        self._lock = turns.lock
         self._finalizer = weakref.finalize(self, coordinator.close)
 
     @property
@@ -47,25 +50,10 @@ class _ClusterBase:
     def n_workers(self) -> int:
         return max(1, len(self._coordinator.state.workers))
 
-    def backend(self) -> ProcessesBackend:
-        """A backend for one run on this cluster (what ``DAGExecutor(backend=cluster)`` uses)."""
-        return ProcessesBackend(cluster=self)
-
-    def lend(self) -> Coordinator:
-        """The coordinator, for one run at a time: a second run waits for the first's
-        :meth:`take_back`. Used by the backend a run gets from :meth:`backend`."""
-        if self._coordinator.status is not Status.RUNNING:
-            raise RuntimeError(f"this cluster is {self._coordinator.status.value}")
-        self._runs_waiting += 1
-        try:
-            self._lock.acquire()
-        finally:
-            self._runs_waiting -= 1
+    def backend(self) -> Coordinator:
+        """The backend of a run on this cluster (what ``DAGExecutor(backend=cluster)`` uses):
+        its coordinator, which a run waits its turn to start."""
         return self._coordinator
-
-    def take_back(self) -> None:
-        """The run that borrowed the coordinator is over."""
-        self._lock.release()
 
     def close(self) -> None:
         """Stops the workers (remote ones are told to exit). Safe to call twice."""
@@ -109,14 +97,16 @@ class LocalCluster(_ClusterBase):
     ) -> None:
         self.prefetch = prefetch
         self.memory_limit = memory_limit
+        turns = Turns()
         coordinator = Coordinator(
             n_workers or os.cpu_count() or 1,
             prefetch=prefetch,
             memory_limit=memory_limit,
             start_timeout=start_timeout,
+            turns=turns,
         )
-        self._setup(coordinator)
-        coordinator.start()
+        self._setup(coordinator, turns)
+        coordinator.open()
 
     def __repr__(self) -> str:
         return f"LocalCluster(n_workers={self.n_workers}, status={self.status.value})"
@@ -152,6 +142,7 @@ class Cluster(_ClusterBase):
         start_timeout: float = 60.0,
     ) -> None:
         self.prefetch = prefetch
+        turns = Turns()
         coordinator = Coordinator(
             local_workers,
             listen=listen,
@@ -160,10 +151,11 @@ class Cluster(_ClusterBase):
             heartbeat_period=heartbeat_period,
             heartbeat_timeout=heartbeat_timeout,
             start_timeout=start_timeout,
+            turns=turns,
         )
-        self._setup(coordinator)
+        self._setup(coordinator, turns)
         self._stop = threading.Event()
-        coordinator.start()
+        coordinator.open()
         self._keepalive = threading.Thread(
             target=self._serve_while_idle, name="dagron-cluster", daemon=True
         )
@@ -176,7 +168,7 @@ class Cluster(_ClusterBase):
         # Runs drive the coordinator themselves while they hold the lock; in between, this
         # thread does, briefly at a time so a run never waits long for its turn.
         while not self._stop.is_set():
-            if self._runs_waiting:
+            if self._turns.waiting:
                 self._stop.wait(0.01)  # a run wants the coordinator: let it have it
                 continue
             with self._lock:

@@ -1,5 +1,5 @@
 """The coordinator: wires the socket, the local worker processes, heartbeats and the state
-machine together.
+machine together, and is the ``"processes"`` backend of :class:`~dagron.DAGExecutor`.
 
 :class:`~dagron.workers.transport.RouterTransport` carries the messages,
 :class:`~dagron.workers.pool.LocalPool` runs the local worker processes and
@@ -7,6 +7,11 @@ machine together.
 background thread. Whoever drives a run calls :meth:`Coordinator.wait`, which polls the
 socket and the workers' exit notifications, feeds what happened to the state, carries out
 its instructions and returns the completions for the executor's loop.
+
+As a backend it serves one run and stops its workers afterwards
+(``DAGExecutor(dag, backend="processes")``, sized by the run's ``max_workers``), or it
+belongs to a cluster that keeps its workers warm: runs then take turns driving it
+(:class:`~dagron.workers.turns.Turns`) and each leaves it clean.
 
 Workers stamp tasks on this process's ``time.monotonic()`` clock (they measure their offset
 from it by the heartbeat exchange, see clocksync.py); completions carry those stamps moved to
@@ -26,7 +31,7 @@ import zmq
 
 from .. import _clock
 from .._clock import ClockOffset
-from ..backends.base import Completion, Failed, Started, Succeeded
+from ..backends.base import Backend, Capabilities, Completion, Failed, Started, Succeeded
 from ..errors import (
     SecurityError,
     WorkerLostError,
@@ -61,6 +66,7 @@ from .state import (
 from .status import Status
 from .task_table import TaskTable
 from .transport import Handler, RouterTransport
+from .turns import Turns
 
 __all__ = ["Coordinator", "RemoteWorker"]
 
@@ -103,10 +109,11 @@ def _server_keys(
     return load_coordinator_keys(keys) if keys is not None else None
 
 
-class Coordinator:
+class Coordinator(Backend):
     """Runs tasks on worker processes over ZeroMQ.
 
-    By default it starts ``n_workers`` local workers and talks to them over ``ipc://`` in a
+    By default it starts ``n_workers`` local workers (``None``: as many as the run it
+    serves asks for, see :meth:`start`) and talks to them over ``ipc://`` in a
     fresh private directory (mode 0700), so only this user can reach it. With ``listen``
     (e.g. ``"tcp://0.0.0.0:7878"``) it also accepts workers that connect from elsewhere;
     listening beyond loopback needs ``keys`` (a ``dagron keygen`` directory): CURVE then
@@ -118,11 +125,16 @@ class Coordinator:
     and their running tasks reported; local ones are watched through their process.
     With ``shared_memory`` (where ``/dev/shm`` exists), local workers return large buffers
     through shared-memory segments rather than frames (see :mod:`dagron.workers.shm`).
+    With ``turns`` it belongs to a cluster and serves one run after another (see
+    :meth:`start` and :meth:`shutdown`); without, it serves a single run.
     """
+
+    name = "processes"
+    capabilities = Capabilities(clock_offsets=True)
 
     def __init__(
         self,
-        n_workers: int = 1,
+        n_workers: Optional[int] = None,
         *,
         prefetch: int = 2,
         memory_limit: Optional[int] = None,
@@ -133,9 +145,12 @@ class Coordinator:
         heartbeat_timeout: float = 5.0,
         max_message_size: int = 2**31,
         shared_memory: bool = True,
+        turns: Optional[Turns] = None,
     ) -> None:
-        curve = _server_keys(n_workers, listen, keys)
-        self.n_workers = n_workers
+        curve = _server_keys(1 if n_workers is None else n_workers, listen, keys)
+        self._sized_by_run = n_workers is None
+        self.n_workers = n_workers or 0
+        self._turns = turns
         self.memory_limit = memory_limit
         self.start_timeout = start_timeout
         self.keys = keys
@@ -152,7 +167,7 @@ class Coordinator:
         self._send: Callable[[bytes, list[Any]], None] = self._transport.send
         self.address: str = self._transport.address
         self._pool = LocalPool(
-            n_workers, self.address, self._dir, keys=keys, memory_limit=memory_limit
+            self.n_workers, self.address, self._dir, keys=keys, memory_limit=memory_limit
         )
         # The pool's map of local workers by identity (result decoding checks a sender
         # against it); the pool changes it in place.
@@ -181,9 +196,44 @@ class Coordinator:
             p.OUTPUT: self._on_output,
         }
 
+    # ----- the backend contract ------------------------------------------------------------
+
+    def start(self, max_workers: int) -> None:
+        """A run begins: a coordinator of its own opens (with ``max_workers`` workers if it
+        was made without a number); a cluster's waits for its turn (runs take turns)."""
+        if self._turns is None:
+            if self._sized_by_run:
+                self.n_workers = self._pool.size = max_workers
+            self.open()
+            workers = self.n_workers
+        else:
+            if self.status is not Status.RUNNING:
+                raise RuntimeError(f"this cluster is {self.status.value}")
+            self._turns.take()
+            workers = max(1, len(self.state.workers))
+        self.slots = workers
+        # Enough submissions in flight that every worker has its next tasks queued, as many
+        # as the state may hand one worker when tasks are short (it holds the rest).
+        self.capacity = workers * self.state.max_prefetch
+
+    def shutdown(self, wait: bool) -> None:
+        """The run is over: a coordinator of its own closes; a cluster's is left clean
+        (what the run left queued or running is abandoned) for the next run."""
+        if self._turns is None:
+            self.close()
+            return
+        try:
+            self.end_run()
+        finally:
+            self._turns.give_back()
+
+    def clock_offsets(self) -> dict[str, ClockOffset]:
+        """Worker name -> its clock's measured offset from this process's (seconds ahead)."""
+        return self._offsets.snapshot()
+
     # ----- life cycle ----------------------------------------------------------------------
 
-    def start(self) -> None:
+    def open(self) -> None:
         """Starts the local workers and waits until every one has said hello."""
         try:
             root = shm.shm_root() if self._shared_memory and self.n_workers else None
@@ -260,11 +310,6 @@ class Coordinator:
             )
         return out
 
-    @property
-    def clock_offsets(self) -> dict[str, ClockOffset]:
-        """Worker name -> its clock's measured offset from this process's (seconds ahead)."""
-        return self._offsets.snapshot()
-
     # ----- submitting ----------------------------------------------------------------------
 
     def submit(
@@ -277,6 +322,8 @@ class Coordinator:
             self._done.append(failed)
 
     def cancel(self, key: int) -> None:
+        """Gives up on ``key``: dropped if still queued here, else its worker is told to drop
+        it, or killed (and replaced) if it is running it."""
         # A task submitted since the last wait() has not reached the state: dropping it is all.
         tid = self._table.cancel(key)
         if tid is not None:

@@ -47,7 +47,7 @@ def running_coordinator(n_workers: int = 2, **options: Any) -> Iterator[Coordina
     whatever happens inside."""
     coordinator = Coordinator(n_workers, **options)
     try:
-        coordinator.start()
+        coordinator.open()
         yield coordinator
     finally:
         coordinator.close()

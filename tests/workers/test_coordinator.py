@@ -141,7 +141,7 @@ def test_coordinator_memory_limit_restarts_worker() -> None:
 
 def test_coordinator_close_stops_every_worker() -> None:
     c = Coordinator(2)
-    c.start()
+    c.open()
     pids = [w["pid"] for w in c.workers]
     c.close()
     c.close()  # twice is fine
@@ -159,7 +159,7 @@ def test_coordinator_crash_leaves_no_orphans() -> None:
     script = (
         "import os, sys\n"
         "from dagron.workers.coordinator import Coordinator\n"
-        "c = Coordinator(2); c.start()\n"
+        "c = Coordinator(2); c.open()\n"
         "print(c._segments.path, flush=True)\n"
         "print(' '.join(str(w['pid']) for w in c.workers), flush=True)\n"
         "os._exit(1)\n"  # dies without closing anything
@@ -227,7 +227,7 @@ def test_coordinator_answers_a_heartbeat_with_its_monotonic_clock() -> None:
 def test_coordinator_knows_each_worker_clock_offset_from_its_hello() -> None:
     # The worker measures its offset before it says hello, so it is known before any task.
     with running_coordinator(2) as c:
-        offsets = c.clock_offsets
+        offsets = c.clock_offsets()
         assert set(offsets) == {w["name"] for w in c.workers}
     for o in offsets.values():
         # one machine, one clock: 0 within the measured error, which is a round trip at most

@@ -18,7 +18,9 @@ from dagron.errors import RemoteTaskError, SerializationError, WorkerLostError
 from dagron.workers import protocol as p
 from dagron.workers.coordinator import Coordinator
 from dagron.workers.protocol import SerializedValue
+from dagron.workers.status import Status
 from dagron.workers.testing import collect, hog_memory, running_coordinator
+from dagron.workers.turns import Turns
 
 
 class Unpicklable(Exception):
@@ -348,3 +350,35 @@ def test_coordinator_forwards_small_results_as_their_own_pickles() -> None:
         assert form == (("b", "a"), (b.inline_pickle(), a.inline_pickle()))
         later = collect(c, {3, 4})
         assert later[3].value.load() == ["a", "b"] and later[4].value.load() == 4
+
+
+def test_coordinator_as_a_run_backend_is_sized_by_the_run_and_closes_after() -> None:
+    c = Coordinator()
+    c.start(3)
+    try:
+        assert c.slots == 3 and len(c.workers) == 3
+        assert c.capacity == 3 * c.state.max_prefetch
+        c.submit(1, pow, (2, 5))
+        assert collect(c, {1})[1].value.load() == 32
+    finally:
+        c.shutdown(wait=False)
+    assert c.status is Status.CLOSED and c.workers == []
+
+
+def test_coordinator_of_a_cluster_serves_runs_in_turn_and_stays_open() -> None:
+    turns = Turns()
+    c = Coordinator(2, turns=turns)
+    c.open()
+    try:
+        c.start(8)  # a cluster's coordinator keeps its own size
+        assert c.slots == 2 and turns.lock.locked()
+        c.submit(1, time.sleep, (30,))  # left running by the run
+        c.wait(0.2)
+        c.shutdown(wait=False)
+        assert not turns.lock.locked() and c.status is Status.RUNNING
+        c.start(2)
+        c.submit(2, pow, (3, 2))
+        assert collect(c, {2})[2].value.load() == 9
+        c.shutdown(wait=False)
+    finally:
+        c.close()

@@ -188,6 +188,26 @@ def test_processes_timeout_kills_worker_and_run_goes_on() -> None:
     assert result.node_results["after_free"].result == 3
 
 
+def hold_the_gil() -> int:
+    # One C call that never lets go of the GIL (no bytecode runs inside it): hours of work.
+    return sum(range(10**13))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_processes_timeout_holds_while_a_task_keeps_the_gil(workers: int) -> None:
+    # The worker's helper threads cannot run: the coordinator must see the start itself.
+    dag = DAG()
+    dag.add_nodes(["stuck", "free"])
+    executor = DAGExecutor(dag, backend="processes", max_workers=workers, fail_fast=False)
+    result = executor.execute({"stuck": hold_the_gil, "free": lambda: 2}, timeout={"stuck": 1.0})
+    stuck = result.node_results["stuck"]
+    assert stuck.status is NodeStatus.TIMED_OUT
+    assert stuck.started_at is not None and stuck.finished_at is not None
+    assert stuck.finished_at - stuck.started_at < 1.0 + 2.0
+    assert result.node_results["free"].result == 2
+
+
 def kill_first_attempt(marker: str) -> str:
     path = Path(marker)
     if not path.exists():

@@ -76,6 +76,10 @@ _new = tuple.__new__  # builds a report without a named tuple's keyword handling
 
 # The most tasks one worker holds when tasks are short (see CoordinatorState).
 MAX_PREFETCH = 32
+# How often, while tasks are out, the local workers' status pages are read for a task begun
+# without a started notice: one that keeps the GIL stops the worker's threads, notices too.
+PAGE_LOOK_PERIOD = 0.05
+_PAGE_LOOK_MS = int(PAGE_LOOK_PERIOD * 1000)
 
 
 def _poll_ms(
@@ -187,6 +191,7 @@ class Coordinator(Backend):
         self._done: list[Completion] = []
         self._poller = zmq.Poller()
         self._poller_version = -1  # the pool's version whose pidfds it polls; -1: build it
+        self._next_page_look = 0.0
         self._handlers: dict[bytes, Handler] = {
             p.HELLO: self._on_hello,
             p.STARTED: self._on_started,
@@ -366,9 +371,16 @@ class Coordinator(Backend):
             for fd in pool.exit_fds:
                 self._poller.register(fd, zmq.POLLIN)
             self._poller_version = pool.version
-        events = dict(self._poller.poll(_poll_ms(timeout, pool.wake_ms, self.heartbeats)))
+        wait_ms = _poll_ms(timeout, pool.wake_ms, self.heartbeats)
+        looking = bool(self._tasks) and bool(self._by_id)  # tasks out on local workers
+        if looking and (wait_ms is None or wait_ms > _PAGE_LOOK_MS):
+            wait_ms = _PAGE_LOOK_MS
+        events = dict(self._poller.poll(wait_ms))
         if sock in events:
             self._transport.read_messages(self._handlers)
+        if looking and time.monotonic() >= self._next_page_look:
+            self._next_page_look = time.monotonic() + PAGE_LOOK_PERIOD
+            self._notice_from_pages()
         # Replaced only once running: a worker lost during start() fails it.
         for exited in pool.exited(events, self.status is Status.RUNNING):
             self._on_exit(exited)
@@ -460,6 +472,14 @@ class Coordinator(Backend):
             return
         at = _clock.wall(started)
         self._done.append(Started(key, at, self._worker_names[ident]))
+
+    def _notice_from_pages(self) -> None:
+        # A task a worker began (its page says) but never announced.
+        workers = self.state.workers
+        for ident, key, started in self._pool.begun():
+            slot = workers.get(ident)
+            if slot is not None and key in slot.queued:
+                self._started(ident, key, started)
 
     def _on_result(self, ident: bytes, frames: list[Any]) -> None:
         # Reports of tasks the worker finished, then maybe the task it begins now.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -19,6 +18,9 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import psutil
+
+from . import status_page
+from .status_page import StatusPage
 
 __all__ = ["LocalProcess", "WorkerNanny", "describe_exit", "spawn_worker", "worker_command"]
 
@@ -34,6 +36,7 @@ class LocalProcess:
     status_file: Optional[str] = None
     killed_for: Optional[str] = None
     _ps: Optional[psutil.Process] = field(default=None, repr=False)
+    _page: Optional[StatusPage] = field(default=None, repr=False)
 
     @property
     def pid(self) -> int:
@@ -67,21 +70,25 @@ class LocalProcess:
         self.close_fd()
         return code
 
-    def last_started(self) -> Optional[int]:
-        """The key of the last task the worker began, from its status page (None if none)."""
+    def last_started(self) -> Optional[tuple[int, float]]:
+        """The key of the last task the worker began and when, from its status page (None
+        if none)."""
         if self.status_file is None:
             return None
-        try:
-            with open(self.status_file, "rb") as f:
-                (key,) = struct.unpack("<q", f.read(8))
-        except (OSError, struct.error):
-            return None
-        return key if key >= 0 else None
+        if self._page is None:
+            try:
+                self._page = StatusPage(self.status_file)
+            except (OSError, ValueError):
+                return status_page.read_file(self.status_file)
+        return self._page.read()
 
     def close_fd(self) -> None:
         if self.pidfd is not None:
             os.close(self.pidfd)
             self.pidfd = None
+        if self._page is not None:
+            self._page.close()
+            self._page = None
 
 
 def describe_exit(code: Optional[int]) -> str:
@@ -150,8 +157,7 @@ def spawn_worker(
     # A task's print() should show up when it happens, not when the worker exits.
     env["PYTHONUNBUFFERED"] = "1"
     if status_file is not None:
-        with open(status_file, "wb") as f:
-            f.write(struct.pack("<q", -1))
+        status_page.create(status_file)
     cmd = worker_command(
         address,
         name,

@@ -152,11 +152,22 @@ class LocalPool:
         if proc.identity is not None:
             self.by_id.pop(proc.identity, None)
             # It may have begun this task with its STARTED notice dying with it.
-            began = proc.last_started()
+            last = proc.last_started()
+            began = last[0] if last is not None else None
         if proc.status_file is not None:
             with contextlib.suppress(OSError):
                 os.remove(proc.status_file)
         return ProcessExited(proc.identity, reason, began)
+
+    def begun(self) -> list[tuple[bytes, int, float]]:
+        """``(identity, key, started)`` of the task each joined worker began last, read from
+        their status pages (see :mod:`~dagron.workers.status_page`)."""
+        out = []
+        for identity, proc in self.by_id.items():
+            last = proc.last_started()
+            if last is not None:
+                out.append((identity, *last))
+        return out
 
     def over_memory(self) -> list[MemoryExceeded]:
         """Workers found over the memory limit (checked at most every MEMORY_CHECK_PERIOD

@@ -274,9 +274,11 @@ class CoordinatorState:
             out.append(IgnoreReport(worker, key))  # cancelled, or its worker written off
             return False
         slot = self.workers[worker]
-        if key in slot.queued:  # else it runs already: a repeated notice changes nothing
+        if key in slot.queued:
             slot.queued.remove(key)
             slot.running = key
+        else:  # it runs already: a repeated notice (the worker's, after its status page's)
+            out.append(IgnoreReport(worker, key))
         return False
 
     def _task_finished(self, event: TaskFinished, out: list[Instruction]) -> bool:

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import mmap
 import os
 import pickle
 import signal
 import socket
-import struct
 import sys
 import threading
 import time
@@ -38,6 +36,7 @@ from . import shm
 from .output import ForwardingHandler, OutputBuffer, TaskStream
 from .report_outbox import ReportOutbox
 from .security import WorkerKeys, load_worker_keys
+from .status_page import StatusPage
 from .watchdog import OutputForwarder
 from .worker_heartbeat import HeartbeatLink, ship_output
 
@@ -48,7 +47,6 @@ _Task = tuple[int, int, Union[list[Any], p.ForwardedArgs]]
 
 _EVENTS = int(zmq.EVENTS)
 _POLLIN = int(zmq.POLLIN)
-_KEY = struct.Struct("<q")
 
 # Reports of finished tasks wait in an outbox (report_outbox.py) while more tasks are queued.
 # A task's started notice travels with those reports. A task still running NOTICE_AFTER
@@ -70,12 +68,6 @@ def _forward_output(log_level: int) -> OutputBuffer:
     root.handlers[:] = [ForwardingHandler(output)]
     root.setLevel(log_level)
     return output
-
-
-def _status_page(status_file: str) -> mmap.mmap:
-    """The 8-byte page of ``status_file``, mapped shared."""
-    with open(status_file, "r+b") as f:
-        return mmap.mmap(f.fileno(), 8)
 
 
 class Worker:
@@ -142,7 +134,7 @@ class Worker:
         # The key of the task being run, in a shared page the coordinator reads if this
         # process dies: a STARTED message can die with the process before it is flushed,
         # and the coordinator must not take a task that ran for one that never started.
-        self.status = None if status_file is None else _status_page(status_file)
+        self.status = None if status_file is None else StatusPage(status_file)
         # The coordinator's segment directory (local workers only): large result buffers go
         # there instead of into frames; see shm.py.
         shm.worker_dir = shm_dir
@@ -301,9 +293,9 @@ class Worker:
             self._bad_task(key, exc)
             return
         del arg_frames, task
-        if self.status is not None:
-            _KEY.pack_into(self.status, 0, key)
         started = self.now()
+        if self.status is not None:
+            self.status.begin(key, started)
         if self.status is None or self._report_due():
             self._flush((key, started))
         else:  # announced with the next reports, or by the notice thread if it runs long

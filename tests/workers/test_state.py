@@ -116,11 +116,11 @@ def test_handle_start_unnoticed_before_a_loss_is_reported_lost() -> None:
     assert list(s.pending) == [2]
 
 
-def test_handle_repeated_start_changes_nothing() -> None:
+def test_handle_repeated_start_is_ignored_and_changes_nothing() -> None:
     s = CoordinatorState(prefetch=2)
     s.handle(WorkerJoined(A, ""), added([1, 2]))
     s.handle(TaskStarted(A, 1))
-    assert s.handle(TaskStarted(A, 1)) == []  # current news, nothing to do
+    assert s.handle(TaskStarted(A, 1)) == [IgnoreReport(A, 1)]  # passed on once already
     assert s.running_on(A) == 1
     assert list(s.workers[A].queued) == [2]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +16,12 @@ import pytest
 
 import dagron
 from dagron import DAG, DAGExecutor, LocalCluster, NodeStatus, Pipeline, task
-from dagron.errors import SerializationError, TaskTimeoutError, WorkerLostError
+from dagron.errors import (
+    RemoteTaskError,
+    SerializationError,
+    TaskTimeoutError,
+    WorkerLostError,
+)
 from dagron.workers.testing import (
     hog_memory,
     segment_dirs,
@@ -405,3 +411,115 @@ def test_processes_cluster_unlinks_segments_of_failed_and_cancelled_runs() -> No
         assert cancelled.node_results["bad"].status is NodeStatus.CANCELLED
         assert segment_files(cluster) == []
         assert cancelled.node_results["big"].result == bytes(BIG)
+
+
+class LoadsBadly:
+    """A task that pickles here, but whose unpickling raises: it cannot be loaded on a
+    worker."""
+
+    def __call__(self) -> int:
+        return 1
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (int, ("cannot load me",))
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("retries", [0, 2])
+def test_processes_task_unloadable_on_worker_fails_after_its_attempts(retries: int) -> None:
+    dag = DAG()
+    dag.add_nodes(["unloadable", "twin", "fine"])
+    bad = LoadsBadly()  # "twin" shares it: its function reaches the worker only once
+    result = DAGExecutor(
+        dag, backend="processes", max_workers=1, retries=retries, fail_fast=False
+    ).execute({"unloadable": bad, "twin": bad, "fine": lambda: 1})
+    for name in ("unloadable", "twin"):
+        r = result.node_results[name]
+        assert r.status is NodeStatus.FAILED and r.attempts == retries + 1
+        err = r.error
+        assert isinstance(err, SerializationError)
+        assert (err.node_name, err.what, err.type_name) == (name, "task", "ValueError")
+        text = str(err)
+        assert f"node {name!r}" in text and "loaded on the worker" in text
+        assert "cannot serialize" not in text  # serializing it worked
+        assert "ValueError: invalid literal for int()" in text and "cannot load me" in text
+    assert result.node_results["fine"].result == 1
+
+
+WORKER_ONLY_MODULE = '''
+class Outer:
+    class WorkerOnlyError(Exception):
+        """Importable by the worker only: its module's directory is on no other path."""
+'''
+
+
+def raises_worker_only(directory: str, module: str) -> Any:
+    def task() -> None:
+        import importlib
+        import sys
+
+        sys.path.insert(0, directory)
+        raise importlib.import_module(module).Outer.WorkerOnlyError("only the worker knows me")
+
+    return task
+
+
+@pytest.mark.timeout(30)
+def test_processes_exception_only_the_worker_can_import_fails_the_node(tmp_path: Path) -> None:
+    module = f"dagron_worker_only_{os.getpid()}_{tmp_path.name}"
+    (tmp_path / f"{module}.py").write_text(WORKER_ONLY_MODULE)
+    dag = DAG()
+    dag.add_nodes(["raises", "fine"])
+    result = DAGExecutor(dag, backend="processes", max_workers=1, fail_fast=False).execute(
+        {"raises": raises_worker_only(str(tmp_path), module), "fine": lambda: 1}
+    )
+    assert module not in sys.modules
+    r = result.node_results["raises"]
+    assert r.status is NodeStatus.FAILED
+    err = r.error
+    assert isinstance(err, RemoteTaskError)
+    assert err.type_name == "Outer.WorkerOnlyError"
+    assert err.remote_message == "only the worker knows me"
+    assert "Outer.WorkerOnlyError: only the worker knows me" in err.remote_traceback
+    assert ", in task\n" in err.remote_traceback  # the frame that raised
+    assert "cannot be unpickled here" in str(err) and "No module named" in str(err)
+    assert result.node_results["fine"].result == 1
+
+
+def _rebuild_off_the_coordinator(coordinator_pid: int, message: str) -> Exception:
+    if os.getpid() == coordinator_pid:
+        raise RuntimeError("refuses to be unpickled by the coordinator")
+    return RefusesTheCoordinator(coordinator_pid, message)
+
+
+class RefusesTheCoordinator(Exception):
+    """Unpickles on the worker, but its unpickling raises on the coordinator."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_off_the_coordinator, self.args)
+
+
+def raises_refusing(coordinator_pid: int) -> Any:
+    def task() -> None:
+        raise RefusesTheCoordinator(coordinator_pid, "loads only on workers")
+
+    return task
+
+
+@pytest.mark.timeout(30)
+def test_processes_exception_whose_unpickling_raises_fails_the_node() -> None:
+    dag = DAG()
+    dag.add_nodes(["raises", "fine"])
+    result = DAGExecutor(dag, backend="processes", max_workers=1, fail_fast=False).execute(
+        {"raises": raises_refusing(os.getpid()), "fine": lambda: 1}
+    )
+    r = result.node_results["raises"]
+    assert r.status is NodeStatus.FAILED
+    err = r.error
+    assert isinstance(err, RemoteTaskError)
+    assert err.type_name == "RefusesTheCoordinator"
+    assert "loads only on workers" in err.remote_message
+    assert "RefusesTheCoordinator" in err.remote_traceback
+    assert ", in task\n" in err.remote_traceback  # the frame that raised
+    assert "refuses to be unpickled by the coordinator" in str(err)
+    assert result.node_results["fine"].result == 1

@@ -115,14 +115,77 @@ def test_encode_error_exception_that_does_not_unpickle_becomes_remote_task_error
     assert err.remote_traceback == tb and "NeedsTwo: half" in tb
 
 
-def test_encode_bad_task_decodes_to_serialization_error_with_traceback() -> None:
-    header, frames = rc.encode_bad_task(4, raised(EOFError("truncated")), 9.0)
+@pytest.mark.parametrize("what", ["task", "argument"])
+def test_encode_bad_task_decodes_to_serialization_error_saying_loading_failed(what: str) -> None:
+    failure = rc.load_failure(raised(EOFError("truncated")), what)
+    header, frames = rc.encode_bad_task(4, failure, 9.0)
     assert header[:5] == (4, p.BAD_TASK, 9.0, 9.0, 0.0) and frames == []
     err, tb = outcome(wire([(header, frames)])[0])
     assert isinstance(err, SerializationError)
-    assert (err.type_name, err.what) == ("EOFError", "task")
-    assert err.detail == "could not be loaded on the worker: truncated"
+    assert (err.node_name, err.type_name, err.what, err.detail) == (
+        "node",
+        "EOFError",
+        what,
+        "truncated",
+    )
+    assert str(err) == (
+        f"node 'node': its {what} could not be loaded on the worker w1 (it was serialized "
+        "here): EOFError: truncated"
+    )
     assert "EOFError: truncated" in tb
+
+
+# Whether RefusesToLoad's unpickling raises: off while the "worker" encodes, on while the
+# "coordinator" decodes.
+REFUSING = threading.Event()
+
+
+def _rebuild(message: str) -> Exception:
+    if REFUSING.is_set():
+        raise RuntimeError("refuses to load here")
+    return RefusesToLoad(message)
+
+
+class RefusesToLoad(Exception):
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, self.args)
+
+
+def test_decode_failure_exception_that_does_not_unpickle_here_becomes_remote_task_error() -> None:
+    REFUSING.clear()
+    header, frames = rc.encode_error(3, raised(RefusesToLoad("mine")), 1.0, 2.0, 0.5)
+    assert header[5][1:] == (True, "RefusesToLoad", "mine")  # pickled, and described
+    REFUSING.set()
+    try:
+        err, tb = outcome(wire([(header, frames)])[0])
+    finally:
+        REFUSING.clear()
+    assert isinstance(err, RemoteTaskError)
+    assert (err.type_name, err.remote_message, err.worker) == ("RefusesToLoad", "mine", "w1")
+    assert err.remote_traceback == tb and "RefusesToLoad: mine" in tb
+    assert "cannot be unpickled here: RuntimeError: refuses to load here" in str(err)
+
+
+class Mute(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no words")
+
+
+def test_encode_error_exception_whose_str_raises_still_travels() -> None:
+    header, frames = rc.encode_error(3, raised(Mute("x")), 1.0, 2.0, 0.5)
+    assert header[5][1:] == (True, "Mute", "<describing it failed: RuntimeError>")
+    err, tb = outcome(wire([(header, frames)])[0])
+    assert type(err) is Mute and "Mute" in tb
+
+
+@pytest.mark.parametrize(
+    "status, extra",
+    [(p.RAISED, "not a tuple"), (p.BAD_TASK, (1,)), (p.UNPICKLABLE_RESULT, None), (99, None)],
+)
+def test_decode_failure_unreadable_report_still_fails_its_task(status: int, extra: Any) -> None:
+    err, tb = rc.decode_failure(status, extra, [b"junk"], "node", "w1")
+    assert isinstance(err, SerializationError) and err.node_name == "node" and tb is None
+    assert str(err).startswith("node 'node': worker w1 sent a report that cannot be read: ")
 
 
 def test_decode_result_message_hands_each_report_its_own_frames() -> None:

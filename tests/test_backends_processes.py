@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy
 import pytest
@@ -523,3 +523,55 @@ def test_processes_exception_whose_unpickling_raises_fails_the_node() -> None:
     assert ", in task\n" in err.remote_traceback  # the frame that raised
     assert "refuses to be unpickled by the coordinator" in str(err)
     assert result.node_results["fine"].result == 1
+
+
+class MuteError(Exception):
+    """An exception that cannot be described: its ``__str__`` and ``__repr__`` raise."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no words")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no words")
+
+
+def raise_mute() -> None:
+    raise MuteError("unsayable")
+
+
+@pytest.mark.timeout(30)
+def test_processes_exception_whose_str_raises_fails_its_node_and_is_described(
+    check_undescribable_failure: Callable[[dagron.ExecutionResult, str, str], None],
+) -> None:
+    dag = chain("mute", "after")
+    dag.add_node("fine")
+    result = DAGExecutor(
+        dag, backend="processes", max_workers=1, retries=1, fail_fast=False
+    ).execute({"mute": raise_mute, "after": lambda: 1, "fine": lambda: 2}, progress=True)
+    check_undescribable_failure(result, "mute", "MuteError")
+    assert result.node_results["mute"].attempts == 2
+    assert "MuteError" in (result.node_results["mute"].traceback or "")
+    assert result.node_results["fine"].result == 2
+
+
+class PicklesMutely:
+    """Its pickling raises an exception that cannot be described."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise MuteError("unsayable")
+
+
+@pytest.mark.timeout(30)
+def test_processes_undescribable_pickling_errors_fail_their_nodes() -> None:
+    dag = DAG()
+    dag.add_nodes(["task", "result", "fine"])
+    unpicklable = PicklesMutely()
+    result = DAGExecutor(dag, backend="processes", max_workers=1, fail_fast=False).execute(
+        {"task": lambda: unpicklable, "result": PicklesMutely, "fine": lambda: 2}
+    )
+    for name in ("task", "result"):
+        r = result.node_results[name]
+        assert r.status is NodeStatus.FAILED and r.attempts == 1
+        assert isinstance(r.error, SerializationError) and r.error.node_name == name
+        assert "<describing it failed: RuntimeError>" in str(r.error)
+    assert result.node_results["fine"].result == 2

@@ -15,6 +15,7 @@ call and no allocation it does not need.
 from __future__ import annotations
 
 import pickle
+import time
 import traceback
 from typing import Any, Optional, Sequence
 
@@ -39,10 +40,12 @@ from .protocol import (
 )
 
 __all__ = [
+    "UNREADABLE",
     "Encoded",
     "LoadFailure",
     "Report",
     "SegmentRef",
+    "as_unreadable",
     "decode_failure",
     "decode_result_message",
     "decode_started",
@@ -55,6 +58,7 @@ __all__ = [
     "encode_value",
     "is_value",
     "load_failure",
+    "unreadable",
     "with_segment",
 ]
 
@@ -64,6 +68,9 @@ SegmentRef = tuple[str, tuple[int, ...], tuple[int, ...]]
 Encoded = tuple[tuple[Any, ...], list[Any]]
 
 _pickle_dumps = pickle.dumps
+# A report's status when the coordinator could not decode it (never sent: no worker uses
+# it); its extra says why.
+UNREADABLE = -1
 _NO_FRAMES: list[Any] = []  # shared by every report without frames; never mutated
 
 
@@ -203,13 +210,24 @@ def decode_result_message(
             else:
                 frames = _NO_FRAMES
             records.append((key, status, began, finished, took, extra, frames, segment))
-        if at != len(parts):
-            raise ValueError("its frames do not match its reports")
         if started is not None and len(started) != 2:
             raise ValueError("a started notice of the wrong shape")
     except Exception as exc:  # a bad pickle, a report of the wrong shape
         raise ValueError(f"malformed result: {exc}") from exc
+    if at != len(parts):  # which frames are whose? Every report's outcome is unknown
+        why = "its frames do not match its reports"
+        records = [as_unreadable(r, why) for r in records]
     return records, started
+
+
+def as_unreadable(report: Report, why: str) -> Report:
+    """``report``, whose outcome cannot be decoded (``why``), as an ``UNREADABLE`` one: its
+    task fails with an error saying so."""
+    key, _, began, finished, took = report[:5]
+    if not (type(began) is float and type(finished) is float):
+        began = finished = time.monotonic()  # when it came: stamps are on this clock
+    took = took if type(took) is float else 0.0
+    return (key, UNREADABLE, began, finished, took, why, _NO_FRAMES, None)
 
 
 def decode_value(
@@ -247,6 +265,8 @@ def decode_failure(
         if status == UNPICKLABLE_RESULT:
             type_name, detail = extra
             return SerializationError(node, type_name, "result", detail), None
+        if status == UNREADABLE:
+            raise ValueError(extra)
         if status == BAD_TASK:
             type_name, detail, tb, what = extra
             where = f"node {node!r}" if node else "a node"
@@ -259,9 +279,14 @@ def decode_failure(
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
-        detail = f"worker {worker} sent a report that cannot be read: {describe_error(exc)}"
-        where = f"node {node!r}" if node else "a node"
-        return SerializationError(node, "report", "result", detail, f"{where}: {detail}"), None
+        return unreadable(node, worker, exc), None
+
+
+def unreadable(node: str, worker: str, exc: BaseException) -> SerializationError:
+    """The error of ``node``, whose report from ``worker`` could not be decoded (``exc``)."""
+    detail = f"worker {worker} sent a report that cannot be read: {describe_error(exc)}"
+    where = f"node {node!r}" if node else "a node"
+    return SerializationError(node, "report", "result", detail, f"{where}: {detail}")
 
 
 def _raised(extra: Any, payload: Sequence[Any], worker: str) -> tuple[BaseException, str]:

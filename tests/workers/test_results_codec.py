@@ -229,8 +229,6 @@ def test_started_round_trip() -> None:
         [pickle.dumps(["a list, not a tuple"])],
         [pickle.dumps(((), None, "extra"))],
         [pickle.dumps((((1, p.OK_RAW, 1.0),), None))],  # a report too short
-        [pickle.dumps((((1, p.OK_RAW, 1.0, 2.0, 0.5, None, 1, None),), None))],  # no frame
-        [pickle.dumps((((1, p.OK_RAW, 1.0, 2.0, 0.5, None, 1, None),), None)), b"a", b"b"],
         [pickle.dumps(((), (1, 2.0, 3)))],  # a started notice of the wrong shape
         [pickle.dumps((5, None))],
     ],
@@ -238,6 +236,29 @@ def test_started_round_trip() -> None:
 def test_decode_result_message_malformed_raises_value_error(parts: list[Any]) -> None:
     with pytest.raises(ValueError, match="malformed"):
         rc.decode_result_message(parts)
+
+
+@pytest.mark.parametrize("frames", [[], [b"a", b"b", b"c"]])
+def test_decode_result_message_frames_that_do_not_match_fail_every_report(
+    frames: list[bytes],
+) -> None:
+    reports = (
+        (1, p.OK_RAW, 1.0, 2.0, 0.5, None, 1, None),
+        (2, p.RAISED, 1.0, 2.0, 0.5, None, 1, None),
+    )
+    records, started = rc.decode_result_message([pickle.dumps((reports, (3, 2.5))), *frames])
+    assert started == (3, 2.5)
+    assert [r[:5] for r in records] == [
+        (1, rc.UNREADABLE, 1.0, 2.0, 0.5),
+        (2, rc.UNREADABLE, 1.0, 2.0, 0.5),
+    ]
+    for record in records:
+        err, tb = outcome(record)
+        assert isinstance(err, SerializationError) and tb is None
+        assert str(err) == (
+            "node 'node': worker w1 sent a report that cannot be read: ValueError: its frames "
+            "do not match its reports"
+        )
 
 
 def test_decode_value_refuses_inline_value_that_is_not_bytes() -> None:

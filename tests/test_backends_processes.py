@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -424,25 +425,42 @@ class LoadsBadly:
         return (int, ("cannot load me",))
 
 
+def unloadable_task(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A task that pickles here but cannot be loaded on a worker, and the error it gets
+    there: its unpickling raises, or it lives in a module only this process can import."""
+    if case == "unpickling raises":
+        return LoadsBadly(), "ValueError", "ValueError: invalid literal for int()"
+    module = f"dagron_caller_only_{os.getpid()}_{tmp_path.name}"
+    (tmp_path / f"{module}.py").write_text("def task() -> int:\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # here only: workers are already running
+    monkeypatch.setitem(sys.modules, module, importlib.import_module(module))
+    return sys.modules[module].task, "ModuleNotFoundError", f"No module named {module!r}"
+
+
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("retries", [0, 2])
-def test_processes_task_unloadable_on_worker_fails_after_its_attempts(retries: int) -> None:
+@pytest.mark.parametrize("case", ["unpickling raises", "module only here"])
+def test_processes_task_unloadable_on_worker_fails_after_its_attempts(
+    case: str, retries: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dag = DAG()
     dag.add_nodes(["unloadable", "twin", "fine"])
-    bad = LoadsBadly()  # "twin" shares it: its function reaches the worker only once
-    result = DAGExecutor(
-        dag, backend="processes", max_workers=1, retries=retries, fail_fast=False
-    ).execute({"unloadable": bad, "twin": bad, "fine": lambda: 1})
+    with LocalCluster(1) as cluster:  # its worker starts before the module exists
+        # "twin" shares the task: its function reaches the worker only once
+        bad, type_name, detail = unloadable_task(case, tmp_path, monkeypatch)
+        result = DAGExecutor(dag, backend=cluster, retries=retries, fail_fast=False).execute(
+            {"unloadable": bad, "twin": bad, "fine": lambda: 1}
+        )
     for name in ("unloadable", "twin"):
         r = result.node_results[name]
         assert r.status is NodeStatus.FAILED and r.attempts == retries + 1
         err = r.error
         assert isinstance(err, SerializationError)
-        assert (err.node_name, err.what, err.type_name) == (name, "task", "ValueError")
+        assert (err.node_name, err.what, err.type_name) == (name, "task", type_name)
         text = str(err)
         assert f"node {name!r}" in text and "loaded on the worker" in text
         assert "cannot serialize" not in text  # serializing it worked
-        assert "ValueError: invalid literal for int()" in text and "cannot load me" in text
+        assert f"{type_name}: " in text and detail in text
     assert result.node_results["fine"].result == 1
 
 

@@ -264,3 +264,29 @@ def test_decode_result_message_frames_that_do_not_match_fail_every_report(
 def test_decode_value_refuses_inline_value_that_is_not_bytes() -> None:
     with pytest.raises(ValueError, match="malformed inline result"):
         rc.decode_value(p.OK_INLINE, "not bytes")
+
+
+def test_decode_failure_errors_survive_pickling() -> None:
+    REFUSING.clear()
+    raised_header, raised_frames = rc.encode_error(1, raised(RefusesToLoad("m")), 1.0, 2.0, 0.5)
+    failure = rc.load_failure(raised(EOFError("truncated")), "task")
+    reports = [
+        (raised_header, raised_frames),
+        rc.encode_bad_task(2, failure, 9.0),
+        rc.encode_error(3, raised(NeedsTwo("half", "other")), 1.0, 2.0, 0.5),
+    ]
+    REFUSING.set()
+    try:
+        errors = [outcome(record)[0] for record in wire(reports)]
+    finally:
+        REFUSING.clear()
+    errors.append(rc.unreadable("node", "w1", ValueError("bad")))
+    assert [type(e) for e in errors] == [
+        RemoteTaskError,
+        SerializationError,
+        RemoteTaskError,
+        SerializationError,
+    ]
+    for err in errors:
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err) and vars(back) == vars(err)

@@ -294,7 +294,10 @@ def _raised(extra: Any, payload: Sequence[Any], worker: str) -> tuple[BaseExcept
     if not typed:
         return RemoteTaskError(type_name, message, tb, worker), tb
     try:
-        return loads(payload), tb
+        err = loads(payload)
+        if not isinstance(err, BaseException):
+            raise TypeError(f"a {type(err).__qualname__} is not an exception")
+        return err, tb
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # its type cannot be imported here, or its unpickling raised

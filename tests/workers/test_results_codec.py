@@ -290,3 +290,10 @@ def test_decode_failure_errors_survive_pickling() -> None:
     for err in errors:
         back = pickle.loads(pickle.dumps(err))
         assert type(back) is type(err) and str(back) == str(err) and vars(back) == vars(err)
+
+
+def test_decode_failure_pickle_that_is_not_an_exception_becomes_remote_task_error() -> None:
+    extra = ("Traceback ...\nX: m\n", True, "X", "m")
+    err, tb = rc.decode_failure(p.RAISED, extra, [pickle.dumps(5)], "node", "w1")
+    assert isinstance(err, RemoteTaskError) and (err.type_name, err.remote_message) == ("X", "m")
+    assert "TypeError: a int is not an exception" in str(err) and tb == extra[0]

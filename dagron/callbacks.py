@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Optional
 
+from .node_result import describe_error
+
 __all__ = ["ExecutionCallbacks"]
 
 logger = logging.getLogger("dagron")
@@ -58,10 +60,19 @@ def fire(hook: Callable[..., Any], *args: Any) -> None:
         hook(*args)
     except Exception:
         logger.exception(
-            "dagron: callback %s%r raised; the node's status is unaffected",
+            "dagron: callback %s(%s) raised; the node's status is unaffected",
             getattr(hook, "__qualname__", hook),
-            args,
+            ", ".join(map(_shown, args)),
         )
+
+
+def _shown(arg: Any) -> str:
+    """A hook's argument in the log line of its failure: never raises."""
+    if isinstance(arg, BaseException):
+        return describe_error(arg)  # an error's repr or str may raise
+    if isinstance(arg, (str, int, float)) or arg is None:
+        return repr(arg)
+    return f"<{type(arg).__qualname__}>"  # a node's value: its repr may raise, or be huge
 
 
 def _fan_out(hooks: list[Callable[..., Any]]) -> Callable[..., None]:

@@ -19,6 +19,7 @@ __all__ = [
     "NodeStatus",
     "TraceEvent",
     "describe_error",
+    "error_message",
     "natural_key",
 ]
 
@@ -124,7 +125,7 @@ class NodeResult:
         return self.status is NodeStatus.COMPLETED
 
     def __repr__(self) -> str:
-        extra = f", error={self.error!r}" if self.error is not None else ""
+        extra = f", error={_error_repr(self.error)}" if self.error is not None else ""
         return (
             f"NodeResult({self.name!r}, {self.status}, "
             f"duration_seconds={self.duration_seconds:.6f}, attempts={self.attempts}{extra})"
@@ -181,15 +182,45 @@ class Attempt(NamedTuple):
 
 def describe_error(err: BaseException | None) -> str:
     """A failure as one line, ``"Type: message"`` (just ``"Type"`` when the message is empty),
-    as :meth:`ExecutionResult.raise_on_failure` and traces report it.
+    as :meth:`ExecutionResult.raise_on_failure`, traces and logs report it. Never raises: an
+    exception whose ``str()`` fails is described by its type and a note saying so.
 
     >>> describe_error(ValueError("bad row")), describe_error(KeyError()), describe_error(None)
     ('ValueError: bad row', 'KeyError', 'unknown error')
     """
     if err is None:
         return "unknown error"
-    text = str(err)
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+    text = error_message(err)
+    name = type(err).__qualname__
+    return f"{name}: {text}" if text else name
+
+
+def error_message(err: BaseException) -> str:
+    """``str(err)``, or, when that raises, a note saying describing it failed and why.
+    Never raises.
+
+    >>> class Mute(Exception):
+    ...     def __str__(self) -> str:
+    ...         raise RuntimeError("no words")
+    >>> error_message(Mute())
+    '<describing it failed: RuntimeError>'
+    """
+    try:
+        return str(err)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a broken __str__ must never hide the failure it describes
+        return f"<describing it failed: {type(exc).__qualname__}>"
+
+
+def _error_repr(err: BaseException) -> str:
+    """``repr(err)``, or its :func:`describe_error` text when that raises. Never raises."""
+    try:
+        return repr(err)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        return f"<{describe_error(err)}>"
 
 
 _DIGITS = re.compile(r"(\d+)")

@@ -253,3 +253,36 @@ def test_async_executor_enable_tracing() -> None:
         AsyncDAGExecutor(make_dag(["a"]), enable_tracing=True).execute({"a": value(1)})
     )
     assert [(e.node, e.event) for e in result.trace or []] == [("a", "start"), ("a", "complete")]
+
+
+class MuteError(Exception):
+    """An exception that cannot be described: its ``__str__`` and ``__repr__`` raise."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no words")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no words")
+
+
+def raise_mute() -> None:
+    raise MuteError("unsayable")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["coroutine", "callable"])
+def test_async_executor_exception_whose_str_raises_fails_its_node_and_is_described(
+    kind: str,
+    check_undescribable_failure: Callable[[dagron.ExecutionResult, str, str], None],
+) -> None:
+    async def mute() -> None:
+        raise_mute()
+
+    dag = dagron.DAG()
+    dag.add_nodes(["mute", "fine"])
+    task = mute if kind == "coroutine" else raise_mute
+    tasks = {"mute": task, "fine": lambda: 2}
+    result = asyncio.run(AsyncDAGExecutor(dag, retries=1, fail_fast=False).execute(tasks))
+    check_undescribable_failure(result, "mute", "MuteError")
+    assert result.node_results["mute"].attempts == 2
+    assert result.node_results["fine"].result == 2

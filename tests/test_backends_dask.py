@@ -181,3 +181,33 @@ def test_dask_backend_by_name_uses_the_default_client(client: Any) -> None:
     result = DAGExecutor(chain("a", "b"), backend="dask").execute({"a": int, "b": int})
     assert result.ok
     assert all((r.worker or "").startswith("tcp://") for r in result.node_results.values())
+
+
+class MuteError(Exception):
+    """An exception that cannot be described: its ``__str__`` raises."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no words")
+
+
+class PicklesMutely:
+    """Its pickling raises an exception that cannot be described."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise MuteError("unsayable")
+
+
+@pytest.mark.timeout(60)
+def test_dask_undescribable_pickling_errors_fail_their_nodes(client: Any) -> None:
+    dag = DAG()
+    dag.add_nodes(["task", "result", "fine"])
+    unpicklable = PicklesMutely()
+    result = DAGExecutor(dag, backend=DaskBackend(client), fail_fast=False).execute(
+        {"task": lambda: unpicklable, "result": PicklesMutely, "fine": lambda: 2}
+    )
+    for name in ("task", "result"):
+        r = result.node_results[name]
+        assert r.status is NodeStatus.FAILED
+        assert isinstance(r.error, SerializationError) and r.error.node_name == name
+        assert "<describing it failed: RuntimeError>" in str(r.error)
+    assert result.node_results["fine"].result == 2

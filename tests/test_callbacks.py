@@ -178,3 +178,28 @@ def test_merge_calls_every_set_and_isolates_them(caplog: pytest.LogCaptureFixtur
     merged.on_skip("y")
     assert seen == ["x", "y"] and "ZeroDivisionError" in caplog.text
     assert merge(None, second) is second and merge() is None
+
+
+class MuteError(Exception):
+    """An exception that cannot be described: its ``__str__`` and ``__repr__`` raise."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no words")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no words")
+
+
+def test_fire_logs_a_raising_hook_even_when_its_error_cannot_be_described(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def on_failure(name: str, error: BaseException) -> None:
+        raise MuteError("the hook's own")
+
+    with caplog.at_level(logging.ERROR, logger="dagron"):
+        fire(on_failure, "load", MuteError("the node's"))
+    (record,) = caplog.records
+    message = record.getMessage()
+    assert "on_failure" in message and "'load'" in message
+    assert "MuteError: <describing it failed: RuntimeError>" in message
+    assert "MuteError" in caplog.text  # the hook's traceback

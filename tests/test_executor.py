@@ -603,3 +603,34 @@ def test_executor_large_random_dag_respects_every_edge() -> None:
     result = DAGExecutor(dag, max_workers=4).execute({v: make(v) for v in nodes})
     assert result.succeeded == n
     assert all(finished[a] < started[b] for a, b in edges)
+
+
+class MuteError(Exception):
+    """An exception that cannot be described: its ``__str__`` and ``__repr__`` raise."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no words")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no words")
+
+
+def raise_mute() -> None:
+    raise MuteError("unsayable")
+
+
+@pytest.mark.timeout(30)
+def test_executor_exception_whose_str_raises_fails_its_node_and_is_described(
+    check_undescribable_failure: Callable[[dagron.ExecutionResult, str, str], None],
+) -> None:
+    dag = make_dag(["mute", "after", "fine"], [("mute", "after")])
+    result = DAGExecutor(dag, retries=1, fail_fast=False, enable_tracing=True).execute(
+        {"mute": raise_mute, "after": lambda: 1, "fine": lambda: 2}, progress=True
+    )
+    check_undescribable_failure(result, "mute", "MuteError")
+    assert result.node_results["mute"].attempts == 2
+    assert result.node_results["after"].status is NodeStatus.SKIPPED
+    assert result.node_results["fine"].result == 2
+    assert result.trace is not None
+    errors = [a.error for a in result.trace.attempts if a.node == "mute"]
+    assert errors == ["MuteError: <describing it failed: RuntimeError>"] * 2

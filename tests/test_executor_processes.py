@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy
 import pytest
 
 import dagron
 from dagron import DAG, DAGExecutor, LocalCluster, NodeStatus, Pipeline, task
-from dagron.errors import SerializationError, TaskTimeoutError, WorkerLostError
+from dagron.errors import (
+    RemoteTaskError,
+    SerializationError,
+    TaskTimeoutError,
+    WorkerLostError,
+)
 from dagron.workers.testing import (
     hog_memory,
     segment_dirs,
@@ -425,3 +432,184 @@ def test_processes_cluster_unlinks_segments_of_failed_and_cancelled_runs() -> No
         assert cancelled.node_results["bad"].status is NodeStatus.CANCELLED
         assert segment_files(cluster) == []
         assert cancelled.node_results["big"].result == bytes(BIG)
+
+
+class LoadsBadly:
+    """A task that pickles here, but whose unpickling raises: it cannot be loaded on a
+    worker."""
+
+    def __call__(self) -> int:
+        return 1
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (int, ("cannot load me",))
+
+
+def unloadable_task(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A task that pickles here but cannot be loaded on a worker, and the error it gets
+    there: its unpickling raises, or it lives in a module only this process can import."""
+    if case == "unpickling raises":
+        return LoadsBadly(), "ValueError", "ValueError: invalid literal for int()"
+    module = f"dagron_caller_only_{os.getpid()}_{tmp_path.name}"
+    (tmp_path / f"{module}.py").write_text("def task() -> int:\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # here only: workers are already running
+    monkeypatch.setitem(sys.modules, module, importlib.import_module(module))
+    return sys.modules[module].task, "ModuleNotFoundError", f"No module named {module!r}"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("retries", [0, 2])
+@pytest.mark.parametrize("case", ["unpickling raises", "module only here"])
+def test_processes_task_unloadable_on_worker_fails_after_its_attempts(
+    case: str, retries: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dag = DAG()
+    dag.add_nodes(["unloadable", "twin", "fine"])
+    with LocalCluster(1) as cluster:  # its worker starts before the module exists
+        # "twin" shares the task: its function reaches the worker only once
+        bad, type_name, detail = unloadable_task(case, tmp_path, monkeypatch)
+        result = DAGExecutor(dag, backend=cluster, retries=retries, fail_fast=False).execute(
+            {"unloadable": bad, "twin": bad, "fine": lambda: 1}
+        )
+    for name in ("unloadable", "twin"):
+        r = result.node_results[name]
+        assert r.status is NodeStatus.FAILED and r.attempts == retries + 1
+        err = r.error
+        assert isinstance(err, SerializationError)
+        assert (err.node_name, err.what, err.type_name) == (name, "task", type_name)
+        text = str(err)
+        assert f"node {name!r}" in text and "loaded on the worker" in text
+        assert "cannot serialize" not in text  # serializing it worked
+        assert f"{type_name}: " in text and detail in text
+    assert result.node_results["fine"].result == 1
+
+
+WORKER_ONLY_MODULE = '''
+class Outer:
+    class WorkerOnlyError(Exception):
+        """Importable by the worker only: its module's directory is on no other path."""
+'''
+
+
+def raises_worker_only(directory: str, module: str) -> Any:
+    def task() -> None:
+        import importlib
+        import sys
+
+        sys.path.insert(0, directory)
+        raise importlib.import_module(module).Outer.WorkerOnlyError("only the worker knows me")
+
+    return task
+
+
+@pytest.mark.timeout(30)
+def test_processes_exception_only_the_worker_can_import_fails_the_node(tmp_path: Path) -> None:
+    module = f"dagron_worker_only_{os.getpid()}_{tmp_path.name}"
+    (tmp_path / f"{module}.py").write_text(WORKER_ONLY_MODULE)
+    dag = DAG()
+    dag.add_nodes(["raises", "fine"])
+    result = DAGExecutor(dag, backend="processes", max_workers=1, fail_fast=False).execute(
+        {"raises": raises_worker_only(str(tmp_path), module), "fine": lambda: 1}
+    )
+    assert module not in sys.modules
+    r = result.node_results["raises"]
+    assert r.status is NodeStatus.FAILED
+    err = r.error
+    assert isinstance(err, RemoteTaskError)
+    assert err.type_name == "Outer.WorkerOnlyError"
+    assert err.remote_message == "only the worker knows me"
+    assert "Outer.WorkerOnlyError: only the worker knows me" in err.remote_traceback
+    assert ", in task\n" in err.remote_traceback  # the frame that raised
+    assert "cannot be unpickled here" in str(err) and "No module named" in str(err)
+    assert result.node_results["fine"].result == 1
+
+
+def _rebuild_off_the_coordinator(coordinator_pid: int, message: str) -> Exception:
+    if os.getpid() == coordinator_pid:
+        raise RuntimeError("refuses to be unpickled by the coordinator")
+    return RefusesTheCoordinator(coordinator_pid, message)
+
+
+class RefusesTheCoordinator(Exception):
+    """Unpickles on the worker, but its unpickling raises on the coordinator."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_off_the_coordinator, self.args)
+
+
+def raises_refusing(coordinator_pid: int) -> Any:
+    def task() -> None:
+        raise RefusesTheCoordinator(coordinator_pid, "loads only on workers")
+
+    return task
+
+
+@pytest.mark.timeout(30)
+def test_processes_exception_whose_unpickling_raises_fails_the_node() -> None:
+    dag = DAG()
+    dag.add_nodes(["raises", "fine"])
+    result = DAGExecutor(dag, backend="processes", max_workers=1, fail_fast=False).execute(
+        {"raises": raises_refusing(os.getpid()), "fine": lambda: 1}
+    )
+    r = result.node_results["raises"]
+    assert r.status is NodeStatus.FAILED
+    err = r.error
+    assert isinstance(err, RemoteTaskError)
+    assert err.type_name == "RefusesTheCoordinator"
+    assert "loads only on workers" in err.remote_message
+    assert "RefusesTheCoordinator" in err.remote_traceback
+    assert ", in task\n" in err.remote_traceback  # the frame that raised
+    assert "refuses to be unpickled by the coordinator" in str(err)
+    assert result.node_results["fine"].result == 1
+
+
+class MuteError(Exception):
+    """An exception that cannot be described: its ``__str__`` and ``__repr__`` raise."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no words")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no words")
+
+
+def raise_mute() -> None:
+    raise MuteError("unsayable")
+
+
+@pytest.mark.timeout(30)
+def test_processes_exception_whose_str_raises_fails_its_node_and_is_described(
+    check_undescribable_failure: Callable[[dagron.ExecutionResult, str, str], None],
+) -> None:
+    dag = chain("mute", "after")
+    dag.add_node("fine")
+    result = DAGExecutor(
+        dag, backend="processes", max_workers=1, retries=1, fail_fast=False
+    ).execute({"mute": raise_mute, "after": lambda: 1, "fine": lambda: 2}, progress=True)
+    check_undescribable_failure(result, "mute", "MuteError")
+    assert result.node_results["mute"].attempts == 2
+    assert "MuteError" in (result.node_results["mute"].traceback or "")
+    assert result.node_results["fine"].result == 2
+
+
+class PicklesMutely:
+    """Its pickling raises an exception that cannot be described."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise MuteError("unsayable")
+
+
+@pytest.mark.timeout(30)
+def test_processes_undescribable_pickling_errors_fail_their_nodes() -> None:
+    dag = DAG()
+    dag.add_nodes(["task", "result", "fine"])
+    unpicklable = PicklesMutely()
+    result = DAGExecutor(dag, backend="processes", max_workers=1, fail_fast=False).execute(
+        {"task": lambda: unpicklable, "result": PicklesMutely, "fine": lambda: 2}
+    )
+    for name in ("task", "result"):
+        r = result.node_results[name]
+        assert r.status is NodeStatus.FAILED and r.attempts == 1
+        assert isinstance(r.error, SerializationError) and r.error.node_name == name
+        assert "<describing it failed: RuntimeError>" in str(r.error)
+    assert result.node_results["fine"].result == 2

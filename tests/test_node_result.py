@@ -15,6 +15,7 @@ from dagron.node_result import (
     NodeStatus,
     TraceEvent,
     describe_error,
+    error_message,
     natural_key,
 )
 
@@ -90,6 +91,25 @@ def test_describe_error_reads_type_and_message() -> None:
     assert describe_error(OSError("disk full")) == "OSError: disk full"
     assert describe_error(RuntimeError()) == "RuntimeError"
     assert describe_error(None) == "unknown error"
+
+
+class Outer:
+    class MuteError(Exception):
+        """An exception that cannot be described: its ``__str__`` and ``__repr__`` raise."""
+
+        def __str__(self) -> str:
+            raise RuntimeError("no words")
+
+        def __repr__(self) -> str:
+            raise RuntimeError("no words")
+
+
+def test_describe_error_never_raises_and_says_describing_failed() -> None:
+    err = Outer.MuteError("unsayable")
+    assert describe_error(err) == "Outer.MuteError: <describing it failed: RuntimeError>"
+    assert error_message(err) == "<describing it failed: RuntimeError>"
+    r = NodeResult("n", NodeStatus.FAILED, error=err, attempts=1)
+    assert repr(r).endswith("error=<Outer.MuteError: <describing it failed: RuntimeError>>)")
 
 
 def test_natural_key_orders_digit_runs_as_numbers() -> None:

@@ -26,7 +26,7 @@ import cloudpickle
 
 from .. import _clock
 from ..errors import SerializationError, WorkerLostError
-from ..node_result import Deferred
+from ..node_result import Deferred, error_message
 from .base import Backend, Capabilities, Completion, Failed, Started, Succeeded
 
 __all__ = ["DaskBackend"]
@@ -66,7 +66,7 @@ def _run_on_worker(token: str, fn: Callable[..., Any], args: tuple[Any, ...]) ->
             try:
                 cloudpickle.dumps(value, protocol=5, buffer_callback=lambda b: None)
             except Exception as exc:
-                raise _Unpicklable(type(value).__qualname__, str(exc)) from None
+                raise _Unpicklable(type(value).__qualname__, error_message(exc)) from None
         ok = True
         return value
     finally:
@@ -182,7 +182,7 @@ class DaskBackend(Backend):
             try:
                 cloudpickle.dumps(obj, protocol=5, buffer_callback=lambda b: None)
             except Exception as exc:
-                return SerializationError(name, type(obj).__qualname__, what, str(exc))
+                return SerializationError(name, type(obj).__qualname__, what, error_message(exc))
         return None
 
     def wait(self, timeout: Optional[float]) -> list[Completion]:

@@ -37,6 +37,7 @@ from ..errors import (
     WorkerLostError,
     WorkerStartError,
 )
+from ..node_result import error_message
 from . import protocol as p
 from . import results_codec as rc
 from . import shm
@@ -483,7 +484,11 @@ class Coordinator(Backend):
 
     def _on_result(self, ident: bytes, frames: list[Any]) -> None:
         # Reports of tasks the worker finished, then maybe the task it begins now.
-        reports, started = rc.decode_result_message(frames)
+        try:
+            reports, started = rc.decode_result_message(frames)
+        except ValueError as exc:  # whose outcomes are these? Its tasks are accounted for
+            self._write_off(ident, exc)
+            return
         if ident in self._remote:
             self.heartbeats.seen(ident, time.monotonic())
         try:
@@ -491,14 +496,27 @@ class Coordinator(Backend):
                 self._finished(ident, report)
             if started is not None:
                 self._started(ident, *started)
+        except Exception as exc:  # the reports not read yet are accounted for
+            self._write_off(ident, exc)
         finally:
             self._apply(self.state.handle(TopUp()))  # top the workers up, whatever came in
+
+    def _write_off(self, ident: bytes, exc: Exception) -> None:
+        """Writes off a worker that sent a result that cannot be read: its running task is
+        reported lost, saying why, and the tasks queued there go elsewhere."""
+        name = self._worker_names.get(ident, "?")
+        why = f"worker {name} sent a result that cannot be read ({error_message(exc)})"
+        log.warning("%s; written off", why)
+        self._apply(self.state.handle(WorkerWrittenOff(ident, why)))
+        self._remotes.write_off(ident)
 
     def _finished(self, ident: bytes, report: rc.Report) -> None:
         key, status, started, finished, took, extra, _, segment = report
         segments = self._segments
         if segment is not None and (segments is None or ident not in self._by_id):
-            raise ValueError("a shared-memory segment from a worker that has none")
+            why = "a shared-memory segment from a worker that may not send one"
+            report = rc.as_unreadable(report, why)
+            status, segment = rc.UNREADABLE, None
         if self.state.handle(TaskFinished(ident, key, took)):  # an IgnoreReport: stale news
             if segment is not None and segments is not None:
                 segments.discard(segment[0])  # nobody will read it
@@ -507,9 +525,13 @@ class Coordinator(Backend):
         worker = self._worker_names[ident]
         started, finished = _clock.wall(started), _clock.wall(finished)
         if status == p.OK_INLINE:  # the common case first: a small value, in the header
-            value: Any = rc.decode_value(status, extra)
-            self._done.append(_new(Succeeded, (key, value, started, finished, took, worker)))
-            return
+            try:
+                value: Any = rc.decode_value(status, extra)
+            except ValueError:  # not a pickle: from_frames fails the task, saying so
+                pass
+            else:
+                self._done.append(_new(Succeeded, (key, value, started, finished, took, worker)))
+                return
         node = self._table.node_of.get(key, "")
         self._done.append(from_frames(report, started, finished, worker, node, segments))
 

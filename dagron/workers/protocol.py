@@ -97,7 +97,9 @@ __all__ = [
 
 # 3: stamps on the coordinator's monotonic clock; clock offsets in HELLO and HEARTBEAT;
 # small argument pickles inside the TASKS header; shared-memory segments in RESULT reports.
-PROTOCOL_VERSION = 3
+# 4: a raised exception's type name and message travel as text beside its pickle; a task that
+# did not load says whether its callable or its arguments failed.
+PROTOCOL_VERSION = 4
 
 HELLO = b"H"
 WELCOME = b"W"
@@ -119,9 +121,13 @@ EXIT_MEMORY = 5
 # RESULT status values.
 OK_PICKLED = 0  # frames: the value, pickled
 OK_RAW = 1  # frames: one frame that is the bytes value itself
-RAISED = 2  # frames: the exception, pickled; extra = traceback text
+# RAISED: frames: the exception, pickled (none when it does not unpickle);
+# extra = (traceback text, whether it is pickled, type name, message)
+RAISED = 2
 UNPICKLABLE_RESULT = 3  # no frames; extra = (type name, message)
-BAD_TASK = 4  # the task or its arguments did not unpickle; extra = (type name, message, tb)
+# BAD_TASK: the task or its arguments did not unpickle; no frames;
+# extra = (type name, message, traceback text, "task" or "argument")
+BAD_TASK = 4
 OK_INLINE = 5  # no frames; extra = the value, pickled (a small one: cheaper than a frame)
 
 Buffer = Union[bytes, memoryview, "pickle.PickleBuffer"]

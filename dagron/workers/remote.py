@@ -66,6 +66,13 @@ class RemoteWorkers:
         self.by_id.pop(ident, None)
         self.heartbeats.forget(ident)
 
+    def write_off(self, ident: bytes) -> None:
+        """Drops a worker the coordinator wrote off; if it is still there, its next
+        heartbeat has it told to start over."""
+        if ident in self.by_id:
+            self.forget(ident)
+            self._written_off.add(ident)
+
     def expired(self, now: float) -> list[LostWorker]:
         """The workers silent for longer than the heartbeat timeout, now written off."""
         lost = []
@@ -78,7 +85,6 @@ class RemoteWorkers:
                 f"worker {remote.name} (pid {remote.pid} on {remote.host}) sent no heartbeat "
                 f"for {timeout:g} s"
             )
-            self.forget(ident)
-            self._written_off.add(ident)
+            self.write_off(ident)
             lost.append(LostWorker(ident, reason))
         return lost

@@ -44,7 +44,12 @@ def from_frames(
             return Failed(key, unread, None, started, finished, took, worker)
         held = (adopted, tuple(indices))
     if rc.is_value(status):
-        value: Any = rc.decode_value(status, extra, payload, held)
+        try:
+            value: Any = rc.decode_value(status, extra, payload, held)
+        except ValueError as exc:
+            return Failed(
+                key, rc.unreadable(node, worker, exc), None, started, finished, took, worker
+            )
         return Succeeded(key, value, started, finished, took, worker)
     err, tb = rc.decode_failure(status, extra, payload, node, worker)
     return Failed(key, err, tb, started, finished, took, worker)

@@ -15,10 +15,12 @@ call and no allocation it does not need.
 from __future__ import annotations
 
 import pickle
+import time
 import traceback
 from typing import Any, Optional, Sequence
 
 from ..errors import RemoteTaskError, SerializationError
+from ..node_result import describe_error, error_message
 from . import shm
 from .protocol import (
     BAD_TASK,
@@ -38,9 +40,12 @@ from .protocol import (
 )
 
 __all__ = [
+    "UNREADABLE",
     "Encoded",
+    "LoadFailure",
     "Report",
     "SegmentRef",
+    "as_unreadable",
     "decode_failure",
     "decode_result_message",
     "decode_started",
@@ -52,6 +57,8 @@ __all__ = [
     "encode_started",
     "encode_value",
     "is_value",
+    "load_failure",
+    "unreadable",
     "with_segment",
 ]
 
@@ -61,8 +68,15 @@ SegmentRef = tuple[str, tuple[int, ...], tuple[int, ...]]
 Encoded = tuple[tuple[Any, ...], list[Any]]
 
 _pickle_dumps = pickle.dumps
+# A report's status when the coordinator could not decode it (never sent: no worker uses
+# it); its extra says why.
+UNREADABLE = -1
 _NO_FRAMES: list[Any] = []  # shared by every report without frames; never mutated
 
+
+# Why a task could not be loaded on a worker: (type name, message, traceback text, what:
+# "task" or "argument"); see load_failure.
+LoadFailure = tuple[str, str, str, str]
 
 # One finished task's report as the coordinator decodes it: ``(key, status, started_at,
 # finished_at, duration, extra, frames, segment)``, ``frames`` its payload frames as received.
@@ -72,8 +86,16 @@ Report = tuple[int, int, float, float, float, Any, list[Any], Optional[SegmentRe
 
 
 def describe(exc: BaseException) -> tuple[str, str]:
-    """``exc``'s type name and message, for an exception that cannot travel itself."""
-    return (type(exc).__qualname__, str(exc))
+    """``exc``'s type name and message, for an exception that cannot travel itself. Never
+    raises, whatever ``exc``'s ``__str__`` does."""
+    return (type(exc).__qualname__, error_message(exc))
+
+
+def _traceback_text(exc: BaseException) -> str:
+    try:
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception:  # a broken exception (traceback copes with most): its one line
+        return describe_error(exc) + "\n"
 
 
 # ----- worker side -------------------------------------------------------------------------
@@ -108,7 +130,7 @@ def encode_value(key: int, value: Any, started: float, finished: float, took: fl
 def _unpicklable(
     key: int, value: Any, exc: BaseException, started: float, finished: float, took: float
 ) -> Encoded:
-    extra = (type(value).__qualname__, f"{type(exc).__qualname__}: {exc}")
+    extra = (type(value).__qualname__, describe_error(exc))
     return (key, UNPICKLABLE_RESULT, started, finished, took, extra, 0, None), []
 
 
@@ -116,27 +138,31 @@ def encode_error(
     key: int, exc: BaseException, started: float, finished: float, took: float
 ) -> Encoded:
     """The report of a task that raised ``exc``. The exception travels pickled when it also
-    unpickles here, else as its type name and message; its traceback always as text. Clears
+    unpickles here; its type name, message and traceback always travel as text, so the
+    coordinator can describe it even when it cannot unpickle it. Clears
     ``exc.__traceback__`` (frames do not pickle, and holding them keeps their locals alive)."""
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    tb = _traceback_text(exc)
     exc.__traceback__ = None
+    type_name, message = describe(exc)
     try:
         frames = dumps(exc)
         pickle.loads(frames[0], buffers=frames[1:])  # it must also come back
     except BaseException:
-        frames = dumps(describe(exc))
-        extra: Any = (tb, False)
-    else:
-        extra = (tb, True)
+        return (key, RAISED, started, finished, took, (tb, False, type_name, message), 0, None), []
+    extra = (tb, True, type_name, message)
     return (key, RAISED, started, finished, took, extra, len(frames), None), frames
 
 
-def encode_bad_task(key: int, exc: BaseException, at: float) -> Encoded:
-    """The report of a task whose callable or arguments did not unpickle (``exc``) at
-    ``at``."""
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    extra = (*describe(exc), tb)
-    return (key, BAD_TASK, at, at, 0.0, extra, 0, None), []
+def load_failure(exc: BaseException, what: str) -> LoadFailure:
+    """Why the task's ``what`` (``"task"`` or ``"argument"``) did not unpickle on this
+    worker, as it travels in every report of a task that needs it."""
+    return (*describe(exc), _traceback_text(exc), what)
+
+
+def encode_bad_task(key: int, failure: LoadFailure, at: float) -> Encoded:
+    """The report of a task that could not be loaded (its callable or its arguments did not
+    unpickle: ``failure``, from :func:`load_failure`) at ``at``."""
+    return (key, BAD_TASK, at, at, 0.0, failure, 0, None), []
 
 
 def with_segment(header: tuple[Any, ...], frames: list[Any], segment: SegmentRef) -> Encoded:
@@ -184,13 +210,24 @@ def decode_result_message(
             else:
                 frames = _NO_FRAMES
             records.append((key, status, began, finished, took, extra, frames, segment))
-        if at != len(parts):
-            raise ValueError("its frames do not match its reports")
         if started is not None and len(started) != 2:
             raise ValueError("a started notice of the wrong shape")
     except Exception as exc:  # a bad pickle, a report of the wrong shape
         raise ValueError(f"malformed result: {exc}") from exc
+    if at != len(parts):  # which frames are whose? Every report's outcome is unknown
+        why = "its frames do not match its reports"
+        records = [as_unreadable(r, why) for r in records]
     return records, started
+
+
+def as_unreadable(report: Report, why: str) -> Report:
+    """``report``, whose outcome cannot be decoded (``why``), as an ``UNREADABLE`` one: its
+    task fails with an error saying so."""
+    key, _, began, finished, took = report[:5]
+    if not (type(began) is float and type(finished) is float):
+        began = finished = time.monotonic()  # when it came: stamps are on this clock
+    took = took if type(took) is float else 0.0
+    return (key, UNREADABLE, began, finished, took, why, _NO_FRAMES, None)
 
 
 def decode_value(
@@ -218,19 +255,52 @@ def decode_failure(
     status: int, extra: Any, payload: Sequence[Any], node: str, worker: str
 ) -> tuple[BaseException, Optional[str]]:
     """The error of a report that carries no value, and its traceback text: the task's own
-    exception, a :class:`RemoteTaskError` when its type could not travel, or a
+    exception, a :class:`RemoteTaskError` when it cannot be unpickled here, or a
     :class:`SerializationError` for an unpicklable result or a task that did not load;
-    ``node`` and ``worker`` name where it happened."""
-    if status == RAISED:
-        tb, typed = extra
+    ``node`` and ``worker`` name where it happened. Never raises: a report that cannot be
+    read still fails its task, with an error saying so."""
+    try:
+        if status == RAISED:
+            return _raised(extra, payload, worker)
+        if status == UNPICKLABLE_RESULT:
+            type_name, detail = extra
+            return SerializationError(node, type_name, "result", detail), None
+        if status == UNREADABLE:
+            raise ValueError(extra)
+        if status == BAD_TASK:
+            type_name, detail, tb, what = extra
+            where = f"node {node!r}" if node else "a node"
+            message = (
+                f"{where}: its {what} could not be loaded on the worker {worker} (it was "
+                f"serialized here): {type_name}: {detail}"
+            )
+            return SerializationError(node, type_name, what, detail, message), tb
+        raise ValueError(f"unknown status {status!r}")
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        return unreadable(node, worker, exc), None
+
+
+def unreadable(node: str, worker: str, exc: BaseException) -> SerializationError:
+    """The error of ``node``, whose report from ``worker`` could not be decoded (``exc``)."""
+    detail = f"worker {worker} sent a report that cannot be read: {describe_error(exc)}"
+    where = f"node {node!r}" if node else "a node"
+    return SerializationError(node, "report", "result", detail, f"{where}: {detail}")
+
+
+def _raised(extra: Any, payload: Sequence[Any], worker: str) -> tuple[BaseException, str]:
+    tb, typed, type_name, message = extra
+    if not typed:
+        return RemoteTaskError(type_name, message, tb, worker), tb
+    try:
         err = loads(payload)
-        if not typed:
-            err = RemoteTaskError(err[0], err[1], tb, worker)
+        if not isinstance(err, BaseException):
+            raise TypeError(f"a {type(err).__qualname__} is not an exception")
         return err, tb
-    if status == UNPICKLABLE_RESULT:
-        type_name, detail = extra
-        return SerializationError(node, type_name, "result", detail), None
-    # BAD_TASK: the task or its arguments did not load on the worker
-    type_name, detail, tb = extra
-    detail = f"could not be loaded on the worker: {detail}"
-    return SerializationError(node, type_name, "task", detail), tb
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # its type cannot be imported here, or its unpickling raised
+        why = f"{type_name}: {message} (raised on {worker}; it cannot be unpickled here: "
+        why += f"{describe_error(exc)})"
+        return RemoteTaskError(type_name, message, tb, worker, why), tb

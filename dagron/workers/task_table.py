@@ -21,6 +21,7 @@ import cloudpickle
 from .. import _clock
 from ..backends.base import Completion, Failed, Started
 from ..errors import SerializationError
+from ..node_result import error_message
 from . import protocol as p
 from . import shm
 
@@ -37,7 +38,7 @@ _CANNOT_PICKLE = re.compile(r"cannot pickle '([^']+)' object")
 def culprit(exc: BaseException, obj: Any) -> str:
     """The type pickle choked on, from its message when it names one (an object captured
     deep inside a closure), else the type of the outermost piece that fails."""
-    found = _CANNOT_PICKLE.search(str(exc))
+    found = _CANNOT_PICKLE.search(error_message(exc))
     return found.group(1) if found else unpicklable_part(obj)
 
 
@@ -95,7 +96,9 @@ class TaskTable:
         try:
             fn_id = self.function_id(fn)
         except Exception as exc:
-            return _failed(tid, SerializationError(name, culprit(exc, fn), "task", str(exc)))
+            return _failed(
+                tid, SerializationError(name, culprit(exc, fn), "task", error_message(exc))
+            )
         forwarded = p.forwarded_args(args) if args else None
         if forwarded is not None:  # small results passed on: their pickles travel as they are
             self.tasks[tid] = (fn_id, forwarded)
@@ -105,7 +108,9 @@ class TaskTable:
         try:
             frames = p.dumps(args) if args else []
         except Exception as exc:
-            return _failed(tid, SerializationError(name, culprit(exc, args), "argument", str(exc)))
+            return _failed(
+                tid, SerializationError(name, culprit(exc, args), "argument", error_message(exc))
+            )
         finally:
             shm.forwarding.reset(token)
         self.tasks[tid] = (fn_id, frames)

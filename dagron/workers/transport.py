@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 
 import zmq
 
+from ..node_result import error_message
 from . import protocol as p
 from .security import CoordinatorKeys
 
@@ -100,7 +101,7 @@ class RouterTransport:
             try:
                 handler(ident, parts[1:])
             except Exception as exc:  # malformed or hostile frames never stop a run
-                log.warning("dropped a malformed %r message: %s", kind[:8], exc)
+                log.warning("dropped a malformed %r message: %s", kind[:8], error_message(exc))
 
     def close(self) -> None:
         """Closes the socket at once (nothing lingers), stops the authenticator."""

@@ -113,6 +113,9 @@ class Worker:
         self.now = self.heartbeat.now
         self.sock = self._socket(self.identity)
         self.functions: dict[int, Callable[..., Any]] = {}
+        # Functions that did not unpickle here, and why: every task using one is reported
+        # failed with that reason (the coordinator sends a function once per worker).
+        self.unloadable: dict[int, rc.LoadFailure] = {}
         # Mutated in place, never replaced: the outbox reads its length.
         self.queue: Deque[_Task] = deque()
         # Reports of finished tasks not sent yet: they leave together, just before the next
@@ -244,10 +247,8 @@ class Worker:
             if has_fn:
                 try:
                     self.functions[fn_id] = pickle.loads(frames[at].buffer)
-                except BaseException as exc:
-                    self._bad_task(key, exc)
-                    at += 1 + n_args
-                    continue
+                except BaseException as exc:  # its tasks are reported failed when their turn comes
+                    self.unloadable[fn_id] = rc.load_failure(exc, "task")
                 at += 1
             if n_args:
                 self.queue.append((key, fn_id, [f.buffer for f in frames[at : at + n_args]]))
@@ -276,13 +277,20 @@ class Worker:
 
     # ----- running a task ------------------------------------------------------------------
 
-    def _bad_task(self, key: int, exc: BaseException) -> None:
-        self._report(rc.encode_bad_task(key, exc, self.now()))
+    def _bad_task(self, key: int, failure: rc.LoadFailure) -> None:
+        self._report(rc.encode_bad_task(key, failure, self.now()))
+
+    def _unloadable(self, key: int, fn_id: int) -> None:
+        failure = self.unloadable.get(fn_id)
+        if failure is None:  # never sent here: a coordinator's mistake, still reported
+            failure = rc.load_failure(LookupError(f"function {fn_id} never reached it"), "task")
+        self._bad_task(key, failure)
 
     def _run_one(self, task: _Task) -> None:
         key, fn_id, arg_frames = task
         fn = self.functions.get(fn_id)
-        if fn is None:  # its function failed to load; already reported
+        if fn is None:
+            self._unloadable(key, fn_id)
             return
         try:
             if type(arg_frames) is tuple:
@@ -290,7 +298,7 @@ class Worker:
             else:
                 args = p.loads(arg_frames) if arg_frames else ()
         except BaseException as exc:
-            self._bad_task(key, exc)
+            self._bad_task(key, rc.load_failure(exc, "argument"))
             return
         del arg_frames, task
         started = self.now()

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cloudpickle
 import pytest
@@ -23,7 +24,7 @@ import zmq
 
 import dagron
 from dagron import Cluster, DAGExecutor, NodeStatus
-from dagron.errors import SecurityError
+from dagron.errors import SecurityError, SerializationError
 from dagron.workers import protocol as p
 from dagron.workers.netns import Host, TestNetwork, netns_available
 from dagron.workers.security import generate_keys
@@ -100,6 +101,37 @@ def test_cluster_remote_workers_run_and_leave_on_close(
         assert all(not w["local"] and w["slots"] == 1 for w in cluster.workers)
         assert sum(w["tasks_done"] for w in cluster.workers) == 200
     assert hosts[0].wait(30) == 0  # told to leave: the nanny exits cleanly
+
+
+class LoadsBadly:
+    """A task that pickles here, but whose unpickling raises: no worker can load it."""
+
+    def __call__(self) -> int:
+        return 1
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (int, ("cannot load me",))
+
+
+@pytest.mark.timeout(30)
+def test_cluster_task_remote_workers_cannot_load_fails_after_its_attempts(
+    hosts: list[subprocess.Popen[bytes]],
+) -> None:
+    dag = wide(3)
+    bad = LoadsBadly()
+    with Cluster("tcp://127.0.0.1:*", heartbeat_timeout=10.0) as cluster:
+        hosts.append(start_host(cluster.address, None, nprocs=2))
+        cluster.wait_for_workers(2, timeout=30)
+        result = DAGExecutor(dag, backend=cluster, retries=1, fail_fast=False).execute(
+            {"n0": bad, "n1": bad, "n2": os.getpid}
+        )
+    for name in ("n0", "n1"):
+        r = result.node_results[name]
+        assert r.status is NodeStatus.FAILED and r.attempts == 2
+        assert isinstance(r.error, SerializationError) and r.error.what == "task"
+        text = str(r.error)
+        assert "could not be loaded on the worker" in text and "cannot load me" in text
+    assert result.node_results["n2"].status is NodeStatus.COMPLETED
 
 
 def test_cluster_worker_without_keys_is_refused(keys: str, tmp_path: Path) -> None:

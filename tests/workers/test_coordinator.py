@@ -382,3 +382,52 @@ def test_coordinator_of_a_cluster_serves_runs_in_turn_and_stays_open() -> None:
         c.shutdown(wait=False)
     finally:
         c.close()
+
+
+def _report_header(tid: int, status: int, extra: Any, n_frames: int, segment: Any) -> bytes:
+    return p.dump_header((((tid, status, 1.0, 2.0, 0.5, extra, n_frames, segment),), None))
+
+
+# RESULT bodies (header, then frames) that cannot be read, as a function of the task id
+UNREADABLE_RESULTS = {
+    "not a pickle": lambda tid: [b"\x80\x05garbage"],
+    "frames missing": lambda tid: [_report_header(tid, p.OK_PICKLED, None, 2, None)],
+    "inline value not bytes": lambda tid: [_report_header(tid, p.OK_INLINE, 123, 0, None)],
+    "segment from afar": lambda tid: [
+        _report_header(tid, p.OK_PICKLED, None, 0, ("s", (0,), (8,)))
+    ],
+    "failure of the wrong shape": lambda tid: [_report_header(tid, p.RAISED, "?", 0, None)],
+}
+
+
+def next_tasks(c: Coordinator, peer: zmq.Socket[bytes]) -> bytes:
+    """The header of the next TASKS message ``c`` sends ``peer``, ``c`` kept running."""
+    while True:
+        c.wait(0.01)
+        while peer.poll(0):
+            kind, header, *_ = peer.recv_multipart()
+            if kind == p.TASKS:
+                return header
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("case", sorted(UNREADABLE_RESULTS))
+def test_coordinator_unreadable_result_still_fails_its_task(case: str) -> None:
+    with running_coordinator(0, listen="tcp://127.0.0.1:*") as c:
+        ctx = zmq.Context()
+        peer = ctx.socket(zmq.DEALER)
+        peer.connect(c.address)
+        try:
+            hello = (p.PROTOCOL_VERSION, os.getpid(), "here", "fake", None)
+            peer.send_multipart([p.HELLO, p.dump_header(hello)])
+            c.wait_for_workers(1, timeout=10)
+            c.submit(1, abs, (-3,), "n")
+            ((tid, *_),) = p.load_header(next_tasks(c, peer))
+            peer.send_multipart([p.STARTED, p.dump_header((tid, 1.0))])
+            peer.send_multipart([p.RESULT, *UNREADABLE_RESULTS[case](tid)])
+            done = collect(c, {1}, timeout=10)
+        finally:
+            peer.close(linger=0)
+            ctx.term()
+    assert isinstance(done[1], Failed)
+    assert "cannot be read" in str(done[1].error), done[1].error

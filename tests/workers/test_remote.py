@@ -53,3 +53,14 @@ def test_forget_drops_a_worker_without_writing_it_off() -> None:
     assert remotes.by_id == {} and b"a" not in remotes.heartbeats
     assert remotes.heard_from(b"a", now=1.0) is False  # not asked to rejoin
     assert remotes.expired(now=100.0) == []
+
+
+def test_write_off_has_a_worker_still_there_asked_to_rejoin_once() -> None:
+    remotes = registry()
+    remotes.join(b"a", RemoteWorker("wa", "far", 7), now=0.0)
+    remotes.write_off(b"a")
+    assert remotes.by_id == {} and b"a" not in remotes.heartbeats
+    assert remotes.heard_from(b"a", now=1.0) is True
+    assert remotes.heard_from(b"a", now=2.0) is False
+    remotes.write_off(b"stranger")  # not a remote worker (a local one): nothing to do
+    assert remotes.heard_from(b"stranger", now=3.0) is False

@@ -115,14 +115,77 @@ def test_encode_error_exception_that_does_not_unpickle_becomes_remote_task_error
     assert err.remote_traceback == tb and "NeedsTwo: half" in tb
 
 
-def test_encode_bad_task_decodes_to_serialization_error_with_traceback() -> None:
-    header, frames = rc.encode_bad_task(4, raised(EOFError("truncated")), 9.0)
+@pytest.mark.parametrize("what", ["task", "argument"])
+def test_encode_bad_task_decodes_to_serialization_error_saying_loading_failed(what: str) -> None:
+    failure = rc.load_failure(raised(EOFError("truncated")), what)
+    header, frames = rc.encode_bad_task(4, failure, 9.0)
     assert header[:5] == (4, p.BAD_TASK, 9.0, 9.0, 0.0) and frames == []
     err, tb = outcome(wire([(header, frames)])[0])
     assert isinstance(err, SerializationError)
-    assert (err.type_name, err.what) == ("EOFError", "task")
-    assert err.detail == "could not be loaded on the worker: truncated"
+    assert (err.node_name, err.type_name, err.what, err.detail) == (
+        "node",
+        "EOFError",
+        what,
+        "truncated",
+    )
+    assert str(err) == (
+        f"node 'node': its {what} could not be loaded on the worker w1 (it was serialized "
+        "here): EOFError: truncated"
+    )
     assert "EOFError: truncated" in tb
+
+
+# Whether RefusesToLoad's unpickling raises: off while the "worker" encodes, on while the
+# "coordinator" decodes.
+REFUSING = threading.Event()
+
+
+def _rebuild(message: str) -> Exception:
+    if REFUSING.is_set():
+        raise RuntimeError("refuses to load here")
+    return RefusesToLoad(message)
+
+
+class RefusesToLoad(Exception):
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, self.args)
+
+
+def test_decode_failure_exception_that_does_not_unpickle_here_becomes_remote_task_error() -> None:
+    REFUSING.clear()
+    header, frames = rc.encode_error(3, raised(RefusesToLoad("mine")), 1.0, 2.0, 0.5)
+    assert header[5][1:] == (True, "RefusesToLoad", "mine")  # pickled, and described
+    REFUSING.set()
+    try:
+        err, tb = outcome(wire([(header, frames)])[0])
+    finally:
+        REFUSING.clear()
+    assert isinstance(err, RemoteTaskError)
+    assert (err.type_name, err.remote_message, err.worker) == ("RefusesToLoad", "mine", "w1")
+    assert err.remote_traceback == tb and "RefusesToLoad: mine" in tb
+    assert "cannot be unpickled here: RuntimeError: refuses to load here" in str(err)
+
+
+class Mute(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no words")
+
+
+def test_encode_error_exception_whose_str_raises_still_travels() -> None:
+    header, frames = rc.encode_error(3, raised(Mute("x")), 1.0, 2.0, 0.5)
+    assert header[5][1:] == (True, "Mute", "<describing it failed: RuntimeError>")
+    err, tb = outcome(wire([(header, frames)])[0])
+    assert type(err) is Mute and "Mute" in tb
+
+
+@pytest.mark.parametrize(
+    "status, extra",
+    [(p.RAISED, "not a tuple"), (p.BAD_TASK, (1,)), (p.UNPICKLABLE_RESULT, None), (99, None)],
+)
+def test_decode_failure_unreadable_report_still_fails_its_task(status: int, extra: Any) -> None:
+    err, tb = rc.decode_failure(status, extra, [b"junk"], "node", "w1")
+    assert isinstance(err, SerializationError) and err.node_name == "node" and tb is None
+    assert str(err).startswith("node 'node': worker w1 sent a report that cannot be read: ")
 
 
 def test_decode_result_message_hands_each_report_its_own_frames() -> None:
@@ -166,8 +229,6 @@ def test_started_round_trip() -> None:
         [pickle.dumps(["a list, not a tuple"])],
         [pickle.dumps(((), None, "extra"))],
         [pickle.dumps((((1, p.OK_RAW, 1.0),), None))],  # a report too short
-        [pickle.dumps((((1, p.OK_RAW, 1.0, 2.0, 0.5, None, 1, None),), None))],  # no frame
-        [pickle.dumps((((1, p.OK_RAW, 1.0, 2.0, 0.5, None, 1, None),), None)), b"a", b"b"],
         [pickle.dumps(((), (1, 2.0, 3)))],  # a started notice of the wrong shape
         [pickle.dumps((5, None))],
     ],
@@ -177,6 +238,62 @@ def test_decode_result_message_malformed_raises_value_error(parts: list[Any]) ->
         rc.decode_result_message(parts)
 
 
+@pytest.mark.parametrize("frames", [[], [b"a", b"b", b"c"]])
+def test_decode_result_message_frames_that_do_not_match_fail_every_report(
+    frames: list[bytes],
+) -> None:
+    reports = (
+        (1, p.OK_RAW, 1.0, 2.0, 0.5, None, 1, None),
+        (2, p.RAISED, 1.0, 2.0, 0.5, None, 1, None),
+    )
+    records, started = rc.decode_result_message([pickle.dumps((reports, (3, 2.5))), *frames])
+    assert started == (3, 2.5)
+    assert [r[:5] for r in records] == [
+        (1, rc.UNREADABLE, 1.0, 2.0, 0.5),
+        (2, rc.UNREADABLE, 1.0, 2.0, 0.5),
+    ]
+    for record in records:
+        err, tb = outcome(record)
+        assert isinstance(err, SerializationError) and tb is None
+        assert str(err) == (
+            "node 'node': worker w1 sent a report that cannot be read: ValueError: its frames "
+            "do not match its reports"
+        )
+
+
 def test_decode_value_refuses_inline_value_that_is_not_bytes() -> None:
     with pytest.raises(ValueError, match="malformed inline result"):
         rc.decode_value(p.OK_INLINE, "not bytes")
+
+
+def test_decode_failure_errors_survive_pickling() -> None:
+    REFUSING.clear()
+    raised_header, raised_frames = rc.encode_error(1, raised(RefusesToLoad("m")), 1.0, 2.0, 0.5)
+    failure = rc.load_failure(raised(EOFError("truncated")), "task")
+    reports = [
+        (raised_header, raised_frames),
+        rc.encode_bad_task(2, failure, 9.0),
+        rc.encode_error(3, raised(NeedsTwo("half", "other")), 1.0, 2.0, 0.5),
+    ]
+    REFUSING.set()
+    try:
+        errors = [outcome(record)[0] for record in wire(reports)]
+    finally:
+        REFUSING.clear()
+    errors.append(rc.unreadable("node", "w1", ValueError("bad")))
+    assert [type(e) for e in errors] == [
+        RemoteTaskError,
+        SerializationError,
+        RemoteTaskError,
+        SerializationError,
+    ]
+    for err in errors:
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err) and vars(back) == vars(err)
+
+
+def test_decode_failure_pickle_that_is_not_an_exception_becomes_remote_task_error() -> None:
+    extra = ("Traceback ...\nX: m\n", True, "X", "m")
+    err, tb = rc.decode_failure(p.RAISED, extra, [pickle.dumps(5)], "node", "w1")
+    assert isinstance(err, RemoteTaskError) and (err.type_name, err.remote_message) == ("X", "m")
+    assert "TypeError: a int is not an exception" in str(err) and tb == extra[0]

@@ -3,6 +3,7 @@ sockets. Headers are checked field by field, so the wire layout is pinned too.""
 
 from __future__ import annotations
 
+import copyreg
 import pickle
 import threading
 from typing import Any, Optional
@@ -20,6 +21,13 @@ class NeedsTwo(Exception):
     def __init__(self, a: str, b: str) -> None:
         super().__init__(a)
         self.b = b
+
+
+@pytest.fixture(autouse=True)
+def needs_two_stays_unloadable() -> None:
+    # dask.distributed, imported by other tests in the same process, registers a reducer for
+    # every exception class there is (tblib), which would make NeedsTwo load after all.
+    copyreg.dispatch_table.pop(NeedsTwo, None)
 
 
 def raised(exc: BaseException) -> BaseException:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy
+import psutil
 import pytest
 
 import dagron
@@ -19,6 +23,7 @@ from dagron.errors import SerializationError, TaskTimeoutError, WorkerLostError
 from dagron.workers.testing import (
     hog_memory,
     segment_dirs,
+    wait_for_gone,
     wait_for_no_segment_dirs,
     wait_for_no_workers,
 )
@@ -186,6 +191,79 @@ def test_processes_timeout_kills_worker_and_run_goes_on() -> None:
     assert stuck.worker
     assert result.node_results["after_stuck"].status is NodeStatus.SKIPPED
     assert result.node_results["after_free"].result == 3
+
+
+def start_sleeper(pidfile: str, then_sleep: float) -> None:
+    """A task that starts ``sleep 1000`` (noting its pid in ``pidfile``), then sleeps."""
+    sleeper = subprocess.Popen(["sleep", "1000"])
+    Path(pidfile).write_text(str(sleeper.pid))
+    time.sleep(then_sleep)
+
+
+@contextmanager
+def sleeper_pid(tmp_path: Path) -> Iterator[tuple[str, Callable[[], int]]]:
+    """The pid file a start_sleeper task writes, and a function that reads it once written;
+    kills the sleeper at the end whatever happened."""
+    pidfile = tmp_path / "sleeper.pid"
+
+    def read() -> int:
+        deadline = time.monotonic() + 30
+        while not pidfile.exists() or not pidfile.read_text():
+            assert time.monotonic() < deadline, "the task never started its sleeper"
+            time.sleep(0.02)
+        return int(pidfile.read_text())
+
+    try:
+        yield str(pidfile), read
+    finally:
+        if pidfile.exists() and pidfile.read_text():
+            with contextlib.suppress(psutil.Error):
+                proc = psutil.Process(int(pidfile.read_text()))
+                if proc.name() == "sleep":
+                    proc.kill()
+
+
+@pytest.mark.timeout(60)
+def test_processes_timeout_ends_the_processes_a_task_started(tmp_path: Path) -> None:
+    with sleeper_pid(tmp_path) as (pidfile, read_pid):
+        result = DAGExecutor(chain("spawner"), backend="processes").execute(
+            {"spawner": lambda: start_sleeper(pidfile, 60)}, timeout=1.0
+        )
+        assert result["spawner"].status is NodeStatus.TIMED_OUT
+        assert wait_for_gone([read_pid()], timeout=5.0) == [], "the task's child outlived it"
+
+
+@pytest.mark.timeout(60)
+def test_processes_cancel_ends_the_processes_a_task_started(tmp_path: Path) -> None:
+    cancel = threading.Event()
+    with sleeper_pid(tmp_path) as (pidfile, read_pid):
+        pids: list[int] = []
+
+        def cancel_once_started() -> None:
+            pids.append(read_pid())
+            cancel.set()
+
+        watcher = threading.Thread(target=cancel_once_started)
+        watcher.start()
+        result = DAGExecutor(chain("spawner"), backend="processes").execute(
+            {"spawner": lambda: start_sleeper(pidfile, 60)}, cancel_event=cancel
+        )
+        watcher.join()
+        assert result["spawner"].status is NodeStatus.CANCELLED
+        assert wait_for_gone(pids, timeout=5.0) == [], "the task's child outlived the run"
+
+
+@pytest.mark.timeout(60)
+def test_processes_closed_cluster_ends_the_processes_its_tasks_left(tmp_path: Path) -> None:
+    with sleeper_pid(tmp_path) as (pidfile, read_pid):
+        with LocalCluster(n_workers=1) as cluster:
+            result = DAGExecutor(chain("spawner"), backend=cluster).execute(
+                {"spawner": lambda: start_sleeper(pidfile, 0)}
+            )
+            assert result.ok
+            pid = read_pid()
+            assert wait_for_gone([pid], timeout=0.5) == [pid]  # it lives on while the worker does
+        assert wait_for_gone([pid], timeout=5.0) == [], "the task's child outlived the cluster"
 
 
 def kill_first_attempt(marker: str) -> str:

@@ -37,6 +37,7 @@ from . import results_codec as rc
 from . import shm
 from .clocksync import OffsetBook
 from .heartbeat import Heartbeats
+from .janitor import Janitor
 from .output import show_log, show_output
 from .pool import LocalPool, ProcessExited
 from .remote import RemoteWorker, RemoteWorkers
@@ -144,15 +145,27 @@ class Coordinator:
         self.state = CoordinatorState(prefetch, max(prefetch, MAX_PREFETCH))
         self.heartbeats: Heartbeats[bytes] = Heartbeats(heartbeat_period, heartbeat_timeout)
         self._dir = tempfile.mkdtemp(prefix="dagron-")
-        self._transport = RouterTransport(
-            listen if listen is not None else f"ipc://{self._dir}/coordinator",
-            curve=curve,
-            max_message_size=max_message_size,
-        )
+        try:
+            self._transport = RouterTransport(
+                listen if listen is not None else f"ipc://{self._dir}/coordinator",
+                curve=curve,
+                max_message_size=max_message_size,
+            )
+        except BaseException:  # an address in use, say: leave nothing behind
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
+        # Removes the directory, and ends the workers, if this process dies without close().
+        self._janitor = Janitor()
+        self._janitor.remove_path(self._dir)
         self._send: Callable[[bytes, list[Any]], None] = self._transport.send
         self.address: str = self._transport.address
         self._pool = LocalPool(
-            n_workers, self.address, self._dir, keys=keys, memory_limit=memory_limit
+            n_workers,
+            self.address,
+            self._dir,
+            keys=keys,
+            memory_limit=memory_limit,
+            janitor=self._janitor,
         )
         # The pool's map of local workers by identity (result decoding checks a sender
         # against it); the pool changes it in place.
@@ -189,6 +202,7 @@ class Coordinator:
             root = shm.shm_root() if self._shared_memory and self.n_workers else None
             if root is not None:
                 self._segments = shm.SegmentDir(root)
+                self._janitor.remove_path(self._segments.path)
                 self._by_name = not self.accepts_remote
             self._pool.start(self._segments.path if self._segments is not None else None)
             deadline = time.monotonic() + self.start_timeout
@@ -235,6 +249,7 @@ class Coordinator:
         shutil.rmtree(self._dir, ignore_errors=True)
         if self._segments is not None:
             self._segments.close()
+        self._janitor.close()
         self.status = Status.CLOSED
 
     @property

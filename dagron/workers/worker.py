@@ -35,6 +35,7 @@ import zmq
 from . import protocol as p
 from . import results_codec as rc
 from . import shm
+from .lifeline import die_with_parent
 from .output import ForwardingHandler, OutputBuffer, TaskStream
 from .report_outbox import ReportOutbox
 from .security import WorkerKeys, load_worker_keys
@@ -380,6 +381,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--clock-skew", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--shm-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.parent_pid is not None:
+        die_with_parent(args.parent_pid)
     # The coordinator (or the nanny) owns Ctrl-C: a terminal's SIGINT reaches the whole
     # process group, and they decide what happens to running tasks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

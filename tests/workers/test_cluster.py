@@ -13,11 +13,13 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import cloudpickle
+import psutil
 import pytest
 import zmq
 
@@ -57,6 +59,32 @@ def test_cluster_refuses_open_address_without_keys() -> None:
     # Nothing was bound: the refusal comes first.
     with socket.socket() as s:
         s.bind(("0.0.0.0", 0))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("with_keys", [False, True])
+def test_cluster_failed_bind_leaks_nothing(
+    with_keys: bool, keys: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    me = psutil.Process()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"tcp://127.0.0.1:{taken.getsockname()[1]}"
+
+        def attempt() -> None:
+            with pytest.raises(zmq.ZMQError):
+                Cluster(address, keys=keys if with_keys else None)
+
+        attempt()  # the first may load libraries and make process-wide objects
+        fds, threads = me.num_fds(), me.num_threads()
+        for _ in range(5):
+            attempt()
+        assert (me.num_fds(), me.num_threads()) == (fds, threads)
+    assert os.listdir(temp) == []
 
 
 def test_cluster_keygen_command_writes_usable_keys(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,9 +20,10 @@ import pytest
 
 import dagron
 from dagron import DAG, DAGExecutor, LocalCluster, NodeStatus, Pipeline, task
-from dagron.errors import SerializationError, TaskTimeoutError, WorkerLostError
+from dagron.errors import RunInterrupted, SerializationError, TaskTimeoutError, WorkerLostError
 from dagron.workers.testing import (
     hog_memory,
+    live_worker_pids,
     segment_dirs,
     wait_for_gone,
     wait_for_no_segment_dirs,
@@ -266,6 +268,45 @@ def test_processes_closed_cluster_ends_the_processes_its_tasks_left(tmp_path: Pa
         assert wait_for_gone([pid], timeout=5.0) == [], "the task's child outlived the cluster"
 
 
+# A processes run whose task says it began (a file), then sleeps: Ctrl-C comes meanwhile.
+INTERRUPTED_RUN = """
+import pathlib, sys, time, dagron
+marker = sys.argv[1]
+def task():
+    pathlib.Path(marker).touch()
+    time.sleep(600)
+dag = dagron.DAG(); dag.add_nodes(["a", "b"])
+dagron.DAGExecutor(dag, backend="processes", max_workers=2).execute({"a": task, "b": task})
+print("returned normally", flush=True)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_processes_ctrl_c_stops_the_workers_and_exits_interrupted(tmp_path: Path) -> None:
+    marker = tmp_path / "began"
+    with subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_RUN, str(marker)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as script:
+        try:
+            deadline = time.monotonic() + 30
+            while not marker.exists():
+                assert time.monotonic() < deadline, "the task never began"
+                time.sleep(0.02)
+            workers = live_worker_pids(script.pid)
+            assert len(workers) == 2
+            script.send_signal(signal.SIGINT)
+            out, err = script.communicate(timeout=30)
+        finally:
+            script.kill()
+    assert "returned normally" not in out
+    assert script.returncode != 0, err
+    assert "RunInterrupted" in err
+    assert wait_for_gone(workers, timeout=5.0) == [], "workers outlived the interrupted run"
+
+
 def kill_first_attempt(marker: str) -> str:
     path = Path(marker)
     if not path.exists():
@@ -381,7 +422,7 @@ def test_processes_large_load_loses_nothing() -> None:
     assert all(r.attempts == 1 for r in result.node_results.values())
 
 
-def test_processes_keyboard_interrupt_cancels_and_stops_workers() -> None:
+def test_processes_keyboard_interrupt_cancels_stops_workers_and_raises() -> None:
     import _thread
 
     dag = DAG()
@@ -393,9 +434,12 @@ def test_processes_keyboard_interrupt_cancels_and_stops_workers() -> None:
             _thread.interrupt_main()  # as Ctrl-C would, on the coordinating thread
 
     callbacks = dagron.ExecutionCallbacks(on_complete=on_complete)
-    result = DAGExecutor(dag, backend="processes", max_workers=2, callbacks=callbacks).execute(
-        {"long": lambda: time.sleep(120), "trigger": lambda: 1, "next": lambda: 2}
-    )
+    with pytest.raises(RunInterrupted) as raised:
+        DAGExecutor(dag, backend="processes", max_workers=2, callbacks=callbacks).execute(
+            {"long": lambda: time.sleep(120), "trigger": lambda: 1, "next": lambda: 2}
+        )
+    result = raised.value.result
+    assert result.node_results["trigger"].status is NodeStatus.COMPLETED
     assert result.node_results["long"].status is NodeStatus.CANCELLED
     assert result.node_results["next"].status is NodeStatus.CANCELLED
 

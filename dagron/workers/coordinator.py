@@ -47,6 +47,8 @@ from .state import (
     CancelOnWorker,
     CoordinatorState,
     Dispatch,
+    ForgetOnWorker,
+    FunctionsReleased,
     Instruction,
     KillWorker,
     TaskCancelled,
@@ -304,11 +306,15 @@ class Coordinator:
         self._done.clear()
 
     def end_run(self) -> None:
-        """A run on this (long-lived) coordinator is over: abandon what it left, and unlink
-        its shared-memory segments (its results keep their mappings)."""
+        """A run on this (long-lived) coordinator is over: abandon what it left, unlink its
+        shared-memory segments (its results keep their mappings), and release its functions
+        if they are large (see :meth:`TaskTable.release_functions`)."""
         self.cancel_all()
         if self._segments is not None:
             self._segments.release_all()
+        released = self._table.release_functions()
+        if released:  # large ones: the next run would otherwise keep them all alive
+            self._apply(self.state.handle(FunctionsReleased(released)))
 
     # ----- waiting -------------------------------------------------------------------------
 
@@ -489,3 +495,5 @@ class Coordinator:
                 self._send(ins.worker, [p.CANCEL, p.dump_header((ins.key,))])
             elif isinstance(ins, KillWorker):
                 self._pool.kill(ins.worker, ins.reason)
+            elif isinstance(ins, ForgetOnWorker):
+                self._send(ins.worker, p.forget_message(ins.fn_ids))

@@ -152,6 +152,7 @@ class Worker:
             p.CANCEL: self._on_cancel,
             p.SHUTDOWN: self._on_shutdown,
             p.REJOIN: self._on_rejoin,
+            p.FORGET: self._on_forget,
             p.WELCOME: lambda frames: None,
         }
 
@@ -276,6 +277,10 @@ class Worker:
     def _on_shutdown(self, frames: list[Any]) -> None:
         self.running = False
         self.queue.clear()
+
+    def _on_forget(self, frames: list[Any]) -> None:
+        for fn_id in p.load_forget(frames[0].bytes):
+            self.functions.pop(fn_id, None)
 
     def _on_rejoin(self, frames: list[Any]) -> None:
         # The coordinator wrote us off (a network cut, a restart): whatever we hold was

@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cloudpickle
 import psutil
@@ -85,6 +86,31 @@ def test_cluster_failed_bind_leaks_nothing(
             attempt()
         assert (me.num_fds(), me.num_threads()) == (fds, threads)
     assert os.listdir(temp) == []
+
+
+def closure_over(data: bytes) -> Any:
+    return lambda: len(data)
+
+
+@pytest.mark.timeout(120)
+def test_cluster_local_many_runs_of_fresh_big_closures_do_not_grow_memory() -> None:
+    me = psutil.Process()
+    dag = wide(1)
+    with dagron.LocalCluster(n_workers=1) as cluster:
+        worker = psutil.Process(cluster.workers[0]["pid"])
+
+        def run() -> None:
+            data = os.urandom(20 * 2**20)  # fresh for every run, as a new closure's would be
+            result = DAGExecutor(dag, backend=cluster).execute({"n0": closure_over(data)})
+            assert result["n0"].result == len(data)
+
+        for _ in range(3):
+            run()
+        rss, worker_rss = me.memory_info().rss, worker.memory_info().rss
+        for _ in range(17):
+            run()
+        assert me.memory_info().rss - rss < 150 * 2**20, "the coordinator kept the closures"
+        assert worker.memory_info().rss - worker_rss < 150 * 2**20, "the worker kept them"
 
 
 def test_cluster_keygen_command_writes_usable_keys(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ skipped with the reason otherwise).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +32,7 @@ from dagron.errors import SecurityError
 from dagron.workers import protocol as p
 from dagron.workers.netns import Host, TestNetwork, netns_available
 from dagron.workers.security import generate_keys
+from dagron.workers.testing import wait_for_gone
 
 WORKER_CMD = [sys.executable, "-m", "dagron.workers.cli"]
 
@@ -220,6 +223,45 @@ def test_cluster_workers_exit_when_coordinator_dies(keys: str, tmp_path: Path) -
         coordinator.wait()
         if coordinator.stdout:
             coordinator.stdout.close()
+
+
+def touch_then_hold_the_gil(marker: str) -> int:
+    Path(marker).touch()
+    return sum(range(10**12))  # one C call: no other thread of the worker runs meanwhile
+
+
+@pytest.mark.timeout(60)
+def test_cluster_host_workers_die_with_a_killed_nanny_while_a_task_holds_the_gil(
+    hosts: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    marker = tmp_path / "began"
+    with Cluster("tcp://127.0.0.1:*", heartbeat_timeout=2.0) as cluster:
+        host = start_host(cluster.address, None, 1)
+        hosts.append(host)
+        cluster.wait_for_workers(1, timeout=30)
+        pid = cluster.workers[0]["pid"]
+        results: list[dagron.ExecutionResult] = []
+        run = threading.Thread(
+            target=lambda: results.append(
+                DAGExecutor(wide(1), backend=cluster).execute(
+                    {"n0": lambda: touch_then_hold_the_gil(str(marker))}
+                )
+            )
+        )
+        run.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not marker.exists():
+                assert time.monotonic() < deadline, "the task never began"
+                time.sleep(0.02)
+            host.kill()  # the nanny: no chance to stop its workers
+            host.wait()
+            assert wait_for_gone([pid], timeout=5.0) == [], "a worker outlived its nanny"
+        finally:
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).kill()
+            run.join(30)
+    assert results and results[0]["n0"].status is NodeStatus.FAILED  # its worker was lost
 
 
 def test_cluster_hostile_frames_do_not_disturb_a_run(hosts: list[subprocess.Popen[bytes]]) -> None:

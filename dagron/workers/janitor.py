@@ -52,6 +52,7 @@ class Janitor:
     """The clean-up process of one coordinator; see the module's docstring."""
 
     def __init__(self) -> None:
+        _reap_leaving()
         read, self._write = os.pipe()  # non-inheritable: no other child holds it open
         try:
             self._proc = subprocess.Popen(
@@ -90,5 +91,14 @@ class Janitor:
         self._say("done")
         with contextlib.suppress(OSError):
             self._out.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._proc.wait(5.0)
+        # Not waited for (it may still be starting: tens of ms); reaped by a later call.
+        _leaving.append(self._proc)
+        _reap_leaving()
+
+
+# Janitors told to leave that had not yet when last looked at.
+_leaving: list[subprocess.Popen[bytes]] = []
+
+
+def _reap_leaving() -> None:
+    _leaving[:] = [proc for proc in _leaving if proc.poll() is None]

@@ -10,8 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
+from dagron.workers.janitor import Janitor
 from dagron.workers.testing import segment_dirs, wait_for_gone
 
 # A processes run whose task notes its worker's pid and a child process's, then sleeps.
@@ -62,3 +64,36 @@ def test_janitor_cleans_up_after_a_coordinator_killed_by(signum: int, tmp_path: 
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
+
+
+@pytest.mark.timeout(30)
+def test_janitor_closed_leaves_what_it_was_told_of_alone(tmp_path: Path) -> None:
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with subprocess.Popen(["sleep", "1000"], start_new_session=True) as sleeper:
+        try:
+            janitor = Janitor()
+            janitor.remove_path(str(kept))
+            janitor.watch_group(sleeper.pid)
+            janitor.close()
+            janitor.close()  # twice is fine
+            # The janitor is gone once no process but us holds it: wait for it to leave.
+            deadline = time.monotonic() + 10
+            while janitor_pids() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert janitor_pids() == []
+            assert kept.exists() and sleeper.poll() is None
+        finally:
+            sleeper.kill()
+
+
+def janitor_pids() -> list[int]:
+    """Our live child processes running the janitor's script."""
+    out = []
+    for child in psutil.Process().children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "-I" in child.cmdline():
+                out.append(child.pid)
+        except psutil.Error:
+            continue
+    return out

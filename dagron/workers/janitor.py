@@ -67,6 +67,7 @@ class Janitor:
         finally:
             os.close(read)
         self._out = os.fdopen(self._write, "w", buffering=1)
+        self._owner = os.getpid()  # a forked child holds the pipe too, but must not speak
 
     def remove_path(self, path: str) -> None:
         """``path`` (a directory tree) is removed if the coordinator ends without closing."""
@@ -81,12 +82,14 @@ class Janitor:
         self._say(f"ungroup {pgid}")
 
     def _say(self, line: str) -> None:
+        if os.getpid() != self._owner:
+            return
         with contextlib.suppress(OSError, ValueError):  # the janitor is gone: nothing to do
             self._out.write(line + "\n")
 
     def close(self) -> None:
         """The coordinator cleaned up itself: the janitor leaves without doing anything."""
-        if self._out.closed:
+        if self._out.closed or os.getpid() != self._owner:
             return
         self._say("done")
         with contextlib.suppress(OSError):

@@ -17,6 +17,7 @@ from ._plan import PerNode, Tasks, check_common, plan_run
 from ._run import RetryDelay, RunState
 from .backends.base import Failed, Succeeded
 from .callbacks import ExecutionCallbacks
+from .errors import RunInterrupted
 from .progress import ProgressBar
 from .result import ExecutionResult
 
@@ -80,7 +81,10 @@ class AsyncDAGExecutor:
     ) -> ExecutionResult:
         """Run ``tasks``; see :meth:`dagron.DAGExecutor.execute`. ``cancel_event`` may be a
         ``threading.Event`` or an ``asyncio.Event``. If this coroutine itself is cancelled,
-        the running nodes are cancelled too and ``CancelledError`` propagates.
+        the running nodes are cancelled too and ``CancelledError`` propagates (``asyncio.run``
+        turns Ctrl-C into that, then raises ``KeyboardInterrupt``); a ``KeyboardInterrupt``
+        raised on the loop's thread (by a callback) cancels them and raises
+        :class:`~dagron.errors.RunInterrupted` with the result so far.
         ``progress=True`` draws a progress bar on stderr when it is a terminal."""
         t0 = time.perf_counter()
         bar = ProgressBar(self.dag.node_count()) if progress else None
@@ -89,12 +93,16 @@ class AsyncDAGExecutor:
             order = self.dag.topological_sort()
             if state.trace is not None and self.max_workers < 1 << 30:
                 state.trace.slots = self.max_workers
+            interrupted = False
             if state.n:
-                await _Driver(state, asyncs, self.max_workers).run(cancel_event)
+                interrupted = await _Driver(state, asyncs, self.max_workers).run(cancel_event)
         finally:
             if bar is not None:
                 bar.close()
-        return state.finish(order, time.perf_counter() - t0)
+        result = state.finish(order, time.perf_counter() - t0)
+        if interrupted:
+            raise RunInterrupted(result)
+        return result
 
 
 class _Inbox:
@@ -139,7 +147,9 @@ class _Driver:
         self.running: dict[int, asyncio.Task[None]] = {}
         self.host = f"{socket.gethostname()}/{os.getpid()}"
 
-    async def run(self, cancel_event: Any) -> None:
+    async def run(self, cancel_event: Any) -> bool:
+        """Drives the run to its end; returns True if a ``KeyboardInterrupt`` stopped it
+        (unfinished nodes are then CANCELLED)."""
         state = self.state
         poll = IDLE_POLL_SECONDS if cancel_event is None else CANCEL_POLL_SECONDS
         try:
@@ -174,7 +184,13 @@ class _Driver:
                 self._abandon(key)
             await self._settle()
             raise
+        except KeyboardInterrupt:  # raised on the loop's thread, by a callback say
+            for key in state.cancel():
+                self._abandon(key)
+            await self._settle()
+            return True
         await self._settle()
+        return False
 
     def _abandon(self, key: int) -> None:
         task = self.running.get(key)

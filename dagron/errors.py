@@ -24,6 +24,7 @@ __all__ = [
     "UnresolvedParameterError",
     "TaskTimeoutError",
     "ExecutionFailedError",
+    "RunInterrupted",
     "WorkerError",
     "WorkerLostError",
     "WorkerStartError",
@@ -249,6 +250,20 @@ class ExecutionFailedError(ExecutionError):
             self.total,
             str(self),
         )
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (``KeyboardInterrupt``) stopped a run: unfinished nodes were CANCELLED and the
+    workers stopped. ``result`` is the run's :class:`~dagron.ExecutionResult` as far as it
+    got. A ``KeyboardInterrupt``, so an interrupted script still ends as interrupted, and
+    ``except Exception`` does not swallow it."""
+
+    def __init__(self, result: Any, message: str = "the run was interrupted") -> None:
+        super().__init__(message)
+        self.result = result
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.result, str(self)))
 
 
 # --- worker errors ---

@@ -14,6 +14,7 @@ from ._run import RetryDelay, RunState
 from .backends import Backend, available_backends, create_backend
 from .backends.base import Completion, Succeeded
 from .callbacks import ExecutionCallbacks
+from .errors import RunInterrupted
 from .progress import ProgressBar
 from .result import ExecutionResult
 
@@ -106,18 +107,21 @@ class DAGExecutor:
     ) -> ExecutionResult:
         """Run ``tasks`` (a mapping of node name to callable) and report every node.
 
-        ``timeout`` replaces the executor's for this run. Setting ``cancel_event`` (or
-        pressing Ctrl-C) stops the run: every unfinished node is CANCELLED and ``execute()``
-        returns at once, without waiting for calls already running. With ``pass_results``
-        each task is called with one argument, a dict mapping each predecessor's name to its
-        result (roots get ``{}``). ``progress=True`` draws a live progress bar on stderr
-        (tqdm; quiet when stderr is not a terminal).
+        ``timeout`` replaces the executor's for this run. Setting ``cancel_event`` stops the
+        run: every unfinished node is CANCELLED and ``execute()`` returns at once, without
+        waiting for calls already running. Ctrl-C does the same, stops the workers, and then
+        raises :class:`~dagron.errors.RunInterrupted` (a ``KeyboardInterrupt``) carrying the
+        result as ``.result``, so an interrupted script does not look successful. With
+        ``pass_results`` each task is called with one argument, a dict mapping each
+        predecessor's name to its result (roots get ``{}``). ``progress=True`` draws a live
+        progress bar on stderr (tqdm; quiet when stderr is not a terminal).
 
         Raises :class:`~dagron.errors.MissingTaskError`, :class:`~dagron.errors.UnknownTaskError`
         or :class:`~dagron.errors.TaskNotCallableError` before anything runs.
         """
         t0 = time.perf_counter()
         bar = ProgressBar(self.dag.node_count()) if progress else None
+        interrupted = False
         try:
             state, _ = plan_run(self, tasks, timeout, pass_results, bar, run_async_inline=False)
             order = self.dag.topological_sort()
@@ -130,7 +134,7 @@ class DAGExecutor:
                     if state.trace is not None:
                         # A cluster runs as many calls at once as it has workers.
                         state.trace.slots = backend.slots
-                    _drive(state, backend, self.max_workers, cancel_event)
+                    interrupted = _drive(state, backend, self.max_workers, cancel_event)
                     if state.trace is not None and backend.capabilities.clock_offsets:
                         state.trace.clock_offsets = backend.clock_offsets()
                 finally:
@@ -138,7 +142,10 @@ class DAGExecutor:
         finally:
             if bar is not None:
                 bar.close()
-        return state.finish(order, time.perf_counter() - t0)
+        result = state.finish(order, time.perf_counter() - t0)
+        if interrupted:  # the backend is shut down (its workers stopped) by now
+            raise RunInterrupted(result)
+        return result
 
     def __repr__(self) -> str:
         return (
@@ -152,8 +159,9 @@ def _drive(
     backend: Backend,
     max_workers: int,
     cancel_event: threading.Event | None,
-) -> None:
-    """The scheduling loop: pop ready nodes, submit them, feed completions back, repeat."""
+) -> bool:
+    """The scheduling loop: pop ready nodes, submit them, feed completions back, repeat.
+    Returns True if Ctrl-C stopped it (unfinished nodes are then CANCELLED)."""
     try:
         _loop(state, backend, max_workers, cancel_event)
     except KeyboardInterrupt:
@@ -162,6 +170,8 @@ def _drive(
         for key in state.cancel():
             backend.cancel(key)
         logger.warning("dagron: interrupted; unfinished nodes were cancelled")
+        return True
+    return False
 
 
 def _inline_runner(

@@ -10,7 +10,7 @@ import pytest
 
 import dagron
 from dagron import AsyncDAGExecutor, ExecutionCallbacks, NodeStatus
-from dagron.errors import MissingTaskError, TaskTimeoutError
+from dagron.errors import MissingTaskError, RunInterrupted, TaskTimeoutError
 
 WAIT = 10.0
 
@@ -219,6 +219,31 @@ def test_async_executor_outer_cancellation_propagates_and_cancels_nodes() -> Non
 
     asyncio.run(main())
     assert unwound == [True]
+
+
+def test_async_executor_keyboard_interrupt_cancels_and_raises_with_the_result() -> None:
+    unwound: list[bool] = []
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(WAIT)
+        except asyncio.CancelledError:
+            unwound.append(True)
+            raise
+
+    def on_complete(name: str, *_: Any) -> None:
+        raise KeyboardInterrupt  # as Ctrl-C on the loop's thread would
+
+    async def main() -> None:
+        dag = make_dag(["quick", "slow"])
+        ex = AsyncDAGExecutor(dag, callbacks=ExecutionCallbacks(on_complete=on_complete))
+        await ex.execute({"quick": value(1), "slow": forever})
+
+    with pytest.raises(RunInterrupted) as raised:
+        asyncio.run(main())
+    result = raised.value.result
+    assert result["quick"].status is NodeStatus.COMPLETED
+    assert result["slow"].status is NodeStatus.CANCELLED and unwound == [True]
 
 
 def test_async_executor_pass_results_and_callbacks_on_loop_thread() -> None:

@@ -76,11 +76,17 @@ def test_errors_all_lists_the_issue_2_classes() -> None:
     assert expected <= set(ALL_ERROR_NAMES)
 
 
-@pytest.mark.parametrize("name", ALL_ERROR_NAMES)
+@pytest.mark.parametrize("name", [n for n in ALL_ERROR_NAMES if n != "RunInterrupted"])
 def test_errors_hierarchy_rooted_at_dagron_error(name: str) -> None:
     cls = getattr(errors, name)
     assert issubclass(cls, errors.DagronError)
     assert issubclass(cls, Exception)
+
+
+def test_errors_run_interrupted_is_a_keyboard_interrupt_that_except_exception_misses() -> None:
+    assert issubclass(errors.RunInterrupted, KeyboardInterrupt)
+    assert not issubclass(errors.RunInterrupted, Exception)
+    assert errors.RunInterrupted("partial").result == "partial"
 
 
 @pytest.mark.parametrize("name", ALL_ERROR_NAMES)

@@ -15,6 +15,7 @@ import dagron
 from dagron import DAGExecutor, ExecutionCallbacks, NodeStatus, task
 from dagron.errors import (
     MissingTaskError,
+    RunInterrupted,
     TaskNotCallableError,
     TaskTimeoutError,
     UnknownTaskError,
@@ -515,7 +516,7 @@ def test_executor_cancel_event_set_before_start_runs_nothing() -> None:
     assert result.cancelled == 1 and ran == []
 
 
-def test_executor_keyboard_interrupt_in_loop_cancels_and_returns(
+def test_executor_keyboard_interrupt_in_loop_cancels_and_raises_with_the_result(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     dag = make_dag(["a", "b", "c"], [("a", "b"), ("b", "c")])
@@ -525,9 +526,12 @@ def test_executor_keyboard_interrupt_in_loop_cancels_and_returns(
             raise KeyboardInterrupt  # as if Ctrl-C arrived on the coordinating thread
 
     with caplog.at_level(logging.WARNING, logger="dagron"):
-        result = DAGExecutor(dag, callbacks=ExecutionCallbacks(on_start=on_start)).execute(
-            dict.fromkeys(dag.node_names(), lambda: None)
-        )
+        with pytest.raises(RunInterrupted) as raised:
+            DAGExecutor(dag, callbacks=ExecutionCallbacks(on_start=on_start)).execute(
+                dict.fromkeys(dag.node_names(), lambda: None)
+            )
+    assert isinstance(raised.value, KeyboardInterrupt)
+    result = raised.value.result
     assert [result[n].status for n in "abc"] == [
         NodeStatus.COMPLETED,
         NodeStatus.CANCELLED,
@@ -537,7 +541,7 @@ def test_executor_keyboard_interrupt_in_loop_cancels_and_returns(
 
 
 @pytest.mark.parametrize("where", ["pool thread", "calling thread"])
-def test_executor_sigint_cancels_and_returns(release: threading.Event, where: str) -> None:
+def test_executor_sigint_cancels_and_raises(release: threading.Event, where: str) -> None:
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signals are delivered to the main thread only")
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
@@ -551,8 +555,9 @@ def test_executor_sigint_cancels_and_returns(release: threading.Event, where: st
     # With a timeout "a" runs on a pool thread and Ctrl-C lands in the loop's wait; without,
     # it runs on this thread (the lone-node shortcut) and lands inside the task.
     timeout = {"a": 60.0} if where == "pool thread" else None
-    result = DAGExecutor(dag, timeout=timeout).execute({"a": ctrl_c, "b": lambda: None})
-    assert result.cancelled == 2
+    with pytest.raises(RunInterrupted) as raised:
+        DAGExecutor(dag, timeout=timeout).execute({"a": ctrl_c, "b": lambda: None})
+    assert raised.value.result.cancelled == 2
 
 
 def test_executor_runs_async_tasks_on_worker_threads() -> None:

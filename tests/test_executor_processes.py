@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy
+import psutil
 import pytest
 
 import dagron
 from dagron import DAG, DAGExecutor, LocalCluster, NodeStatus, Pipeline, task
 from dagron.errors import (
     RemoteTaskError,
+    RunInterrupted,
     SerializationError,
     TaskTimeoutError,
     WorkerLostError,
 )
 from dagron.workers.testing import (
     hog_memory,
+    live_worker_pids,
     segment_dirs,
+    wait_for_gone,
     wait_for_no_segment_dirs,
     wait_for_no_workers,
 )
@@ -215,6 +222,118 @@ def test_processes_timeout_holds_while_a_task_keeps_the_gil(workers: int) -> Non
     assert result.node_results["free"].result == 2
 
 
+def start_sleeper(pidfile: str, then_sleep: float) -> None:
+    """A task that starts ``sleep 1000`` (noting its pid in ``pidfile``), then sleeps."""
+    sleeper = subprocess.Popen(["sleep", "1000"])
+    Path(pidfile).write_text(str(sleeper.pid))
+    time.sleep(then_sleep)
+
+
+@contextmanager
+def sleeper_pid(tmp_path: Path) -> Iterator[tuple[str, Callable[[], int]]]:
+    """The pid file a start_sleeper task writes, and a function that reads it once written;
+    kills the sleeper at the end whatever happened."""
+    pidfile = tmp_path / "sleeper.pid"
+
+    def read() -> int:
+        deadline = time.monotonic() + 30
+        while not pidfile.exists() or not pidfile.read_text():
+            assert time.monotonic() < deadline, "the task never started its sleeper"
+            time.sleep(0.02)
+        return int(pidfile.read_text())
+
+    try:
+        yield str(pidfile), read
+    finally:
+        if pidfile.exists() and pidfile.read_text():
+            with contextlib.suppress(psutil.Error):
+                proc = psutil.Process(int(pidfile.read_text()))
+                if proc.name() == "sleep":
+                    proc.kill()
+
+
+@pytest.mark.timeout(60)
+def test_processes_timeout_ends_the_processes_a_task_started(tmp_path: Path) -> None:
+    with sleeper_pid(tmp_path) as (pidfile, read_pid):
+        result = DAGExecutor(chain("spawner"), backend="processes").execute(
+            {"spawner": lambda: start_sleeper(pidfile, 60)}, timeout=1.0
+        )
+        assert result["spawner"].status is NodeStatus.TIMED_OUT
+        assert wait_for_gone([read_pid()], timeout=5.0) == [], "the task's child outlived it"
+
+
+@pytest.mark.timeout(60)
+def test_processes_cancel_ends_the_processes_a_task_started(tmp_path: Path) -> None:
+    cancel = threading.Event()
+    with sleeper_pid(tmp_path) as (pidfile, read_pid):
+        pids: list[int] = []
+
+        def cancel_once_started() -> None:
+            pids.append(read_pid())
+            cancel.set()
+
+        watcher = threading.Thread(target=cancel_once_started)
+        watcher.start()
+        result = DAGExecutor(chain("spawner"), backend="processes").execute(
+            {"spawner": lambda: start_sleeper(pidfile, 60)}, cancel_event=cancel
+        )
+        watcher.join()
+        assert result["spawner"].status is NodeStatus.CANCELLED
+        assert wait_for_gone(pids, timeout=5.0) == [], "the task's child outlived the run"
+
+
+@pytest.mark.timeout(60)
+def test_processes_closed_cluster_ends_the_processes_its_tasks_left(tmp_path: Path) -> None:
+    with sleeper_pid(tmp_path) as (pidfile, read_pid):
+        with LocalCluster(n_workers=1) as cluster:
+            result = DAGExecutor(chain("spawner"), backend=cluster).execute(
+                {"spawner": lambda: start_sleeper(pidfile, 0)}
+            )
+            assert result.ok
+            pid = read_pid()
+            assert wait_for_gone([pid], timeout=0.5) == [pid]  # it lives on while the worker does
+        assert wait_for_gone([pid], timeout=5.0) == [], "the task's child outlived the cluster"
+
+
+# A processes run whose task says it began (a file), then sleeps: Ctrl-C comes meanwhile.
+INTERRUPTED_RUN = """
+import pathlib, sys, time, dagron
+marker = sys.argv[1]
+def task():
+    pathlib.Path(marker).touch()
+    time.sleep(600)
+dag = dagron.DAG(); dag.add_nodes(["a", "b"])
+dagron.DAGExecutor(dag, backend="processes", max_workers=2).execute({"a": task, "b": task})
+print("returned normally", flush=True)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_processes_ctrl_c_stops_the_workers_and_exits_interrupted(tmp_path: Path) -> None:
+    marker = tmp_path / "began"
+    with subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_RUN, str(marker)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as script:
+        try:
+            deadline = time.monotonic() + 30
+            while not marker.exists():
+                assert time.monotonic() < deadline, "the task never began"
+                time.sleep(0.02)
+            workers = live_worker_pids(script.pid)
+            assert len(workers) == 2
+            script.send_signal(signal.SIGINT)
+            out, err = script.communicate(timeout=30)
+        finally:
+            script.kill()
+    assert "returned normally" not in out
+    assert script.returncode != 0, err
+    assert "RunInterrupted" in err
+    assert wait_for_gone(workers, timeout=5.0) == [], "workers outlived the interrupted run"
+
+
 def kill_first_attempt(marker: str) -> str:
     path = Path(marker)
     if not path.exists():
@@ -330,7 +449,7 @@ def test_processes_large_load_loses_nothing() -> None:
     assert all(r.attempts == 1 for r in result.node_results.values())
 
 
-def test_processes_keyboard_interrupt_cancels_and_stops_workers() -> None:
+def test_processes_keyboard_interrupt_cancels_stops_workers_and_raises() -> None:
     import _thread
 
     dag = DAG()
@@ -342,9 +461,12 @@ def test_processes_keyboard_interrupt_cancels_and_stops_workers() -> None:
             _thread.interrupt_main()  # as Ctrl-C would, on the coordinating thread
 
     callbacks = dagron.ExecutionCallbacks(on_complete=on_complete)
-    result = DAGExecutor(dag, backend="processes", max_workers=2, callbacks=callbacks).execute(
-        {"long": lambda: time.sleep(120), "trigger": lambda: 1, "next": lambda: 2}
-    )
+    with pytest.raises(RunInterrupted) as raised:
+        DAGExecutor(dag, backend="processes", max_workers=2, callbacks=callbacks).execute(
+            {"long": lambda: time.sleep(120), "trigger": lambda: 1, "next": lambda: 2}
+        )
+    result = raised.value.result
+    assert result.node_results["trigger"].status is NodeStatus.COMPLETED
     assert result.node_results["long"].status is NodeStatus.CANCELLED
     assert result.node_results["next"].status is NodeStatus.CANCELLED
 

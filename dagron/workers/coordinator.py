@@ -43,6 +43,7 @@ from . import results_codec as rc
 from . import shm
 from .clocksync import OffsetBook
 from .heartbeat import Heartbeats
+from .janitor import Janitor
 from .output import show_log, show_output
 from .pool import LocalPool, ProcessExited
 from .remote import RemoteWorker, RemoteWorkers
@@ -52,6 +53,8 @@ from .state import (
     CancelOnWorker,
     CoordinatorState,
     Dispatch,
+    ForgetOnWorker,
+    FunctionsReleased,
     Instruction,
     KillWorker,
     TaskCancelled,
@@ -164,15 +167,27 @@ class Coordinator(Backend):
         self.state = CoordinatorState(prefetch, max(prefetch, MAX_PREFETCH))
         self.heartbeats: Heartbeats[bytes] = Heartbeats(heartbeat_period, heartbeat_timeout)
         self._dir = tempfile.mkdtemp(prefix="dagron-")
-        self._transport = RouterTransport(
-            listen if listen is not None else f"ipc://{self._dir}/coordinator",
-            curve=curve,
-            max_message_size=max_message_size,
-        )
+        try:
+            self._transport = RouterTransport(
+                listen if listen is not None else f"ipc://{self._dir}/coordinator",
+                curve=curve,
+                max_message_size=max_message_size,
+            )
+        except BaseException:  # an address in use, say: leave nothing behind
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
+        # Removes the directory, and ends the workers, if this process dies without close().
+        self._janitor = Janitor()
+        self._janitor.remove_path(self._dir)
         self._send: Callable[[bytes, list[Any]], None] = self._transport.send
         self.address: str = self._transport.address
         self._pool = LocalPool(
-            self.n_workers, self.address, self._dir, keys=keys, memory_limit=memory_limit
+            self.n_workers,
+            self.address,
+            self._dir,
+            keys=keys,
+            memory_limit=memory_limit,
+            janitor=self._janitor,
         )
         # The pool's map of local workers by identity (result decoding checks a sender
         # against it); the pool changes it in place.
@@ -245,6 +260,7 @@ class Coordinator(Backend):
             root = shm.shm_root() if self._shared_memory and self.n_workers else None
             if root is not None:
                 self._segments = shm.SegmentDir(root)
+                self._janitor.remove_path(self._segments.path)
                 self._by_name = not self.accepts_remote
             self._pool.start(self._segments.path if self._segments is not None else None)
             deadline = time.monotonic() + self.start_timeout
@@ -291,6 +307,7 @@ class Coordinator(Backend):
         shutil.rmtree(self._dir, ignore_errors=True)
         if self._segments is not None:
             self._segments.close()
+        self._janitor.close()
         self.status = Status.CLOSED
 
     @property
@@ -342,11 +359,15 @@ class Coordinator(Backend):
         self._done.clear()
 
     def end_run(self) -> None:
-        """A run on this (long-lived) coordinator is over: abandon what it left, and unlink
-        its shared-memory segments (its results keep their mappings)."""
+        """A run on this (long-lived) coordinator is over: abandon what it left, unlink its
+        shared-memory segments (its results keep their mappings), and release its functions
+        if they are large (see :meth:`TaskTable.release_functions`)."""
         self.cancel_all()
         if self._segments is not None:
             self._segments.release_all()
+        released = self._table.release_functions()
+        if released:  # large ones: the next run would otherwise keep them all alive
+            self._apply(self.state.handle(FunctionsReleased(released)))
 
     # ----- waiting -------------------------------------------------------------------------
 
@@ -563,3 +584,5 @@ class Coordinator(Backend):
                 self._send(ins.worker, [p.CANCEL, p.dump_header((ins.key,))])
             elif isinstance(ins, KillWorker):
                 self._pool.kill(ins.worker, ins.reason)
+            elif isinstance(ins, ForgetOnWorker):
+                self._send(ins.worker, p.forget_message(ins.fn_ids))

@@ -20,6 +20,7 @@ from typing import Optional
 import psutil
 
 from . import status_page
+from .lifeline import popen_lasting
 from .status_page import StatusPage
 
 __all__ = ["LocalProcess", "WorkerNanny", "describe_exit", "spawn_worker", "worker_command"]
@@ -55,11 +56,18 @@ class LocalProcess:
             return 0
 
     def kill(self) -> None:
+        """Kills the worker and everything its tasks started: it leads a process group."""
         if self.popen.poll() is None:
-            try:
-                self.popen.send_signal(signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            self.end_group()
+
+    def end_group(self) -> None:
+        """Kills what is left of the worker's process group (the processes its tasks
+        started), also once the worker itself was reaped: a group whose members live on
+        keeps its id, so no other process can have taken it."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:  # nothing left in it
+            pass
 
     def reap(self, timeout: float) -> Optional[int]:
         """Waits up to ``timeout`` for the exit; returns the exit code (None if still alive)."""
@@ -149,8 +157,9 @@ def spawn_worker(
     """Starts ``python -m dagron.workers.worker`` connected to ``address``.
 
     The child gets this interpreter's ``sys.path`` so it can import what the caller can (as
-    multiprocessing's spawn does), runs in its own session so a terminal's Ctrl-C reaches
-    only the coordinator, and watches this process so it leaves when we are gone.
+    multiprocessing's spawn does), runs in its own session (so a terminal's Ctrl-C reaches
+    only the coordinator, and killing its process group ends whatever its tasks started),
+    and watches this process so it leaves when we are gone.
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
@@ -166,7 +175,8 @@ def spawn_worker(
         shm_dir=shm_dir,
         log_level=logging.getLogger().getEffectiveLevel(),
     )
-    popen = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+    # From a thread that lasts: the worker dies with the thread that started it (lifeline.py).
+    popen = popen_lasting(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
     pidfd: Optional[int] = None
     if hasattr(os, "pidfd_open"):
         try:

@@ -17,6 +17,7 @@ import time
 from typing import Callable, NamedTuple, Optional, Sequence
 
 from ..errors import WorkerStartError
+from .janitor import Janitor
 from .nanny import LocalProcess, describe_exit, spawn_worker
 
 __all__ = ["MEMORY_CHECK_PERIOD", "LocalPool", "MemoryExceeded", "ProcessExited"]
@@ -51,7 +52,11 @@ class LocalPool:
     """Keeps ``size`` worker processes connected to ``address``, named ``host/wN``, with
     their status pages in ``private_dir``. ``keys`` is the CURVE key directory they use;
     ``memory_limit`` (bytes) is the most each may hold before :meth:`over_memory`
-    reports it."""
+    reports it; ``janitor`` is told of every worker's process group, so it can end them
+    if this process dies.
+
+    Each worker leads a process group: a worker killed (a timeout, a cancel) or gone takes
+    the processes its tasks started with it."""
 
     def __init__(
         self,
@@ -61,12 +66,14 @@ class LocalPool:
         *,
         keys: Optional[str] = None,
         memory_limit: Optional[int] = None,
+        janitor: Optional[Janitor] = None,
     ) -> None:
         self.size = size
         self.address = address
         self.memory_limit = memory_limit
         self._dir = private_dir
         self._keys = keys
+        self._janitor = janitor
         self._shm_dir: Optional[str] = None
         self.procs: dict[str, LocalProcess] = {}  # by name
         # By socket identity, once they said hello. Changed in place only: others may hold it.
@@ -115,7 +122,15 @@ class LocalPool:
         status = os.path.join(self._dir, f"w{n}.status")
         proc = spawn_worker(self.address, name, status, keys=self._keys, shm_dir=self._shm_dir)
         self.procs[name] = proc
+        if self._janitor is not None:
+            self._janitor.watch_group(proc.pid)
         return proc
+
+    def _ended(self, proc: LocalProcess) -> None:
+        """``proc`` was reaped: end what its tasks left running, forget its group."""
+        proc.end_group()
+        if self._janitor is not None:
+            self._janitor.forget_group(proc.pid)
 
     def _changed(self) -> None:
         self.exit_fds = {p.pidfd: p for p in self.procs.values() if p.pidfd is not None}
@@ -146,6 +161,7 @@ class LocalPool:
 
     def _forget(self, proc: LocalProcess) -> ProcessExited:
         code = proc.reap(1.0)
+        self._ended(proc)
         self.procs.pop(proc.name, None)
         reason = proc.killed_for or f"worker {proc.name} (pid {proc.pid}) {describe_exit(code)}"
         began = None
@@ -217,6 +233,7 @@ class LocalPool:
             if proc.reap(max(0.0, deadline - time.monotonic())) is None:
                 proc.kill()
                 proc.reap(5.0)
+            self._ended(proc)
             proc.close_fd()
         self.procs.clear()
         self.by_id.clear()

@@ -73,6 +73,7 @@ __all__ = [
     "EXIT_COORDINATOR_GONE",
     "EXIT_MEMORY",
     "EXIT_PARENT_GONE",
+    "FORGET",
     "HEARTBEAT",
     "HELLO",
     "MEMORY",
@@ -88,6 +89,8 @@ __all__ = [
     "SerializedValue",
     "dump_header",
     "dumps",
+    "forget_message",
+    "load_forget",
     "load_header",
     "loads",
     "send_parts",
@@ -112,6 +115,7 @@ REJOIN = b"J"
 HEARTBEAT = b"B"
 MEMORY = b"M"
 OUTPUT = b"O"
+FORGET = b"F"  # header: the function ids the worker may drop
 
 # Worker exit codes the nanny acts on.
 EXIT_PARENT_GONE = 3
@@ -159,6 +163,16 @@ def load_header(frame: Any) -> tuple[Any, ...]:
     if not isinstance(header, tuple):
         raise ValueError("malformed header")
     return header
+
+
+def forget_message(fn_ids: tuple[int, ...]) -> list[bytes]:
+    """The FORGET message: the worker may drop functions ``fn_ids`` (no task will use them)."""
+    return [FORGET, dump_header(fn_ids)]
+
+
+def load_forget(header: Any) -> tuple[int, ...]:
+    """The function ids of a FORGET message's header (only ints are taken)."""
+    return tuple(fn_id for fn_id in load_header(header) if type(fn_id) is int)
 
 
 def dumps(obj: Any, *, by_value: bool = False) -> list[Buffer]:

@@ -16,7 +16,9 @@ Life of a segment, so that no file outlives its use:
   run ends (names are only needed to forward results within a run; mappings stay valid),
   or at once when the report is stale; files of a worker that dies are removed unless the
   coordinator had adopted them, and ``Coordinator.close`` removes the directory;
-- a worker whose coordinator process vanished removes the directory before it exits.
+- if the coordinator process dies without closing, its janitor (janitor.py) removes the
+  directory (where workers are not killed with their parent, a worker whose coordinator
+  vanished removes it before it exits).
 
 Remote workers never get a directory: their results keep travelling as frames.
 """

@@ -25,6 +25,8 @@ __all__ = [
     "CoordinatorState",
     "Dispatch",
     "Event",
+    "ForgetOnWorker",
+    "FunctionsReleased",
     "IgnoreReport",
     "Instruction",
     "KillWorker",
@@ -124,7 +126,17 @@ class WorkerWrittenOff:
     reason: str
 
 
+@dataclass
+class FunctionsReleased:
+    """No task will use functions ``fn_ids`` any more: the workers holding them may drop them
+    (a :class:`ForgetOnWorker` each)."""
+
+    __slots__ = ("fn_ids",)
+    fn_ids: tuple[int, ...]
+
+
 Event = Union[
+    FunctionsReleased,
     TasksAdded,
     TaskStarted,
     TaskFinished,
@@ -187,7 +199,16 @@ class IgnoreReport:
     key: int
 
 
-Instruction = Union[Dispatch, CancelOnWorker, KillWorker, TaskLost, IgnoreReport]
+@dataclass
+class ForgetOnWorker:
+    """Tell ``worker`` it may drop functions ``fn_ids``."""
+
+    __slots__ = ("fn_ids", "worker")
+    worker: WorkerId
+    fn_ids: tuple[int, ...]
+
+
+Instruction = Union[Dispatch, CancelOnWorker, KillWorker, TaskLost, IgnoreReport, ForgetOnWorker]
 
 
 @dataclass
@@ -321,6 +342,15 @@ class CoordinatorState:
         out.append(KillWorker(worker, f"task {key} abandoned"))
         return self._remove(worker, "", out)  # nothing runs there now: nothing is lost
 
+    def _functions_released(self, event: FunctionsReleased, out: list[Instruction]) -> bool:
+        released = set(event.fn_ids)
+        for slot in self.workers.values():
+            held = slot.functions & released
+            if held:
+                slot.functions -= held
+                out.append(ForgetOnWorker(slot.id, tuple(sorted(held))))
+        return False
+
     def _worker_joined(self, event: WorkerJoined, out: list[Instruction]) -> bool:
         worker = event.worker
         if worker in self.workers:
@@ -408,6 +438,7 @@ class CoordinatorState:
 # One handler per event type, looked up by exact type: a dict hit is cheaper per report than
 # a chain of isinstance tests.
 _HANDLERS: dict[type, Callable[[CoordinatorState, Any, list[Instruction]], bool]] = {
+    FunctionsReleased: CoordinatorState._functions_released,
     TasksAdded: CoordinatorState._tasks_added,
     TaskStarted: CoordinatorState._task_started,
     TaskFinished: CoordinatorState._task_finished,

@@ -25,12 +25,15 @@ from ..node_result import error_message
 from . import protocol as p
 from . import shm
 
-__all__ = ["TaskTable", "culprit", "unpicklable_part"]
+__all__ = ["KEEP_FUNCTIONS_BYTES", "TaskTable", "culprit", "unpicklable_part"]
 
 _new = tuple.__new__  # builds a report without a named tuple's keyword handling
 
 # How many finished tasks keep their node names (output can arrive after the result).
 _FINISHED_KEPT = 4096
+# Functions stay pickled (and on workers) across the runs of a cluster while their pickles
+# add up to at most this; past it, a run's end releases them all (see release_functions).
+KEEP_FUNCTIONS_BYTES = 16 << 20
 
 _CANNOT_PICKLE = re.compile(r"cannot pickle '([^']+)' object")
 
@@ -77,6 +80,8 @@ class TaskTable:
         self._fn_ids: dict[int, int] = {}  # id(callable) -> fn id
         self._fn_refs: dict[int, Any] = {}  # fn id -> callable (keeps id() stable)
         self.fn_frames: dict[int, bytes] = {}
+        self._next_fn_id = itertools.count()  # never reused: workers may still hold old ones
+        self._fn_bytes = 0  # the pickles' sizes in fn_frames, added up
         # task id -> (fn id, argument frames, or forwarded results' pickles)
         self.tasks: dict[int, tuple[int, Union[list[Any], p.ForwardedArgs]]] = {}
         # task id -> fn id, submitted since take_added(): tasks submitted together travel
@@ -124,11 +129,26 @@ class TaskTable:
             frames = p.dumps(fn, by_value=True)
             if len(frames) != 1:  # a callable carrying raw buffers (an array in a closure)
                 frames = [cloudpickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)]  # in-band
-            fn_id = len(self._fn_refs)
+            fn_id = next(self._next_fn_id)
             self._fn_ids[id(fn)] = fn_id
             self._fn_refs[fn_id] = fn
-            self.fn_frames[fn_id] = bytes(frames[0])
+            self.fn_frames[fn_id] = pickled = bytes(frames[0])
+            self._fn_bytes += len(pickled)
         return fn_id
+
+    def release_functions(self) -> tuple[int, ...]:
+        """Called between runs: if the functions kept add up to more than
+        KEEP_FUNCTIONS_BYTES, forgets them all (pickles and references) and returns their
+        ids, which workers may forget too; else keeps them for the next run and returns
+        ``()``. Tasks still recorded keep their functions."""
+        if self._fn_bytes <= KEEP_FUNCTIONS_BYTES:
+            return ()
+        in_use = {fn_id for fn_id, _ in self.tasks.values()}
+        released = tuple(fn_id for fn_id in self.fn_frames if fn_id not in in_use)
+        for fn_id in released:
+            self._fn_bytes -= len(self.fn_frames.pop(fn_id))
+            del self._fn_ids[id(self._fn_refs.pop(fn_id))]
+        return released
 
     def tasks_message(self, tids: tuple[int, ...], with_fn: tuple[bool, ...]) -> list[Any]:
         """The TASKS message carrying tasks ``tids``, each with its function's pickle where

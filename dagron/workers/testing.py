@@ -29,6 +29,7 @@ __all__ = [
     "live_worker_pids",
     "running_coordinator",
     "segment_dirs",
+    "wait_for_gone",
     "wait_for_no_segment_dirs",
     "wait_for_no_workers",
 ]
@@ -92,6 +93,23 @@ def wait_for_no_workers(parent: Optional[int] = None, timeout: float = 10.0) -> 
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.05)
+
+
+def wait_for_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
+    """Waits until none of ``pids`` is alive (zombies count as gone); returns those left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [pid for pid in pids if _alive(pid)]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 _SEGMENT_DIR = re.compile(r"dagron-([0-9]+)-")

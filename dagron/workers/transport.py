@@ -40,7 +40,15 @@ class RouterTransport:
     ) -> None:
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._auth: Optional[Any] = None
-        sock = self.socket = self._ctx.socket(zmq.ROUTER)
+        self.socket = self._ctx.socket(zmq.ROUTER)
+        try:
+            self.address: str = self._bind(endpoint, curve, max_message_size)
+        except BaseException:  # an address in use, say: the context's threads and fds go too
+            self.close()
+            raise
+
+    def _bind(self, endpoint: str, curve: Optional[CoordinatorKeys], max_message_size: int) -> str:
+        sock = self.socket
         # Refuse to drop: a send to a peer that is gone raises instead of vanishing, and no
         # high-water mark silently discards messages (prefetch credit bounds what is queued).
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
@@ -59,7 +67,7 @@ class RouterTransport:
             sock.curve_secretkey = curve.secret
             sock.curve_publickey = curve.public
         sock.bind(endpoint)
-        self.address: str = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        return sock.getsockopt_string(zmq.LAST_ENDPOINT)
 
     def send(self, ident: bytes, frames: list[Any]) -> None:
         """Sends ``frames`` to the peer ``ident``; a peer that is gone is ignored."""

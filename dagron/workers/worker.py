@@ -33,6 +33,7 @@ import zmq
 from . import protocol as p
 from . import results_codec as rc
 from . import shm
+from .lifeline import die_with_parent
 from .output import ForwardingHandler, OutputBuffer, TaskStream
 from .report_outbox import ReportOutbox
 from .security import WorkerKeys, load_worker_keys
@@ -146,6 +147,7 @@ class Worker:
             p.CANCEL: self._on_cancel,
             p.SHUTDOWN: self._on_shutdown,
             p.REJOIN: self._on_rejoin,
+            p.FORGET: self._on_forget,
             p.WELCOME: lambda frames: None,
         }
 
@@ -269,6 +271,10 @@ class Worker:
         self.running = False
         self.queue.clear()
 
+    def _on_forget(self, frames: list[Any]) -> None:
+        for fn_id in p.load_forget(frames[0].bytes):
+            self.functions.pop(fn_id, None)
+
     def _on_rejoin(self, frames: list[Any]) -> None:
         # The coordinator wrote us off (a network cut, a restart): whatever we hold was
         # given to others already.
@@ -380,6 +386,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--clock-skew", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--shm-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.parent_pid is not None:
+        die_with_parent(args.parent_pid)
     # The coordinator (or the nanny) owns Ctrl-C: a terminal's SIGINT reaches the whole
     # process group, and they decide what happens to running tasks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -6,6 +6,7 @@ skipped with the reason otherwise).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -13,12 +14,15 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
+import psutil
 import pytest
 import zmq
 
@@ -28,6 +32,7 @@ from dagron.errors import SecurityError, SerializationError
 from dagron.workers import protocol as p
 from dagron.workers.netns import Host, TestNetwork, netns_available
 from dagron.workers.security import generate_keys
+from dagron.workers.testing import wait_for_gone
 
 WORKER_CMD = [sys.executable, "-m", "dagron.workers.cli"]
 
@@ -58,6 +63,57 @@ def test_cluster_refuses_open_address_without_keys() -> None:
     # Nothing was bound: the refusal comes first.
     with socket.socket() as s:
         s.bind(("0.0.0.0", 0))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("with_keys", [False, True])
+def test_cluster_failed_bind_leaks_nothing(
+    with_keys: bool, keys: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    me = psutil.Process()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"tcp://127.0.0.1:{taken.getsockname()[1]}"
+
+        def attempt() -> None:
+            with pytest.raises(zmq.ZMQError):
+                Cluster(address, keys=keys if with_keys else None)
+
+        attempt()  # the first may load libraries and make process-wide objects
+        fds, threads = me.num_fds(), me.num_threads()
+        for _ in range(5):
+            attempt()
+        assert (me.num_fds(), me.num_threads()) == (fds, threads)
+    assert os.listdir(temp) == []
+
+
+def closure_over(data: bytes) -> Any:
+    return lambda: len(data)
+
+
+@pytest.mark.timeout(120)
+def test_cluster_local_many_runs_of_fresh_big_closures_do_not_grow_memory() -> None:
+    me = psutil.Process()
+    dag = wide(1)
+    with dagron.LocalCluster(n_workers=1) as cluster:
+        worker = psutil.Process(cluster.workers[0]["pid"])
+
+        def run() -> None:
+            data = os.urandom(20 * 2**20)  # fresh for every run, as a new closure's would be
+            result = DAGExecutor(dag, backend=cluster).execute({"n0": closure_over(data)})
+            assert result["n0"].result == len(data)
+
+        for _ in range(3):
+            run()
+        rss, worker_rss = me.memory_info().rss, worker.memory_info().rss
+        for _ in range(17):
+            run()
+        assert me.memory_info().rss - rss < 150 * 2**20, "the coordinator kept the closures"
+        assert worker.memory_info().rss - worker_rss < 150 * 2**20, "the worker kept them"
 
 
 def test_cluster_keygen_command_writes_usable_keys(tmp_path: Path) -> None:
@@ -198,6 +254,45 @@ def test_cluster_workers_exit_when_coordinator_dies(keys: str, tmp_path: Path) -
         coordinator.wait()
         if coordinator.stdout:
             coordinator.stdout.close()
+
+
+def touch_then_hold_the_gil(marker: str) -> int:
+    Path(marker).touch()
+    return sum(range(10**12))  # one C call: no other thread of the worker runs meanwhile
+
+
+@pytest.mark.timeout(60)
+def test_cluster_host_workers_die_with_a_killed_nanny_while_a_task_holds_the_gil(
+    hosts: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    marker = tmp_path / "began"
+    with Cluster("tcp://127.0.0.1:*", heartbeat_timeout=2.0) as cluster:
+        host = start_host(cluster.address, None, 1)
+        hosts.append(host)
+        cluster.wait_for_workers(1, timeout=30)
+        pid = cluster.workers[0]["pid"]
+        results: list[dagron.ExecutionResult] = []
+        run = threading.Thread(
+            target=lambda: results.append(
+                DAGExecutor(wide(1), backend=cluster).execute(
+                    {"n0": lambda: touch_then_hold_the_gil(str(marker))}
+                )
+            )
+        )
+        run.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not marker.exists():
+                assert time.monotonic() < deadline, "the task never began"
+                time.sleep(0.02)
+            host.kill()  # the nanny: no chance to stop its workers
+            host.wait()
+            assert wait_for_gone([pid], timeout=5.0) == [], "a worker outlived its nanny"
+        finally:
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).kill()
+            run.join(30)
+    assert results and results[0]["n0"].status is NodeStatus.FAILED  # its worker was lost
 
 
 def test_cluster_hostile_frames_do_not_disturb_a_run(hosts: list[subprocess.Popen[bytes]]) -> None:

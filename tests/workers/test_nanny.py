@@ -74,6 +74,8 @@ def test_worker_command_parses_as_the_worker_expects(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(worker, "Worker", FakeWorker)
     monkeypatch.setattr(signal, "signal", lambda *args: None)  # main ignores Ctrl-C
+    # main ties the process to its parent: not this test's process, whose parent is not us
+    monkeypatch.setattr(worker, "die_with_parent", lambda parent_pid: True)
     cmd = worker_command("tcp://h:1", "h/0", death_timeout=2.5, memory_limit=7, log_level=20)
     assert worker.main(cmd[3:]) == 0
     (got,) = started

@@ -50,3 +50,10 @@ def test_protocol_forwarded_args_only_for_small_serialized_values() -> None:
 def test_protocol_load_forwarded_refuses_mismatched_names() -> None:
     with pytest.raises(ValueError, match="malformed"):
         p.load_forwarded((("a", "b"), (pickle.dumps(1),)))
+
+
+def test_protocol_forget_message_round_trip() -> None:
+    kind, header = p.forget_message((3, 9))
+    assert kind == p.FORGET
+    assert p.load_forget(header) == (3, 9)
+    assert p.load_forget(p.dump_header((1, "x", 2.0))) == (1,)  # only ids are taken

@@ -10,6 +10,8 @@ from dagron.workers.state import (
     CancelOnWorker,
     CoordinatorState,
     Dispatch,
+    ForgetOnWorker,
+    FunctionsReleased,
     IgnoreReport,
     Instruction,
     KillWorker,
@@ -246,3 +248,16 @@ def test_handle_ignores_nonsense_durations() -> None:
     for k, took in zip((0, 1), (float("nan"), "soon")):
         run(s, A, k, took)  # type: ignore[arg-type]
     assert s.depth == 2 and s.mean_duration is None
+
+
+def test_handle_released_functions_are_forgotten_where_held_and_sent_again() -> None:
+    s = CoordinatorState(prefetch=4)
+    s.handle(WorkerJoined(A, ""), WorkerJoined(B, ""))
+    s.handle(TasksAdded({1: 7}))  # one task: one worker gets function 7
+    (holder,) = [w for w, slot in s.workers.items() if 7 in slot.functions]
+    assert s.handle(TopUp()) == []
+    run(s, holder, 1)
+    assert s.handle(FunctionsReleased((7, 8))) == [ForgetOnWorker(holder, (7,))]
+    assert all(not slot.functions for slot in s.workers.values())
+    out = s.handle(TasksAdded({2: 7}))  # released ids come back only as new functions
+    assert [ins.with_fn for ins in out if isinstance(ins, Dispatch)] == [(True,)]

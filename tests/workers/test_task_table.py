@@ -10,7 +10,12 @@ import threading
 from dagron.backends.base import Failed, Started, Succeeded
 from dagron.errors import SerializationError
 from dagron.workers import protocol as p
-from dagron.workers.task_table import TaskTable, culprit, unpicklable_part
+from dagron.workers.task_table import (
+    KEEP_FUNCTIONS_BYTES,
+    TaskTable,
+    culprit,
+    unpicklable_part,
+)
 
 
 def add(x: int, y: int) -> int:
@@ -157,3 +162,29 @@ def test_tasks_message_carries_functions_where_asked_and_small_arguments_inline(
         (tid2, fn_id, False, bytes(small_frames[0])),
     )
     assert body == [table.fn_frames[fn_id], *big_frames]
+
+
+def test_release_functions_keeps_small_ones_for_the_next_run() -> None:
+    table = TaskTable()
+    table.add(0, add, (1, 2), "a", False)
+    fn_id = table.tasks[table.tid_of[0]][0]
+    table.cancel(0)
+    assert table.release_functions() == ()
+    table.add(0, add, (1, 2), "a", False)
+    assert table.tasks[table.tid_of[0]][0] == fn_id  # not pickled again
+
+
+def test_release_functions_drops_large_ones_unless_a_task_still_needs_them() -> None:
+    table = TaskTable()
+    data = b"x" * (KEEP_FUNCTIONS_BYTES + 1)
+    big = lambda: len(data)  # noqa: E731
+    table.add(0, big, (), "big", False)
+    table.add(1, add, (1, 2), "small", False)
+    big_id, small_id = (table.tasks[table.tid_of[k]][0] for k in (0, 1))
+    table.cancel(1)
+    assert table.release_functions() == (small_id,)  # "big" is still a task's
+    table.cancel(0)
+    assert table.release_functions() == (big_id,)
+    assert table.fn_frames == {}
+    table.add(2, big, (), "big", False)  # the same callable again: a new id, pickled anew
+    assert table.tasks[table.tid_of[2]][0] not in (big_id, small_id)

@@ -1,5 +1,6 @@
 """The worker process: its clock is measured against the coordinator's, and every stamp it
-sends is on the coordinator's timeline, even when its own clock is far off."""
+sends is on the coordinator's timeline, even when its own clock is far off; it never
+outlives the process that started it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ import functools
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import psutil
+import pytest
 
 from dagron import DAG, Cluster, DAGExecutor, NodeStatus
+from dagron.workers.testing import wait_for_gone
 
 SKEW = 37.0  # seconds the "remote" worker's clock runs ahead of this machine's
 SKEWED = "elsewhere/w1"
@@ -79,3 +85,58 @@ def test_worker_skewed_clock_stamps_land_on_the_coordinator_timeline(
     for e in bars:
         slack = error[e["args"]["worker"]] * 1e6 + 1.0
         assert -slack <= e["ts"] and e["ts"] + e["dur"] <= run + slack
+
+
+# A coordinator whose one worker runs a task holding its GIL in a single C call (no thread
+# of the worker can run meanwhile); it prints the worker's pid once the task has begun.
+GIL_HOG_COORDINATOR = """
+import os, sys, time
+from dagron.workers.coordinator import Coordinator
+marker = sys.argv[1]
+def hog():
+    open(marker, "w").close()
+    return sum(range(10**12))
+c = Coordinator(1); c.open()
+c.submit(1, hog, (), "hog")
+c.wait(0.1)
+print(c.workers[0]["pid"], flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_worker_dies_with_a_killed_coordinator_while_its_task_holds_the_gil(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "began"
+    script = subprocess.Popen(
+        [sys.executable, "-c", GIL_HOG_COORDINATOR, str(marker)], stdout=subprocess.PIPE
+    )
+    pid = 0
+    try:
+        assert script.stdout is not None
+        pid = int(script.stdout.readline())
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert marker.exists(), "the task never began"
+        script.kill()
+        script.wait()
+        assert wait_for_gone([pid], timeout=5.0) == [], "the worker outlived its coordinator"
+    finally:
+        if script.poll() is None:
+            script.kill()
+            script.wait()
+        assert script.stdout is not None
+        script.stdout.close()
+        kill_leftover_worker(pid)
+
+
+def kill_leftover_worker(pid: int) -> None:
+    """Kills ``pid`` if it is still a dagron worker (so a failing test leaks nothing)."""
+    try:
+        proc = psutil.Process(pid)
+        if "dagron.workers.worker" in " ".join(proc.cmdline()):
+            proc.kill()
+    except psutil.Error:
+        pass

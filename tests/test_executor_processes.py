@@ -332,6 +332,7 @@ def test_processes_ctrl_c_stops_the_workers_and_exits_interrupted(tmp_path: Path
     assert script.returncode != 0, err
     assert "RunInterrupted" in err
     assert wait_for_gone(workers, timeout=5.0) == [], "workers outlived the interrupted run"
+    assert wait_for_no_segment_dirs(set(), owner=script.pid) == set()
 
 
 def kill_first_attempt(marker: str) -> str:

@@ -115,28 +115,31 @@ def _alive(pid: int) -> bool:
 _SEGMENT_DIR = re.compile(r"dagron-([0-9]+)-")
 
 
-def segment_dirs() -> set[str]:
-    """Shared-memory segment directories (see shm.py) of this process or of processes that
-    are gone: the ones nobody will remove if they are left now."""
+def segment_dirs(owner: Optional[int] = None) -> set[str]:
+    """Shared-memory segment directories (see shm.py) of the coordinator process ``owner``
+    (default: this one). Only its own: tests in other processes make and remove theirs
+    meanwhile."""
     root = shm.shm_root()
     if root is None:
         return set()
+    pid = os.getpid() if owner is None else owner
     out = set()
     for name in os.listdir(root):
-        owner = _SEGMENT_DIR.match(name)
-        if owner is not None and (
-            int(owner.group(1)) == os.getpid() or not psutil.pid_exists(int(owner.group(1)))
-        ):
+        found = _SEGMENT_DIR.match(name)
+        if found is not None and int(found.group(1)) == pid:
             out.add(os.path.join(root, name))
     return out
 
 
-def wait_for_no_segment_dirs(before: set[str], timeout: float = 10.0) -> set[str]:
-    """Waits until no segment directory but those in ``before`` is left (workers of a crashed
-    coordinator remove its directory as they exit); returns the ones still there."""
+def wait_for_no_segment_dirs(
+    before: set[str], timeout: float = 10.0, owner: Optional[int] = None
+) -> set[str]:
+    """Waits until no segment directory of ``owner`` (default: this process) but those in
+    ``before`` is left (a crashed coordinator's is removed by its janitor); returns the
+    ones still there."""
     deadline = time.monotonic() + timeout
     while True:
-        left = segment_dirs() - before
+        left = segment_dirs(owner) - before
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.05)

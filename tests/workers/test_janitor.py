@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from dagron.workers.janitor import Janitor
-from dagron.workers.testing import segment_dirs, wait_for_gone
+from dagron.workers.testing import wait_for_gone, wait_for_no_segment_dirs
 
 # A processes run whose task notes its worker's pid and a child process's, then sleeps.
 RUN = """
@@ -38,7 +38,6 @@ def test_janitor_cleans_up_after_a_coordinator_killed_by(signum: int, tmp_path: 
     temp = tmp_path / "tmp"
     temp.mkdir()
     marker = tmp_path / "pids"
-    shm_before = segment_dirs()
     env = dict(os.environ, TMPDIR=str(temp))
     with subprocess.Popen([sys.executable, "-c", RUN, str(marker)], env=env) as script:
         pids: list[int] = []
@@ -56,7 +55,8 @@ def test_janitor_cleans_up_after_a_coordinator_killed_by(signum: int, tmp_path: 
             while os.listdir(temp) and time.monotonic() < deadline:
                 time.sleep(0.02)
             assert os.listdir(temp) == [], "the coordinator's directory outlived it"
-            assert segment_dirs() - shm_before == set(), "its shared memory outlived it"
+            left = wait_for_no_segment_dirs(set(), owner=script.pid)
+            assert left == set(), "its shared memory outlived it"
         finally:
             script.kill()
             for pid in pids:

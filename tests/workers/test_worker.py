@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from dagron import DAG, Cluster, DAGExecutor, NodeStatus
-from dagron.workers.testing import wait_for_gone
+from dagron.workers.testing import wait_for_gone, wait_for_no_segment_dirs
 
 SKEW = 37.0  # seconds the "remote" worker's clock runs ahead of this machine's
 SKEWED = "elsewhere/w1"
@@ -123,6 +123,8 @@ def test_worker_dies_with_a_killed_coordinator_while_its_task_holds_the_gil(
         script.kill()
         script.wait()
         assert wait_for_gone([pid], timeout=5.0) == [], "the worker outlived its coordinator"
+        left = wait_for_no_segment_dirs(set(), owner=script.pid)
+        assert left == set(), "its shared memory outlived it"
     finally:
         if script.poll() is None:
             script.kill()

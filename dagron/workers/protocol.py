@@ -1,7 +1,9 @@
 """Wire format between the coordinator and its workers.
 
 Every message is one ZeroMQ multipart message: a one-byte type frame, a small header frame
-(a pickled tuple), then payload frames. Payloads are pickle protocol 5 with out-of-band
+(a msgpack array of ints, floats, str, bytes, None and nested arrays: a format that cannot
+run code, so a peer's header is safe to read before it is known who sent it), then payload
+frames. Payloads are pickle protocol 5 with out-of-band
 buffers sent as frames of their own, so large arrays and buffers cross without being copied
 into the pickle stream; a ``bytes`` result is sent as one raw frame, with no pickling at all.
 Local workers put large buffers in shared memory instead of frames (see shm.py).
@@ -59,9 +61,11 @@ from __future__ import annotations
 import mmap
 import os
 import pickle
+import threading
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import cloudpickle
+import msgpack
 import zmq
 
 from .._core import bytes_to_fill
@@ -97,7 +101,8 @@ __all__ = [
 
 # 3: stamps on the coordinator's monotonic clock; clock offsets in HELLO and HEARTBEAT;
 # small argument pickles inside the TASKS header; shared-memory segments in RESULT reports.
-PROTOCOL_VERSION = 3
+# 4: headers are msgpack, not pickles.
+PROTOCOL_VERSION = 4
 
 HELLO = b"H"
 WELCOME = b"W"
@@ -144,14 +149,38 @@ def send_parts(sock: zmq.Socket[Any], parts: Sequence[Any], flags: int = 0) -> N
         sock.send(part, more, copy=type(part) is bytes and len(part) < _COPY_BELOW)
 
 
+# One packer per thread (a worker packs on its main and its heartbeat threads): reusing one
+# costs half of what msgpack.packb's fresh packer per call does.
+_packers = threading.local()
+
+
 def dump_header(header: tuple[Any, ...]) -> bytes:
-    return pickle.dumps(header, protocol=pickle.HIGHEST_PROTOCOL)
+    """``header`` (ints, floats, str, bytes, None, bools and tuples or lists of them) as
+    msgpack; anything else raises TypeError."""
+    try:
+        pack = _packers.pack
+    except AttributeError:
+        pack = _packers.pack = msgpack.Packer(use_bin_type=True, datetime=False).pack
+    result: bytes = pack(header)
+    return result
+
+
+def _no_ext(code: int, data: bytes) -> Any:
+    raise ValueError(f"msgpack extension type {code} in a header")
 
 
 def load_header(frame: Any) -> tuple[Any, ...]:
-    header = pickle.loads(frame)
-    if not isinstance(header, tuple):
-        raise ValueError("malformed header")
+    """The tuple in a header frame, arrays as tuples. Raises ValueError for anything that is
+    not one well-formed msgpack array (bad bytes, trailing data, a map key that is not
+    hashable, an extension type): the caller drops such a message. It never runs code."""
+    try:
+        header = msgpack.unpackb(frame, use_list=False, raw=False, ext_hook=_no_ext)
+    except ValueError:
+        raise
+    except Exception as exc:  # msgpack's other errors (StackError, ExtraData's base, ...)
+        raise ValueError(f"malformed header: {exc}") from exc
+    if type(header) is not tuple:
+        raise ValueError("malformed header: not an array")
     return header
 
 

@@ -32,6 +32,7 @@ from typing import Any, Callable, Deque, Optional, Union, cast
 
 import zmq
 
+from . import control_codec as cc
 from . import protocol as p
 from . import results_codec as rc
 from . import shm
@@ -206,8 +207,9 @@ class Worker:
 
     def _hello(self) -> None:
         offset = self.heartbeat.offset()
-        hello = (p.PROTOCOL_VERSION, os.getpid(), socket.gethostname(), self.name, offset)
-        self.sock.send_multipart([p.HELLO, p.dump_header(hello)])
+        self.sock.send_multipart(
+            cc.encode_hello(os.getpid(), socket.gethostname(), self.name, offset)
+        )
 
     def _notices(self) -> None:
         """Announces a task that has run NOTICE_AFTER seconds without a started notice,
@@ -266,7 +268,7 @@ class Worker:
                 self.queue.append((key, fn_id, [args] if args else []))
 
     def _on_cancel(self, frames: list[Any]) -> None:
-        (key,) = p.load_header(frames[0].bytes)
+        key = cc.decode_cancel(frames[0].bytes)
         kept = [t for t in self.queue if t[0] != key]
         if len(kept) != len(self.queue):
             self.queue.clear()

@@ -20,6 +20,7 @@ from typing import Callable, Optional
 
 import zmq
 
+from . import control_codec as cc
 from . import protocol as p
 from .clocksync import OffsetEstimator
 from .watchdog import DeathWatch, MemoryWatch, OutputForwarder, heartbeat_tick
@@ -91,8 +92,7 @@ class HeartbeatLink:
 
     def ping(self, sock: zmq.Socket[bytes]) -> None:
         """Sends one heartbeat, stamped with this host's clock."""
-        ping = (self.identity, self.name, self.clock(), self.offset())
-        sock.send_multipart([p.HEARTBEAT, p.dump_header(ping)])
+        sock.send_multipart(cc.encode_ping(self.identity, self.name, self.clock(), self.offset()))
 
     def on_pong(self, frames: list[bytes]) -> None:
         """Takes the coordinator's answer to a ping as a clock sample."""
@@ -100,12 +100,11 @@ class HeartbeatLink:
         if len(frames) != 2 or frames[0] != p.HEARTBEAT:
             return
         try:
-            sent, remote = p.load_header(frames[1])
-        except Exception:
+            sent, remote = cc.decode_pong(frames[1])
+        except ValueError:
             return  # malformed: the beat still counts as a sign of life
-        if isinstance(sent, float) and isinstance(remote, float):
-            self.sync.add(sent, remote, received)
-            self.correction = self.sync.correction
+        self.sync.add(sent, remote, received)
+        self.correction = self.sync.correction
 
     def sync_burst(self, sock: zmq.Socket[bytes]) -> None:
         """Exchanges up to SYNC_BURST pings with the coordinator, SYNC_WAIT seconds at most
@@ -177,7 +176,6 @@ class HeartbeatLink:
         os._exit(p.EXIT_COORDINATOR_GONE)
 
     def _over_memory(self, sock: zmq.Socket[bytes], rss: int) -> None:
-        note = (self.identity, rss, self.memory_limit)
-        sock.send_multipart([p.MEMORY, p.dump_header(note)])
+        sock.send_multipart(cc.encode_memory(self.identity, rss, self.memory_limit or 0))
         sock.close(linger=1000)  # let the note go out before we do
         os._exit(p.EXIT_MEMORY)

@@ -51,6 +51,18 @@ def wide(n: int) -> dagron.DAG:
     return dag
 
 
+@pytest.mark.parametrize("listen", ["tcp://127.0.0.1:*", "tcp://localhost:*"])
+def test_cluster_refuses_keyless_loopback_tcp_unless_opted_in(listen: str) -> None:
+    # Any local process (any user) can reach a loopback port: without keys it could run
+    # code here, so that takes an explicit opt-in.
+    with pytest.raises(SecurityError, match="insecure=True"):
+        Cluster(listen)
+    with pytest.raises(SecurityError, match="keys="):
+        Cluster()
+    with Cluster(listen, insecure=True) as cluster:
+        assert cluster.address.startswith("tcp://127.0.0.1:")
+
+
 def test_cluster_refuses_open_address_without_keys() -> None:
     with pytest.raises(SecurityError, match="without keys"):
         Cluster("tcp://0.0.0.0:0")
@@ -171,7 +183,7 @@ def test_cluster_workers_exit_when_coordinator_dies(keys: str, tmp_path: Path) -
 def test_cluster_hostile_frames_do_not_disturb_a_run(hosts: list[subprocess.Popen[bytes]]) -> None:
     rng = random.Random(7)
     kinds = [p.HELLO, p.STARTED, p.RESULT, p.HEARTBEAT, p.MEMORY, b"?", b""]
-    with Cluster("tcp://127.0.0.1:*", heartbeat_timeout=3.0) as cluster:
+    with Cluster("tcp://127.0.0.1:*", heartbeat_timeout=3.0, insecure=True) as cluster:
         hosts.append(start_host(cluster.address, None, nprocs=2))
         cluster.wait_for_workers(2, timeout=60)
         real = {w["name"] for w in cluster.workers}

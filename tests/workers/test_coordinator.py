@@ -14,7 +14,7 @@ import pytest
 import zmq
 
 from dagron.backends.base import Failed, Started, Succeeded
-from dagron.errors import RemoteTaskError, SerializationError, WorkerLostError
+from dagron.errors import RemoteTaskError, SecurityError, SerializationError, WorkerLostError
 from dagron.workers import protocol as p
 from dagron.workers.coordinator import Coordinator
 from dagron.workers.protocol import SerializedValue
@@ -28,6 +28,11 @@ class Unpicklable(Exception):
 
 def raise_unpicklable() -> None:
     raise Unpicklable("boom")
+
+
+def test_coordinator_refuses_keyless_tcp_without_the_opt_in() -> None:
+    with pytest.raises(SecurityError, match="insecure=True"):
+        Coordinator(0, listen="tcp://127.0.0.1:*")
 
 
 def test_coordinator_runs_tasks_and_returns_serialized_values() -> None:
@@ -293,7 +298,7 @@ def test_coordinator_forwards_segment_results_by_name() -> None:
 
 
 def test_coordinator_accepting_remote_workers_forwards_by_value() -> None:
-    with running_coordinator(1, listen="tcp://127.0.0.1:*") as c:
+    with running_coordinator(1, listen="tcp://127.0.0.1:*", insecure=True) as c:
         c.submit(1, big_bytes, (BIG,), "make")
         value = collect(c, {1})[1].value
         c.submit(2, len, (value,), "measure")
@@ -307,7 +312,7 @@ def test_coordinator_remote_worker_results_stay_frames() -> None:
     import subprocess
     import sys
 
-    c = Coordinator(0, listen="tcp://127.0.0.1:*")
+    c = Coordinator(0, listen="tcp://127.0.0.1:*", insecure=True)
     worker = subprocess.Popen([sys.executable, "-m", "dagron.workers.worker", c.address])
     try:
         c.wait_for_workers(1, timeout=60)
@@ -348,3 +353,55 @@ def test_coordinator_forwards_small_results_as_their_own_pickles() -> None:
         assert form == (("b", "a"), (b.inline_pickle(), a.inline_pickle()))
         later = collect(c, {3, 4})
         assert later[3].value.load() == ["a", "b"] and later[4].value.load() == 4
+
+
+# ----- hostile peers on an open (keyless loopback TCP) coordinator -------------------------
+
+
+class Plant:
+    """A pickle that, when unpickled, creates the file ``path``: code run by a peer."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (self.path, "w"))
+
+
+def hostile_messages(marker: str) -> list[list[bytes]]:
+    evil = pickle.dumps(Plant(marker))
+    inline = p.dump_header(
+        (tuple((k, p.OK_INLINE, 1.0, 2.0, 0.1, evil, 0, None) for k in range(8)), None)
+    )
+    raised = [
+        p.RESULT,
+        p.dump_header(
+            (tuple((k, p.RAISED, 1.0, 2.0, 0.1, ("tb", True), 1, None) for k in range(1)), None)
+        ),
+        evil,
+    ]
+    kinds = [p.HELLO, p.HEARTBEAT, p.STARTED, p.RESULT, p.MEMORY, p.OUTPUT]
+    return [[kind, evil] for kind in kinds] + [[p.RESULT, inline], raised]
+
+
+@pytest.mark.timeout(60)
+def test_coordinator_never_unpickles_what_an_unjoined_peer_sends(tmp_path: Any) -> None:
+    marker = tmp_path / "planted"
+    with running_coordinator(1, listen="tcp://127.0.0.1:*", insecure=True) as c:
+        c.submit(0, time.sleep, (0.3,), "slow")  # a task in flight the peer might claim
+        ctx = zmq.Context()
+        peer = ctx.socket(zmq.DEALER)
+        peer.connect(c.address)
+        try:
+            for message in hostile_messages(str(marker)):
+                peer.send_multipart(message)
+            done = collect(c, {0})
+            # It keeps working: the real result came through, and a new task runs.
+            c.submit(1, pow, (2, 5), "after")
+            after = collect(c, {1})
+        finally:
+            peer.close(linger=0)
+            ctx.term()
+    assert done[0].value.load() is None
+    assert after[1].value.load() == 32
+    assert not marker.exists(), "a peer's pickle ran in the coordinator"

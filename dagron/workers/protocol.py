@@ -74,6 +74,7 @@ from . import shm
 
 __all__ = [
     "CANCEL",
+    "EXIT_BAD_CONFIG",
     "EXIT_COORDINATOR_GONE",
     "EXIT_MEMORY",
     "EXIT_PARENT_GONE",
@@ -120,6 +121,7 @@ OUTPUT = b"O"
 EXIT_PARENT_GONE = 3
 EXIT_COORDINATOR_GONE = 4
 EXIT_MEMORY = 5
+EXIT_BAD_CONFIG = 6  # the worker cannot start as configured (its keys): restarting is futile
 
 # RESULT status values.
 OK_PICKLED = 0  # frames: the value, pickled

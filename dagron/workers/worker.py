@@ -32,6 +32,7 @@ from typing import Any, Callable, Deque, Optional, Union, cast
 
 import zmq
 
+from ..errors import SecurityError
 from . import control_codec as cc
 from . import protocol as p
 from . import results_codec as rc
@@ -177,8 +178,10 @@ class Worker:
         beats = self._socket(b"h" + self.identity[1:])
         beats.connect(self.address)
         self.heartbeat.sync_burst(beats)
-        self._hello()
+        # The heartbeat thread (and its death timeout) first: the hello blocks for good if
+        # the coordinator refuses our key, and only that timeout then ends this process.
         self.heartbeat.start_heartbeats(beats)
+        self._hello()
         if self.status is not None:  # the only case where started notices are deferred
             threading.Thread(target=self._notices, name="dagron-notices", daemon=True).start()
         self.heartbeat.start_parent_watch()
@@ -385,7 +388,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     # The coordinator (or the nanny) owns Ctrl-C: a terminal's SIGINT reaches the whole
     # process group, and they decide what happens to running tasks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    keys = load_worker_keys(args.keys) if args.keys else None
+    try:
+        keys = load_worker_keys(args.keys) if args.keys else None
+    except SecurityError as exc:
+        print(f"dagron worker {args.name}: {exc}", file=sys.stderr, flush=True)
+        return p.EXIT_BAD_CONFIG
     Worker(
         args.address,
         args.name,

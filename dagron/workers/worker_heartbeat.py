@@ -25,13 +25,27 @@ from . import protocol as p
 from .clocksync import OffsetEstimator
 from .watchdog import DeathWatch, MemoryWatch, OutputForwarder, heartbeat_tick
 
-__all__ = ["SYNC_BURST", "SYNC_WAIT", "HeartbeatLink", "ship_output"]
+__all__ = ["SYNC_BURST", "SYNC_WAIT", "HeartbeatLink", "send_or_drop", "ship_output"]
 
 # Clock exchanges with the coordinator before the hello, so the first tasks are stamped on
 # its clock already; a coordinator slower to answer than SYNC_WAIT seconds in all is measured
 # by the heartbeats that follow instead.
 SYNC_BURST = 5
 SYNC_WAIT = 2.0
+
+
+def send_or_drop(sock: zmq.Socket[bytes], parts: list[bytes]) -> bool:
+    """Sends ``parts`` on the heartbeat socket without blocking; False if they were dropped.
+
+    The socket has no high-water mark, so a send only fails when there is no connection to
+    queue on at all: ZeroMQ drops the connection for good when the coordinator refuses this
+    worker's key. A blocking send would then hang the heartbeat thread, and with it the
+    death timeout that is to end this process."""
+    try:
+        sock.send_multipart(parts, zmq.NOBLOCK)
+    except zmq.Again:
+        return False
+    return True
 
 
 def ship_output(forwarder: Optional[OutputForwarder], sock: zmq.Socket[bytes]) -> None:
@@ -41,7 +55,7 @@ def ship_output(forwarder: Optional[OutputForwarder], sock: zmq.Socket[bytes]) -
         return
     message = forwarder.message()
     if message is not None:
-        sock.send_multipart(message)
+        send_or_drop(sock, message)
 
 
 class HeartbeatLink:
@@ -91,8 +105,9 @@ class HeartbeatLink:
         return None if est is None else (est.offset, est.error)
 
     def ping(self, sock: zmq.Socket[bytes]) -> None:
-        """Sends one heartbeat, stamped with this host's clock."""
-        sock.send_multipart(cc.encode_ping(self.identity, self.name, self.clock(), self.offset()))
+        """Sends one heartbeat, stamped with this host's clock; dropped if the socket has no
+        connection to queue it on (see :func:`send_or_drop`)."""
+        send_or_drop(sock, cc.encode_ping(self.identity, self.name, self.clock(), self.offset()))
 
     def on_pong(self, frames: list[bytes]) -> None:
         """Takes the coordinator's answer to a ping as a clock sample."""
@@ -176,6 +191,6 @@ class HeartbeatLink:
         os._exit(p.EXIT_COORDINATOR_GONE)
 
     def _over_memory(self, sock: zmq.Socket[bytes], rss: int) -> None:
-        sock.send_multipart(cc.encode_memory(self.identity, rss, self.memory_limit or 0))
+        send_or_drop(sock, cc.encode_memory(self.identity, rss, self.memory_limit or 0))
         sock.close(linger=1000)  # let the note go out before we do
         os._exit(p.EXIT_MEMORY)

@@ -41,6 +41,8 @@ HEARTBEAT  c -> w       ``(sent, now)``: the ping's ``sent`` and the coordinator
                         clock, for the worker to measure its offset (clocksync.py)
 MEMORY     w -> c       ``(worker identity, rss, limit)``: over its memory limit, leaving now
 OUTPUT     w -> c       ``(worker identity, chunks)``: what tasks printed or logged, see output.py
+PIECES     w -> c       ``(n, ...)``: another message whose parts were too large for a coordinator
+                        with keys, each cut into ``n`` frames (see pieces.py)
 =========  ===========  =======================================================================
 
 STARTED and RESULT are encoded and decoded in :mod:`dagron.workers.results_codec`.

@@ -38,6 +38,7 @@ from . import protocol as p
 from . import results_codec as rc
 from . import shm
 from .output import ForwardingHandler, OutputBuffer, TaskStream
+from .pieces import MAX_FRAME
 from .report_outbox import ReportOutbox
 from .security import WorkerKeys, load_worker_keys
 from .watchdog import OutputForwarder
@@ -127,7 +128,13 @@ class Worker:
         self.queue: Deque[_Task] = deque()
         # Reports of finished tasks not sent yet: they leave together, just before the next
         # task starts (with its started notice) or before the worker waits for work.
-        self.outbox = ReportOutbox(self.sock, self.queue, self.identity, shm_dir)
+        self.outbox = ReportOutbox(
+            self.sock,
+            self.queue,
+            self.identity,
+            shm_dir,
+            max_frame=MAX_FRAME if keys is not None else None,
+        )
         # Bound once: the hot path calls these per task.
         self._report = self.outbox.add
         self._report_due = self.outbox.due

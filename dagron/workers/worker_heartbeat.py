@@ -23,6 +23,7 @@ import zmq
 from . import control_codec as cc
 from . import protocol as p
 from .clocksync import OffsetEstimator
+from .pieces import MAX_FRAME, cut
 from .watchdog import DeathWatch, MemoryWatch, OutputForwarder, heartbeat_tick
 
 __all__ = ["SYNC_BURST", "SYNC_WAIT", "HeartbeatLink", "send_or_drop", "ship_output"]
@@ -55,7 +56,8 @@ def ship_output(forwarder: Optional[OutputForwarder], sock: zmq.Socket[bytes]) -
         return
     message = forwarder.message()
     if message is not None:
-        send_or_drop(sock, message)
+        # A huge print would exceed what a coordinator with keys reads in one frame.
+        send_or_drop(sock, cut(message) if len(message[1]) > MAX_FRAME else message)
 
 
 class HeartbeatLink:

@@ -6,6 +6,7 @@ skipped with the reason otherwise).
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import shutil
@@ -358,3 +359,30 @@ def test_cluster_host_rejoins_after_its_link_heals(keys: str, net: TestNetwork) 
             {f"n{i}": os.getpid for i in range(50)}
         )
         assert result.succeeded == 50
+
+
+def big_result(n: int) -> bytes:
+    return bytes(range(256)) * (n // 256)
+
+
+def long_failure(n: int) -> None:
+    raise ValueError("x" * n)
+
+
+@pytest.mark.timeout(120)
+def test_cluster_with_keys_carries_parts_larger_than_its_frame_limit(
+    keys: str, hosts: list[subprocess.Popen[bytes]]
+) -> None:
+    from dagron.workers.pieces import MAX_FRAME
+
+    n = 2 * MAX_FRAME + 4096
+    with Cluster("tcp://127.0.0.1:*", keys=keys) as cluster:
+        hosts.append(start_host(cluster.address, keys, nprocs=1))
+        cluster.wait_for_workers(1, timeout=60)
+        dag = wide(2)
+        result = DAGExecutor(dag, backend=cluster).execute(
+            {"n0": functools.partial(big_result, n), "n1": functools.partial(long_failure, n)}
+        )
+    assert result.node_results["n0"].result == big_result(n)
+    error = result.node_results["n1"].error
+    assert isinstance(error, ValueError) and len(str(error)) == n

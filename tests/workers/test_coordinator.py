@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import zmq
+import zmq.auth
 
 from dagron.backends.base import Failed, Started, Succeeded
 from dagron.errors import RemoteTaskError, SecurityError, SerializationError, WorkerLostError
@@ -405,3 +406,72 @@ def test_coordinator_never_unpickles_what_an_unjoined_peer_sends(tmp_path: Any) 
     assert done[0].value.load() is None
     assert after[1].value.load() == 32
     assert not marker.exists(), "a peer's pickle ran in the coordinator"
+
+
+# A peer that speaks just enough ZMTP to start a CURVE handshake, then sends one command
+# frame of argv[2] bytes (streamed, so the sender itself stays small).
+FLOOD = """
+import socket, struct, sys
+host, port = sys.argv[1].rsplit(":", 1)
+size = int(sys.argv[2])
+s = socket.create_connection((host, int(port)))
+s.sendall(b"\\xff" + bytes(8) + b"\\x7f" + b"\\x03\\x00" + b"CURVE".ljust(20, b"\\x00") + bytes(32))
+s.sendall(b"\\x06" + struct.pack(">Q", size))
+chunk = bytes(1 << 20)
+try:
+    for _ in range(size >> 20):
+        s.sendall(chunk)
+except OSError:
+    pass  # disconnected: what a bounded coordinator does
+print("sent", flush=True)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_coordinator_with_keys_bounds_what_an_unauthenticated_peer_makes_it_hold(
+    tmp_path: Any,
+) -> None:
+    import subprocess
+    import sys
+
+    import psutil
+
+    from dagron.workers.security import generate_keys
+
+    keys = str(generate_keys(tmp_path / "keys"))
+    c = Coordinator(0, listen="tcp://127.0.0.1:*", keys=keys)
+    me = psutil.Process()
+    try:
+        before = me.memory_info().rss
+        address = c.address.removeprefix("tcp://")
+        flood = subprocess.Popen([sys.executable, "-c", FLOOD, address, str(256 << 20)])
+        peak = before
+        while flood.poll() is None:
+            c.wait(0.01)
+            peak = max(peak, me.memory_info().rss)
+        assert flood.returncode == 0
+        peak = max(peak, me.memory_info().rss)
+        # The coordinator still serves: a heartbeat gets its answer.
+        ctx = zmq.Context()
+        peer = ctx.socket(zmq.DEALER)
+        peer.curve_secretkey, peer.curve_publickey = load_worker(keys)
+        peer.curve_serverkey = zmq.auth.load_certificate(f"{keys}/coordinator.key")[0]
+        peer.connect(c.address)
+        try:
+            peer.send_multipart([p.HEARTBEAT, p.dump_header((b"w-none", "none", 1.5, None))])
+            deadline = time.monotonic() + 30
+            while not peer.poll(0) and time.monotonic() < deadline:
+                c.wait(0.05)
+            assert peer.poll(0), "the coordinator stopped answering"
+        finally:
+            peer.close(linger=0)
+            ctx.term()
+    finally:
+        c.close()
+    assert peak - before < 64 << 20, f"grew by {(peak - before) >> 20} MiB"
+
+
+def load_worker(keys: str) -> tuple[bytes, bytes]:
+    public, secret = zmq.auth.load_certificate(f"{keys}/worker.key_secret")
+    assert secret is not None
+    return secret, public

@@ -42,7 +42,7 @@ from .pieces import MAX_FRAME
 from .report_outbox import ReportOutbox
 from .security import WorkerKeys, load_worker_keys
 from .watchdog import OutputForwarder
-from .worker_heartbeat import HeartbeatLink, ship_output
+from .worker_heartbeat import HeartbeatLink, refusal_monitor, ship_output
 
 __all__ = ["Worker", "main"]
 
@@ -181,13 +181,14 @@ class Worker:
 
     def run(self) -> None:
         self._lock.acquire()
+        refusals = refusal_monitor(self.sock) if self.keys is not None else None
         self.sock.connect(self.address)
         beats = self._socket(b"h" + self.identity[1:])
         beats.connect(self.address)
         self.heartbeat.sync_burst(beats)
         # The heartbeat thread (and its death timeout) first: the hello blocks for good if
         # the coordinator refuses our key, and only that timeout then ends this process.
-        self.heartbeat.start_heartbeats(beats)
+        self.heartbeat.start_heartbeats(beats, refusals)
         self._hello()
         if self.status is not None:  # the only case where started notices are deferred
             threading.Thread(target=self._notices, name="dagron-notices", daemon=True).start()

@@ -26,7 +26,14 @@ from .clocksync import OffsetEstimator
 from .pieces import MAX_FRAME, cut
 from .watchdog import DeathWatch, MemoryWatch, OutputForwarder, heartbeat_tick
 
-__all__ = ["SYNC_BURST", "SYNC_WAIT", "HeartbeatLink", "send_or_drop", "ship_output"]
+__all__ = [
+    "SYNC_BURST",
+    "SYNC_WAIT",
+    "HeartbeatLink",
+    "refusal_monitor",
+    "send_or_drop",
+    "ship_output",
+]
 
 # Clock exchanges with the coordinator before the hello, so the first tasks are stamped on
 # its clock already; a coordinator slower to answer than SYNC_WAIT seconds in all is measured
@@ -58,6 +65,13 @@ def ship_output(forwarder: Optional[OutputForwarder], sock: zmq.Socket[bytes]) -
     if message is not None:
         # A huge print would exceed what a coordinator with keys reads in one frame.
         send_or_drop(sock, cut(message) if len(message[1]) > MAX_FRAME else message)
+
+
+def refusal_monitor(sock: zmq.Socket[bytes]) -> zmq.Socket[bytes]:
+    """A socket that becomes readable when the coordinator refuses ``sock``'s CURVE key.
+    Made before ``sock`` connects, so that no refusal is missed. ZeroMQ tells a refused
+    worker nothing else: without this, it would only see a silent coordinator."""
+    return sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
 
 
 class HeartbeatLink:
@@ -137,10 +151,14 @@ class HeartbeatLink:
 
     # ----- threads -------------------------------------------------------------------------
 
-    def start_heartbeats(self, sock: zmq.Socket[bytes]) -> None:
-        """Starts the heartbeat thread on ``sock``, which it owns from now on."""
+    def start_heartbeats(
+        self, sock: zmq.Socket[bytes], refusals: Optional[zmq.Socket[bytes]] = None
+    ) -> None:
+        """Starts the heartbeat thread on ``sock``, which it owns from now on, as it does
+        ``refusals``: a monitor of the task socket's failed CURVE handshakes, if it has keys
+        (see :func:`refusal_monitor`)."""
         threading.Thread(
-            target=self._heartbeats, args=(sock,), name="dagron-heartbeat", daemon=True
+            target=self._heartbeats, args=(sock, refusals), name="dagron-heartbeat", daemon=True
         ).start()
 
     def start_parent_watch(self) -> None:
@@ -149,7 +167,7 @@ class HeartbeatLink:
         if self.parent_pid is not None:
             threading.Thread(target=self._watch_parent, daemon=True).start()
 
-    def _heartbeats(self, sock: zmq.Socket[bytes]) -> None:
+    def _heartbeats(self, sock: zmq.Socket[bytes], refusals: Optional[zmq.Socket[bytes]]) -> None:
         """Pings the coordinator every period, measuring the clock offset with each answer,
         and ticks the watchdogs: ships tasks' output, leaves when the coordinator has been
         silent for ``death_timeout`` or memory goes over the limit."""
@@ -167,6 +185,8 @@ class HeartbeatLink:
                     self.on_pong(sock.recv_multipart())
                 death.heard(time.monotonic())
             ship_output(self.forwarder, sock)
+            if refusals is not None and refusals.poll(0):
+                self._refused()
             if death.expired(time.monotonic()):
                 self._coordinator_gone()
             rss = memory.over()
@@ -191,6 +211,16 @@ class HeartbeatLink:
             flush=True,
         )
         os._exit(p.EXIT_COORDINATOR_GONE)
+
+    def _refused(self) -> None:
+        print(
+            f"dagron worker {self.name}: the coordinator at {self.address} refused this "
+            "worker's key; give the worker a key directory the coordinator accepts (its "
+            "worker.key, or a key in the coordinator's authorized/ directory)",
+            file=sys.__stderr__,
+            flush=True,
+        )
+        os._exit(p.EXIT_BAD_CONFIG)
 
     def _over_memory(self, sock: zmq.Socket[bytes], rss: int) -> None:
         send_or_drop(sock, cc.encode_memory(self.identity, rss, self.memory_limit or 0))

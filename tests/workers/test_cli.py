@@ -41,16 +41,32 @@ def test_cli_worker_with_missing_keys_exits_with_one_message(tmp_path: Path) -> 
 
 
 @pytest.mark.timeout(60)
-def test_cli_worker_with_an_unauthorized_key_leaves_after_death_timeout(tmp_path: Path) -> None:
+def test_cli_worker_with_an_unauthorized_key_says_so_and_exits(tmp_path: Path) -> None:
     keys = str(generate_keys(tmp_path / "keys"))
     wrong = str(generate_keys(tmp_path / "wrong"))  # knows the coordinator, is not known
     shutil.copy(Path(keys) / "coordinator.key", Path(wrong) / "coordinator.key")
     with Cluster("tcp://127.0.0.1:*", keys=keys) as cluster:
         code, err, took = run_host(
-            cluster.address, "--keys", wrong, "--death-timeout", "2", timeout=30
+            cluster.address, "--keys", wrong, "--death-timeout", "30", timeout=25
         )
         assert cluster.workers == []
     assert code == 1, err
     assert "Traceback" not in err
-    assert "unreachable" in err
+    assert "refused this worker's key" in err
+    assert took < 20
+
+
+@pytest.mark.timeout(60)
+def test_cli_worker_whose_handshake_never_completes_leaves_after_death_timeout(
+    tmp_path: Path,
+) -> None:
+    # Keys against a coordinator without them: the handshake fails every time, silently.
+    keys = str(generate_keys(tmp_path / "keys"))
+    with Cluster("tcp://127.0.0.1:*", insecure=True) as cluster:
+        code, err, took = run_host(
+            cluster.address, "--keys", keys, "--death-timeout", "2", timeout=30
+        )
+        assert cluster.workers == []
+    assert code == 1, err
+    assert "Traceback" not in err and "unreachable" in err
     assert took < 20

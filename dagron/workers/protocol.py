@@ -222,6 +222,8 @@ def forwarded_args(args: tuple[Any, ...]) -> Optional[ForwardedArgs]:
     values: Iterable[Any] = args
     if len(args) == 1 and type(args[0]) is dict:
         names = tuple(args[0])
+        if not all(type(n) is str for n in names):
+            return None  # the names ride in a msgpack header: node names, str
         values = args[0].values()
     pickles = []
     for v in values:

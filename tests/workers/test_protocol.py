@@ -98,3 +98,7 @@ def test_protocol_load_header_never_unpickles(tmp_path: Any) -> None:
 def test_protocol_dump_header_refuses_what_msgpack_cannot_carry() -> None:
     with pytest.raises(TypeError):
         p.dump_header((object(),))
+
+
+def test_protocol_forwarded_args_only_by_str_names() -> None:
+    assert p.forwarded_args(({("not", "a name"): small(1)},)) is None

@@ -18,7 +18,7 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "maturin>=1.7,<2" "cloudpickle>=3.0" "pyzmq>=26.0" "psutil>=5.9" "tqdm>=4.66" \
+	$(PY) -m pip install --quiet "maturin>=1.7,<2" "cloudpickle>=3.0" "msgpack>=1.0" "pyzmq>=26.0" "psutil>=5.9" "tqdm>=4.66" \
 		"pytest>=8" "pytest-xdist>=3.5" "pytest-timeout>=2.3" "hypothesis>=6.100" "numpy>=1.26" "ruff>=0.6" "mypy>=1.11" \
 		"distributed>=2024.1"
 	touch $(STAMP)

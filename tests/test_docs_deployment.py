@@ -57,6 +57,7 @@ def test_docs_deployment_worker_commands_parse(monkeypatch: pytest.MonkeyPatch) 
             return 0
 
     monkeypatch.setattr("dagron.workers.nanny.WorkerNanny", FakeNanny)
+    monkeypatch.setattr("dagron.workers.security.load_worker_keys", lambda directory: None)
     for words in commands:
         words = [
             w.replace('"$SLURM_CPUS_PER_TASK"', "32").replace("$SLURM_CPUS_PER_TASK", "32")

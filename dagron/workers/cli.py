@@ -50,6 +50,15 @@ def worker_main(argv: Optional[list[str]] = None) -> int:
         )
     if args.nprocs < 1:
         parser.error("--nprocs must be at least 1")
+    if args.keys is not None:
+        from ..errors import SecurityError
+        from .security import load_worker_keys
+
+        try:  # here, once: not in every worker process, over and over
+            load_worker_keys(args.keys)
+        except SecurityError as exc:
+            print(f"dagron-worker: {exc}", file=sys.stderr, flush=True)
+            return 2
     from .nanny import WorkerNanny
 
     nanny = WorkerNanny(

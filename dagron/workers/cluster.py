@@ -120,8 +120,10 @@ class Cluster(_ClusterBase):
     >>> dagron.DAGExecutor(dag, backend=cluster).execute(tasks)               # doctest: +SKIP
     >>> cluster.close()  # connected workers are told to exit                  # doctest: +SKIP
 
-    Listening on anything but loopback requires ``keys`` (``dagron keygen DIR``), else
-    :class:`~dagron.errors.SecurityError` is raised before anything is bound. ``local_workers``
+    Listening on TCP requires ``keys`` (``dagron keygen DIR``), else
+    :class:`~dagron.errors.SecurityError` is raised before anything is bound: whoever
+    connects can run code here. On a loopback address, ``insecure=True`` accepts keyless
+    workers instead, for machines where every local user is trusted. ``local_workers``
     adds worker processes on this machine. A worker silent for ``heartbeat_timeout`` seconds
     is declared lost and the node it was running is retried or failed with
     :class:`~dagron.errors.WorkerLostError`.
@@ -140,6 +142,7 @@ class Cluster(_ClusterBase):
         heartbeat_period: float = 1.0,
         heartbeat_timeout: float = 5.0,
         start_timeout: float = 60.0,
+        insecure: bool = False,
     ) -> None:
         self.prefetch = prefetch
         turns = Turns()
@@ -147,6 +150,7 @@ class Cluster(_ClusterBase):
             local_workers,
             listen=listen,
             keys=os.fspath(keys) if keys is not None else None,
+            insecure=insecure,
             prefetch=prefetch,
             heartbeat_period=heartbeat_period,
             heartbeat_timeout=heartbeat_timeout,

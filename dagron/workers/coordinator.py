@@ -38,6 +38,7 @@ from ..errors import (
     WorkerStartError,
 )
 from ..node_result import error_message
+from . import control_codec as cc
 from . import protocol as p
 from . import results_codec as rc
 from . import shm
@@ -48,7 +49,12 @@ from .output import show_log, show_output
 from .pool import LocalPool, ProcessExited
 from .remote import RemoteWorker, RemoteWorkers
 from .report_frames import from_frames
-from .security import CoordinatorKeys, is_loopback_endpoint, load_coordinator_keys
+from .security import (
+    CoordinatorKeys,
+    is_loopback_endpoint,
+    is_private_endpoint,
+    load_coordinator_keys,
+)
 from .state import (
     CancelOnWorker,
     CoordinatorState,
@@ -102,18 +108,25 @@ def _poll_ms(
 
 
 def _server_keys(
-    n_workers: int, listen: Optional[str], keys: Optional[str]
+    n_workers: int, listen: Optional[str], keys: Optional[str], insecure: bool
 ) -> Optional[CoordinatorKeys]:
-    """Checks who may connect (a listen address beyond loopback needs keys); returns the
-    CURVE keys to serve with, if any."""
+    """Checks who may connect (TCP needs keys: loopback too, unless ``insecure``; beyond
+    loopback, always); returns the CURVE keys to serve with, if any."""
     if n_workers < 0 or (n_workers == 0 and listen is None):
         raise ValueError("n_workers must be at least 1 without a listen address")
-    if listen is not None and keys is None and not is_loopback_endpoint(listen):
-        raise SecurityError(
-            f"refusing to listen on {listen} without keys: anyone who can reach it could "
-            "run code here. Create keys with `dagron keygen DIR` and pass keys=DIR, or "
-            "listen on a loopback address"
-        )
+    if listen is not None and keys is None and not is_private_endpoint(listen):
+        if not is_loopback_endpoint(listen):
+            raise SecurityError(
+                f"refusing to listen on {listen} without keys: anyone who can reach it could "
+                "run code here. Create keys with `dagron keygen DIR` and pass keys=DIR"
+            )
+        if not insecure:
+            raise SecurityError(
+                f"refusing to listen on {listen} without keys: any process on this machine, "
+                "of any user, could connect and run code here. Create keys with `dagron "
+                "keygen DIR` and pass keys=DIR, or pass insecure=True if every local user "
+                "is trusted"
+            )
     return load_coordinator_keys(keys) if keys is not None else None
 
 
@@ -124,8 +137,9 @@ class Coordinator(Backend):
     serves asks for, see :meth:`start`) and talks to them over ``ipc://`` in a
     fresh private directory (mode 0700), so only this user can reach it. With ``listen``
     (e.g. ``"tcp://0.0.0.0:7878"``) it also accepts workers that connect from elsewhere;
-    listening beyond loopback needs ``keys`` (a ``dagron keygen`` directory): CURVE then
-    authenticates both sides and encrypts the traffic.
+    listening on TCP needs ``keys`` (a ``dagron keygen`` directory): CURVE then
+    authenticates both sides and encrypts the traffic. Keyless TCP on a loopback address
+    takes ``insecure=True``: any local process could then join and run code here.
 
     ``prefetch`` is how many tasks each worker holds at once (running plus queued); for
     tasks much shorter than a millisecond it holds more, up to ``MAX_PREFETCH``.
@@ -153,9 +167,10 @@ class Coordinator(Backend):
         heartbeat_timeout: float = 5.0,
         max_message_size: int = 2**31,
         shared_memory: bool = True,
+        insecure: bool = False,
         turns: Optional[Turns] = None,
     ) -> None:
-        curve = _server_keys(1 if n_workers is None else n_workers, listen, keys)
+        curve = _server_keys(1 if n_workers is None else n_workers, listen, keys, insecure)
         self._sized_by_run = n_workers is None
         self.n_workers = n_workers or 0
         self._turns = turns
@@ -297,7 +312,7 @@ class Coordinator(Backend):
         self.status = Status.CLOSING
         bye = self._transport.send_if_possible
         for ident in list(self.state.workers) + list(self._by_id):
-            bye(ident, [p.SHUTDOWN, p.dump_header(())])
+            bye(ident, cc.shutdown_message())
         running_on = self.state.running_on
         self._pool.kill_busy(lambda ident: running_on(ident) is not None)
         if self._remote:
@@ -417,45 +432,34 @@ class Coordinator(Backend):
     # ----- events --------------------------------------------------------------------------
 
     def _on_hello(self, ident: bytes, frames: list[Any]) -> None:
-        hello = p.load_header(frames[0])
-        if hello[0] != p.PROTOCOL_VERSION:
-            name = hello[3] if len(hello) > 3 else "?"
-            log.warning(
-                "refused worker %s: protocol %r, not %r", name, hello[0], p.PROTOCOL_VERSION
-            )
-            return
-        _, pid, host, name, offset = hello
+        pid, host, name, offset = cc.decode_hello(frames[0])
         if ident in self.state.workers:
             return  # a duplicate hello
         local = self._pool.joined(name, pid, ident)
-        if not local and self.accepts_remote and isinstance(name, str) and isinstance(pid, int):
-            self._remotes.join(ident, RemoteWorker(name, str(host), pid), time.monotonic())
+        if not local and self.accepts_remote:
+            self._remotes.join(ident, RemoteWorker(name, host, pid), time.monotonic())
             log.info("worker %s (pid %d on %s) joined", name, pid, host)
         elif not local:
             log.warning("refused a hello from %r: not a worker of this coordinator", name)
             return
         self._worker_names[ident] = name
         # Unlike _send, a peer that is gone raises here: it never joins.
-        self._transport.socket.send_multipart(
-            [ident, p.WELCOME, p.dump_header((p.PROTOCOL_VERSION,))]
-        )
+        self._transport.socket.send_multipart([ident, *cc.welcome_message()])
         self._apply(self.state.handle(WorkerJoined(ident, name)))
         self._note_offset(ident, offset)
 
     def _on_heartbeat(self, hb_ident: bytes, frames: list[Any]) -> None:
-        worker, _name, sent, offset = p.load_header(frames[0])
+        worker, sent, offset = cc.decode_ping(frames[0])
         # Answer every beat (hellos are preceded by a few), so the worker knows the
         # coordinator lives; the answer carries this clock, to measure the worker's offset.
-        if not isinstance(sent, float):
-            raise ValueError("malformed clock reading")
-        self._send(hb_ident, [p.HEARTBEAT, p.dump_header((sent, time.monotonic()))])
+        self._send(hb_ident, cc.encode_pong(sent, time.monotonic()))
         self._note_offset(worker, offset)
         if self._remotes.heard_from(worker, time.monotonic()):
             # Back after being declared lost (a cut link that healed): it must start over.
-            self._send(worker, [p.REJOIN, p.dump_header(())])
+            self._send(worker, cc.rejoin_message())
 
     def _on_output(self, ident: bytes, frames: list[Any]) -> None:
-        worker, chunks = p.load_header(frames[0])
+        worker, chunks = cc.decode_output(frames[0])
         who = self._worker_names.get(worker)
         if who is None:
             return
@@ -464,12 +468,12 @@ class Coordinator(Backend):
             prefix = node or who
             if stream == "log":
                 level, logger, message = payload
-                show_log(prefix, int(level), str(logger), str(message))
+                show_log(prefix, level, logger, message)
             else:
-                show_output(prefix, str(stream), str(payload))
+                show_output(prefix, stream, payload)
 
     def _on_memory(self, hb_ident: bytes, frames: list[Any]) -> None:
-        worker, rss, limit = p.load_header(frames[0])
+        worker, rss, limit = cc.decode_memory(frames[0])
         name = self._worker_names.get(worker)
         if name is None or worker not in self.state.workers:
             return
@@ -581,7 +585,7 @@ class Coordinator(Backend):
                 worker = self._worker_names.get(ins.worker, "?")
                 self._done.append(Failed(ins.key, err, None, now, now, 0.0, worker))
             elif isinstance(ins, CancelOnWorker):
-                self._send(ins.worker, [p.CANCEL, p.dump_header((ins.key,))])
+                self._send(ins.worker, cc.encode_cancel(ins.key))
             elif isinstance(ins, KillWorker):
                 self._pool.kill(ins.worker, ins.reason)
             elif isinstance(ins, ForgetOnWorker):

@@ -234,7 +234,7 @@ class WorkerNanny:
 
     def run(self) -> int:
         """Supervises until told to stop; returns the process exit code."""
-        from .protocol import EXIT_COORDINATOR_GONE
+        from .protocol import EXIT_BAD_CONFIG, EXIT_COORDINATOR_GONE
 
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
@@ -258,6 +258,10 @@ class WorkerNanny:
                             file=sys.stderr,
                             flush=True,
                         )
+                        self._stopping = True
+                        code = 1
+                        break
+                    if rc == EXIT_BAD_CONFIG:  # it said why; a restart would fail the same way
                         self._stopping = True
                         code = 1
                         break

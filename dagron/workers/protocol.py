@@ -1,7 +1,9 @@
 """Wire format between the coordinator and its workers.
 
 Every message is one ZeroMQ multipart message: a one-byte type frame, a small header frame
-(a pickled tuple), then payload frames. Payloads are pickle protocol 5 with out-of-band
+(a msgpack array of ints, floats, str, bytes, None and nested arrays: a format that cannot
+run code, so a peer's header is safe to read before it is known who sent it), then payload
+frames. Payloads are pickle protocol 5 with out-of-band
 buffers sent as frames of their own, so large arrays and buffers cross without being copied
 into the pickle stream; a ``bytes`` result is sent as one raw frame, with no pickling at all.
 Local workers put large buffers in shared memory instead of frames (see shm.py).
@@ -39,6 +41,8 @@ HEARTBEAT  c -> w       ``(sent, now)``: the ping's ``sent`` and the coordinator
                         clock, for the worker to measure its offset (clocksync.py)
 MEMORY     w -> c       ``(worker identity, rss, limit)``: over its memory limit, leaving now
 OUTPUT     w -> c       ``(worker identity, chunks)``: what tasks printed or logged, see output.py
+PIECES     w -> c       ``(n, ...)``: another message whose parts were too large for a coordinator
+                        with keys, each cut into ``n`` frames (see pieces.py)
 =========  ===========  =======================================================================
 
 STARTED and RESULT are encoded and decoded in :mod:`dagron.workers.results_codec`.
@@ -59,9 +63,11 @@ from __future__ import annotations
 import mmap
 import os
 import pickle
+import threading
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import cloudpickle
+import msgpack
 import zmq
 
 from .._core import bytes_to_fill
@@ -70,6 +76,7 @@ from . import shm
 
 __all__ = [
     "CANCEL",
+    "EXIT_BAD_CONFIG",
     "EXIT_COORDINATOR_GONE",
     "EXIT_MEMORY",
     "EXIT_PARENT_GONE",
@@ -100,8 +107,9 @@ __all__ = [
 
 # 3: stamps on the coordinator's monotonic clock; clock offsets in HELLO and HEARTBEAT;
 # small argument pickles inside the TASKS header; shared-memory segments in RESULT reports.
-# 4: a raised exception's type name and message travel as text beside its pickle; a task that
-# did not load says whether its callable or its arguments failed.
+# 4: headers are msgpack, not pickles; a raised exception's type name and message travel as
+# text beside its pickle; a task that did not load says whether its callable or its
+# arguments failed.
 PROTOCOL_VERSION = 4
 
 HELLO = b"H"
@@ -121,6 +129,7 @@ FORGET = b"F"  # header: the function ids the worker may drop
 EXIT_PARENT_GONE = 3
 EXIT_COORDINATOR_GONE = 4
 EXIT_MEMORY = 5
+EXIT_BAD_CONFIG = 6  # the worker cannot start as configured (its keys): restarting is futile
 
 # RESULT status values.
 OK_PICKLED = 0  # frames: the value, pickled
@@ -154,14 +163,38 @@ def send_parts(sock: zmq.Socket[Any], parts: Sequence[Any], flags: int = 0) -> N
         sock.send(part, more, copy=type(part) is bytes and len(part) < _COPY_BELOW)
 
 
+# One packer per thread (a worker packs on its main and its heartbeat threads): reusing one
+# costs half of what msgpack.packb's fresh packer per call does.
+_packers = threading.local()
+
+
 def dump_header(header: tuple[Any, ...]) -> bytes:
-    return pickle.dumps(header, protocol=pickle.HIGHEST_PROTOCOL)
+    """``header`` (ints, floats, str, bytes, None, bools and tuples or lists of them) as
+    msgpack; anything else raises TypeError."""
+    try:
+        pack = _packers.pack
+    except AttributeError:
+        pack = _packers.pack = msgpack.Packer(use_bin_type=True, datetime=False).pack
+    result: bytes = pack(header)
+    return result
+
+
+def _no_ext(code: int, data: bytes) -> Any:
+    raise ValueError(f"msgpack extension type {code} in a header")
 
 
 def load_header(frame: Any) -> tuple[Any, ...]:
-    header = pickle.loads(frame)
-    if not isinstance(header, tuple):
-        raise ValueError("malformed header")
+    """The tuple in a header frame, arrays as tuples. Raises ValueError for anything that is
+    not one well-formed msgpack array (bad bytes, trailing data, a map key that is not
+    hashable, an extension type): the caller drops such a message. It never runs code."""
+    try:
+        header = msgpack.unpackb(frame, use_list=False, raw=False, ext_hook=_no_ext)
+    except ValueError:
+        raise
+    except Exception as exc:  # msgpack's other errors (StackError, ExtraData's base, ...)
+        raise ValueError(f"malformed header: {exc}") from exc
+    if type(header) is not tuple:
+        raise ValueError("malformed header: not an array")
     return header
 
 
@@ -209,6 +242,8 @@ def forwarded_args(args: tuple[Any, ...]) -> Optional[ForwardedArgs]:
     values: Iterable[Any] = args
     if len(args) == 1 and type(args[0]) is dict:
         names = tuple(args[0])
+        if not all(type(n) is str for n in names):
+            return None  # the names ride in a msgpack header: node names, str
         values = args[0].values()
     pickles = []
     for v in values:

@@ -18,9 +18,9 @@ from typing import Any, Callable, Deque, Optional
 
 import zmq
 
+from . import pieces, shm
 from . import protocol as p
 from . import results_codec as rc
-from . import shm
 
 __all__ = ["REPORT_AGE", "REPORT_BYTES", "ReportOutbox"]
 
@@ -32,7 +32,9 @@ class ReportOutbox:
     """Reports waiting to be sent on ``sock``. ``queue`` is the worker's queue of tasks
     still to run (its length is one of the flush rules; the outbox only reads it);
     ``shm_dir`` the coordinator's segment directory (None: everything travels in frames),
-    segments named after ``identity``. ``monotonic`` reads the clock the age rule uses."""
+    segments named after ``identity``. ``monotonic`` reads the clock the age rule uses.
+    ``max_frame``: the largest frame the coordinator reads (it has keys); a message with a
+    larger part goes in pieces (see :mod:`~dagron.workers.pieces`)."""
 
     def __init__(
         self,
@@ -41,8 +43,10 @@ class ReportOutbox:
         identity: bytes,
         shm_dir: Optional[str] = None,
         monotonic: Callable[[], float] = time.monotonic,
+        max_frame: Optional[int] = None,
     ) -> None:
         self.sock = sock
+        self.max_frame = max_frame
         self.queue = queue
         self.prefix = identity.decode()
         self.shm_dir = shm_dir
@@ -102,7 +106,10 @@ class ReportOutbox:
                 p.send_parts(self.sock, rc.encode_started(*started))
             return
         reports, self.reports = self.reports, []
-        self.nbytes = 0
+        nbytes, self.nbytes = self.nbytes, 0
         parts = rc.encode_result_message(reports, started)
         del reports
+        limit = self.max_frame
+        if limit is not None and (nbytes > limit or len(parts[1]) > limit):
+            parts = pieces.cut(parts, limit)
         p.send_parts(self.sock, parts)

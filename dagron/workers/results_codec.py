@@ -184,12 +184,16 @@ def encode_result_message(
 
 
 # ----- coordinator side --------------------------------------------------------------------
-# Only messages from authenticated peers reach these: the headers are pickles.
+# Headers are msgpack and checked field by field: reading one runs no code, whoever sent it.
+# The pickles a report carries (its value, its exception) are unpickled later, and only for
+# a task the state machine confirms the sender was running.
 
 
 def decode_started(header: Any) -> tuple[int, float]:
     """The STARTED header's ``(key, started_at)``."""
     key, started = load_header(header)
+    if type(key) is not int or type(started) is not float:
+        raise ValueError("malformed started notice")
     return key, started
 
 
@@ -204,15 +208,32 @@ def decode_result_message(
         records: list[Report] = []
         at = 1
         for key, status, began, finished, took, extra, n_frames, segment in reports:
+            # The types the coordinator relies on before it knows whether the sender ran the
+            # task; the outcome fields (extra, segment) are checked where they are decoded.
+            if (
+                type(key) is not int
+                or type(status) is not int
+                or type(began) is not float
+                or type(finished) is not float
+                or type(took) is not float
+                or type(n_frames) is not int
+                or n_frames < 0
+            ):
+                raise ValueError("a report field of the wrong type")
             if n_frames:
                 frames = parts[at : at + n_frames]
                 at += n_frames
             else:
                 frames = _NO_FRAMES
             records.append((key, status, began, finished, took, extra, frames, segment))
-        if started is not None and len(started) != 2:
+        if started is not None and (
+            type(started) is not tuple
+            or len(started) != 2
+            or type(started[0]) is not int
+            or type(started[1]) is not float
+        ):
             raise ValueError("a started notice of the wrong shape")
-    except Exception as exc:  # a bad pickle, a report of the wrong shape
+    except Exception as exc:  # bad msgpack, a report of the wrong shape
         raise ValueError(f"malformed result: {exc}") from exc
     if at != len(parts):  # which frames are whose? Every report's outcome is unknown
         why = "its frames do not match its reports"

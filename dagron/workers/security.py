@@ -30,6 +30,7 @@ __all__ = [
     "WorkerKeys",
     "generate_keys",
     "is_loopback_endpoint",
+    "is_private_endpoint",
     "load_coordinator_keys",
     "load_worker_keys",
 ]
@@ -95,6 +96,13 @@ def load_worker_keys(directory: PathLike) -> WorkerKeys:
     server_public, _ = _load(d / "coordinator.key", secret=False)
     assert secret is not None
     return WorkerKeys(public, secret, server_public)
+
+
+def is_private_endpoint(endpoint: str) -> bool:
+    """True for ``ipc://`` and ``inproc://`` endpoints: reachable only through the file
+    system (the coordinator's lies in a mode 0700 directory) or from within the process.
+    Unlike a loopback TCP port, which any local user can connect to."""
+    return endpoint.partition("://")[0] in ("ipc", "inproc")
 
 
 def is_loopback_endpoint(endpoint: str) -> bool:

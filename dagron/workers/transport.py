@@ -16,6 +16,7 @@ import zmq
 
 from ..node_result import error_message
 from . import protocol as p
+from .pieces import CURVE_OVERHEAD, MAX_FRAME, PIECES, join
 from .security import CoordinatorKeys
 
 __all__ = ["Handler", "RouterTransport"]
@@ -33,7 +34,9 @@ _RCVMORE = int(zmq.RCVMORE)
 class RouterTransport:
     """A bound ROUTER socket: ``send`` to a peer's identity, ``read_messages`` to dispatch
     what came in, ``close`` at the end. ``curve`` makes it a CURVE server that admits only
-    ``curve.authorized`` keys; ``max_message_size`` disconnects a peer sending more."""
+    ``curve.authorized`` keys; ``max_message_size`` disconnects a peer sending a larger
+    frame, and caps a message's part sent in pieces; with ``curve``, frames are capped at
+    :data:`~dagron.workers.pieces.MAX_FRAME`."""
 
     def __init__(
         self, endpoint: str, *, curve: Optional[CoordinatorKeys], max_message_size: int
@@ -55,7 +58,13 @@ class RouterTransport:
         sock.setsockopt(zmq.SNDHWM, 0)
         sock.setsockopt(zmq.RCVHWM, 0)
         sock.setsockopt(zmq.LINGER, 0)
-        # A peer sending more than this in one message is disconnected by ZeroMQ.
+        # A peer sending a frame larger than this is disconnected by ZeroMQ. With keys, frames
+        # are capped lower: ZeroMQ reads a whole frame before the handshake has said who sent
+        # it, so this is what bounds an unauthenticated connection's memory here. Workers
+        # send larger parts in pieces (see pieces.py), joined up to max_message_size.
+        self._max_part = max_message_size
+        if curve is not None:
+            max_message_size = min(max_message_size, MAX_FRAME + CURVE_OVERHEAD)
         sock.setsockopt(zmq.MAXMSGSIZE, max_message_size)
         if curve is not None:
             from zmq.auth.thread import ThreadAuthenticator
@@ -103,6 +112,14 @@ class RouterTransport:
                 continue
             kind = parts[0]
             handler = handlers.get(kind)
+            if handler is None and kind == PIECES:
+                try:
+                    parts = join(parts[1:], self._max_part)
+                except Exception as exc:  # malformed or hostile: like any bad message
+                    log.warning("dropped a malformed message in pieces: %s", exc)
+                    continue
+                kind = parts[0]
+                handler = handlers.get(kind)
             if handler is None:
                 log.warning("dropped a message of unknown type %r", kind[:8])
                 continue

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 
 import psutil
 
-from . import protocol as p
+from . import control_codec as cc
 from .output import OutputBuffer
 
 __all__ = ["FORWARD_EVERY", "DeathWatch", "MemoryWatch", "OutputForwarder", "heartbeat_tick"]
@@ -87,4 +87,4 @@ class OutputForwarder:
         chunks = self.buffer.take()
         if not chunks:
             return None
-        return [p.OUTPUT, p.dump_header((self.identity, chunks))]
+        return cc.encode_output(self.identity, chunks)

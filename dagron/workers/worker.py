@@ -30,16 +30,19 @@ from typing import Any, Callable, Deque, Optional, Union, cast
 
 import zmq
 
+from ..errors import SecurityError
+from . import control_codec as cc
 from . import protocol as p
 from . import results_codec as rc
 from . import shm
 from .lifeline import die_with_parent
 from .output import ForwardingHandler, OutputBuffer, TaskStream
+from .pieces import MAX_FRAME
 from .report_outbox import ReportOutbox
 from .security import WorkerKeys, load_worker_keys
 from .status_page import StatusPage
 from .watchdog import OutputForwarder
-from .worker_heartbeat import HeartbeatLink, ship_output
+from .worker_heartbeat import HeartbeatLink, refusal_monitor, ship_output
 
 __all__ = ["Worker", "main"]
 
@@ -121,7 +124,13 @@ class Worker:
         self.queue: Deque[_Task] = deque()
         # Reports of finished tasks not sent yet: they leave together, just before the next
         # task starts (with its started notice) or before the worker waits for work.
-        self.outbox = ReportOutbox(self.sock, self.queue, self.identity, shm_dir)
+        self.outbox = ReportOutbox(
+            self.sock,
+            self.queue,
+            self.identity,
+            shm_dir,
+            max_frame=MAX_FRAME if keys is not None else None,
+        )
         # Bound once: the hot path calls these per task.
         self._report = self.outbox.add
         self._report_due = self.outbox.due
@@ -169,12 +178,15 @@ class Worker:
 
     def run(self) -> None:
         self._lock.acquire()
+        refusals = refusal_monitor(self.sock) if self.keys is not None else None
         self.sock.connect(self.address)
         beats = self._socket(b"h" + self.identity[1:])
         beats.connect(self.address)
         self.heartbeat.sync_burst(beats)
+        # The heartbeat thread (and its death timeout) first: the hello blocks for good if
+        # the coordinator refuses our key, and only that timeout then ends this process.
+        self.heartbeat.start_heartbeats(beats, refusals)
         self._hello()
-        self.heartbeat.start_heartbeats(beats)
         if self.status is not None:  # the only case where started notices are deferred
             threading.Thread(target=self._notices, name="dagron-notices", daemon=True).start()
         self.heartbeat.start_parent_watch()
@@ -203,8 +215,9 @@ class Worker:
 
     def _hello(self) -> None:
         offset = self.heartbeat.offset()
-        hello = (p.PROTOCOL_VERSION, os.getpid(), socket.gethostname(), self.name, offset)
-        self.sock.send_multipart([p.HELLO, p.dump_header(hello)])
+        self.sock.send_multipart(
+            cc.encode_hello(os.getpid(), socket.gethostname(), self.name, offset)
+        )
 
     def _notices(self) -> None:
         """Announces a task that has run NOTICE_AFTER seconds without a started notice,
@@ -261,7 +274,7 @@ class Worker:
                 self.queue.append((key, fn_id, [args] if args else []))
 
     def _on_cancel(self, frames: list[Any]) -> None:
-        (key,) = p.load_header(frames[0].bytes)
+        key = cc.decode_cancel(frames[0].bytes)
         kept = [t for t in self.queue if t[0] != key]
         if len(kept) != len(self.queue):
             self.queue.clear()
@@ -391,7 +404,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     # The coordinator (or the nanny) owns Ctrl-C: a terminal's SIGINT reaches the whole
     # process group, and they decide what happens to running tasks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    keys = load_worker_keys(args.keys) if args.keys else None
+    try:
+        keys = load_worker_keys(args.keys) if args.keys else None
+    except SecurityError as exc:
+        print(f"dagron worker {args.name}: {exc}", file=sys.stderr, flush=True)
+        return p.EXIT_BAD_CONFIG
     Worker(
         args.address,
         args.name,

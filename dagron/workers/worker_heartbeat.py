@@ -20,17 +20,40 @@ from typing import Callable, Optional
 
 import zmq
 
+from . import control_codec as cc
 from . import protocol as p
 from .clocksync import OffsetEstimator
+from .pieces import MAX_FRAME, cut
 from .watchdog import DeathWatch, MemoryWatch, OutputForwarder, heartbeat_tick
 
-__all__ = ["SYNC_BURST", "SYNC_WAIT", "HeartbeatLink", "ship_output"]
+__all__ = [
+    "SYNC_BURST",
+    "SYNC_WAIT",
+    "HeartbeatLink",
+    "refusal_monitor",
+    "send_or_drop",
+    "ship_output",
+]
 
 # Clock exchanges with the coordinator before the hello, so the first tasks are stamped on
 # its clock already; a coordinator slower to answer than SYNC_WAIT seconds in all is measured
 # by the heartbeats that follow instead.
 SYNC_BURST = 5
 SYNC_WAIT = 2.0
+
+
+def send_or_drop(sock: zmq.Socket[bytes], parts: list[bytes]) -> bool:
+    """Sends ``parts`` on the heartbeat socket without blocking; False if they were dropped.
+
+    The socket has no high-water mark, so a send only fails when there is no connection to
+    queue on at all: ZeroMQ drops the connection for good when the coordinator refuses this
+    worker's key. A blocking send would then hang the heartbeat thread, and with it the
+    death timeout that is to end this process."""
+    try:
+        sock.send_multipart(parts, zmq.NOBLOCK)
+    except zmq.Again:
+        return False
+    return True
 
 
 def ship_output(forwarder: Optional[OutputForwarder], sock: zmq.Socket[bytes]) -> None:
@@ -40,7 +63,15 @@ def ship_output(forwarder: Optional[OutputForwarder], sock: zmq.Socket[bytes]) -
         return
     message = forwarder.message()
     if message is not None:
-        sock.send_multipart(message)
+        # A huge print would exceed what a coordinator with keys reads in one frame.
+        send_or_drop(sock, cut(message) if len(message[1]) > MAX_FRAME else message)
+
+
+def refusal_monitor(sock: zmq.Socket[bytes]) -> zmq.Socket[bytes]:
+    """A socket that becomes readable when the coordinator refuses ``sock``'s CURVE key.
+    Made before ``sock`` connects, so that no refusal is missed. ZeroMQ tells a refused
+    worker nothing else: without this, it would only see a silent coordinator."""
+    return sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
 
 
 class HeartbeatLink:
@@ -90,9 +121,9 @@ class HeartbeatLink:
         return None if est is None else (est.offset, est.error)
 
     def ping(self, sock: zmq.Socket[bytes]) -> None:
-        """Sends one heartbeat, stamped with this host's clock."""
-        ping = (self.identity, self.name, self.clock(), self.offset())
-        sock.send_multipart([p.HEARTBEAT, p.dump_header(ping)])
+        """Sends one heartbeat, stamped with this host's clock; dropped if the socket has no
+        connection to queue it on (see :func:`send_or_drop`)."""
+        send_or_drop(sock, cc.encode_ping(self.identity, self.name, self.clock(), self.offset()))
 
     def on_pong(self, frames: list[bytes]) -> None:
         """Takes the coordinator's answer to a ping as a clock sample."""
@@ -100,12 +131,11 @@ class HeartbeatLink:
         if len(frames) != 2 or frames[0] != p.HEARTBEAT:
             return
         try:
-            sent, remote = p.load_header(frames[1])
-        except Exception:
+            sent, remote = cc.decode_pong(frames[1])
+        except ValueError:
             return  # malformed: the beat still counts as a sign of life
-        if isinstance(sent, float) and isinstance(remote, float):
-            self.sync.add(sent, remote, received)
-            self.correction = self.sync.correction
+        self.sync.add(sent, remote, received)
+        self.correction = self.sync.correction
 
     def sync_burst(self, sock: zmq.Socket[bytes]) -> None:
         """Exchanges up to SYNC_BURST pings with the coordinator, SYNC_WAIT seconds at most
@@ -121,10 +151,14 @@ class HeartbeatLink:
 
     # ----- threads -------------------------------------------------------------------------
 
-    def start_heartbeats(self, sock: zmq.Socket[bytes]) -> None:
-        """Starts the heartbeat thread on ``sock``, which it owns from now on."""
+    def start_heartbeats(
+        self, sock: zmq.Socket[bytes], refusals: Optional[zmq.Socket[bytes]] = None
+    ) -> None:
+        """Starts the heartbeat thread on ``sock``, which it owns from now on, as it does
+        ``refusals``: a monitor of the task socket's failed CURVE handshakes, if it has keys
+        (see :func:`refusal_monitor`)."""
         threading.Thread(
-            target=self._heartbeats, args=(sock,), name="dagron-heartbeat", daemon=True
+            target=self._heartbeats, args=(sock, refusals), name="dagron-heartbeat", daemon=True
         ).start()
 
     def start_parent_watch(self) -> None:
@@ -133,7 +167,7 @@ class HeartbeatLink:
         if self.parent_pid is not None:
             threading.Thread(target=self._watch_parent, daemon=True).start()
 
-    def _heartbeats(self, sock: zmq.Socket[bytes]) -> None:
+    def _heartbeats(self, sock: zmq.Socket[bytes], refusals: Optional[zmq.Socket[bytes]]) -> None:
         """Pings the coordinator every period, measuring the clock offset with each answer,
         and ticks the watchdogs: ships tasks' output, leaves when the coordinator has been
         silent for ``death_timeout`` or memory goes over the limit."""
@@ -151,6 +185,8 @@ class HeartbeatLink:
                     self.on_pong(sock.recv_multipart())
                 death.heard(time.monotonic())
             ship_output(self.forwarder, sock)
+            if refusals is not None and refusals.poll(0):
+                self._refused()
             if death.expired(time.monotonic()):
                 self._coordinator_gone()
             rss = memory.over()
@@ -176,8 +212,17 @@ class HeartbeatLink:
         )
         os._exit(p.EXIT_COORDINATOR_GONE)
 
+    def _refused(self) -> None:
+        print(
+            f"dagron worker {self.name}: the coordinator at {self.address} refused this "
+            "worker's key; give the worker a key directory the coordinator accepts (its "
+            "worker.key, or a key in the coordinator's authorized/ directory)",
+            file=sys.__stderr__,
+            flush=True,
+        )
+        os._exit(p.EXIT_BAD_CONFIG)
+
     def _over_memory(self, sock: zmq.Socket[bytes], rss: int) -> None:
-        note = (self.identity, rss, self.memory_limit)
-        sock.send_multipart([p.MEMORY, p.dump_header(note)])
+        send_or_drop(sock, cc.encode_memory(self.identity, rss, self.memory_limit or 0))
         sock.close(linger=1000)  # let the note go out before we do
         os._exit(p.EXIT_MEMORY)

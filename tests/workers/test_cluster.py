@@ -7,6 +7,7 @@ skipped with the reason otherwise).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import shutil
@@ -55,6 +56,18 @@ def wide(n: int) -> dagron.DAG:
     dag = dagron.DAG()
     dag.add_nodes([f"n{i}" for i in range(n)])
     return dag
+
+
+@pytest.mark.parametrize("listen", ["tcp://127.0.0.1:*", "tcp://localhost:*"])
+def test_cluster_refuses_keyless_loopback_tcp_unless_opted_in(listen: str) -> None:
+    # Any local process (any user) can reach a loopback port: without keys it could run
+    # code here, so that takes an explicit opt-in.
+    with pytest.raises(SecurityError, match="insecure=True"):
+        Cluster(listen)
+    with pytest.raises(SecurityError, match="keys="):
+        Cluster()
+    with Cluster(listen, insecure=True) as cluster:
+        assert cluster.address.startswith("tcp://127.0.0.1:")
 
 
 def test_cluster_refuses_open_address_without_keys() -> None:
@@ -298,7 +311,7 @@ def test_cluster_host_workers_die_with_a_killed_nanny_while_a_task_holds_the_gil
 def test_cluster_hostile_frames_do_not_disturb_a_run(hosts: list[subprocess.Popen[bytes]]) -> None:
     rng = random.Random(7)
     kinds = [p.HELLO, p.STARTED, p.RESULT, p.HEARTBEAT, p.MEMORY, b"?", b""]
-    with Cluster("tcp://127.0.0.1:*", heartbeat_timeout=3.0) as cluster:
+    with Cluster("tcp://127.0.0.1:*", heartbeat_timeout=3.0, insecure=True) as cluster:
         hosts.append(start_host(cluster.address, None, nprocs=2))
         cluster.wait_for_workers(2, timeout=60)
         real = {w["name"] for w in cluster.workers}
@@ -473,3 +486,30 @@ def test_cluster_host_rejoins_after_its_link_heals(keys: str, net: TestNetwork) 
             {f"n{i}": os.getpid for i in range(50)}
         )
         assert result.succeeded == 50
+
+
+def big_result(n: int) -> bytes:
+    return bytes(range(256)) * (n // 256)
+
+
+def long_failure(n: int) -> None:
+    raise ValueError("x" * n)
+
+
+@pytest.mark.timeout(120)
+def test_cluster_with_keys_carries_parts_larger_than_its_frame_limit(
+    keys: str, hosts: list[subprocess.Popen[bytes]]
+) -> None:
+    from dagron.workers.pieces import MAX_FRAME
+
+    n = 2 * MAX_FRAME + 4096
+    with Cluster("tcp://127.0.0.1:*", keys=keys) as cluster:
+        hosts.append(start_host(cluster.address, keys, nprocs=1))
+        cluster.wait_for_workers(1, timeout=60)
+        dag = wide(2)
+        result = DAGExecutor(dag, backend=cluster).execute(
+            {"n0": functools.partial(big_result, n), "n1": functools.partial(long_failure, n)}
+        )
+    assert result.node_results["n0"].result == big_result(n)
+    error = result.node_results["n1"].error
+    assert isinstance(error, ValueError) and len(str(error)) == n

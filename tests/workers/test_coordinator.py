@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 import zmq
+import zmq.auth
 
 from dagron.backends.base import Failed, Started, Succeeded
-from dagron.errors import RemoteTaskError, SerializationError, WorkerLostError
+from dagron.errors import RemoteTaskError, SecurityError, SerializationError, WorkerLostError
 from dagron.workers import protocol as p
 from dagron.workers.coordinator import Coordinator
 from dagron.workers.protocol import SerializedValue
@@ -30,6 +31,11 @@ class Unpicklable(Exception):
 
 def raise_unpicklable() -> None:
     raise Unpicklable("boom")
+
+
+def test_coordinator_refuses_keyless_tcp_without_the_opt_in() -> None:
+    with pytest.raises(SecurityError, match="insecure=True"):
+        Coordinator(0, listen="tcp://127.0.0.1:*")
 
 
 def test_coordinator_runs_tasks_and_returns_serialized_values() -> None:
@@ -295,7 +301,7 @@ def test_coordinator_forwards_segment_results_by_name() -> None:
 
 
 def test_coordinator_accepting_remote_workers_forwards_by_value() -> None:
-    with running_coordinator(1, listen="tcp://127.0.0.1:*") as c:
+    with running_coordinator(1, listen="tcp://127.0.0.1:*", insecure=True) as c:
         c.submit(1, big_bytes, (BIG,), "make")
         value = collect(c, {1})[1].value
         c.submit(2, len, (value,), "measure")
@@ -309,7 +315,7 @@ def test_coordinator_remote_worker_results_stay_frames() -> None:
     import subprocess
     import sys
 
-    c = Coordinator(0, listen="tcp://127.0.0.1:*")
+    c = Coordinator(0, listen="tcp://127.0.0.1:*", insecure=True)
     worker = subprocess.Popen([sys.executable, "-m", "dagron.workers.worker", c.address])
     try:
         c.wait_for_workers(1, timeout=60)
@@ -413,7 +419,7 @@ def next_tasks(c: Coordinator, peer: zmq.Socket[bytes]) -> bytes:
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("case", sorted(UNREADABLE_RESULTS))
 def test_coordinator_unreadable_result_still_fails_its_task(case: str) -> None:
-    with running_coordinator(0, listen="tcp://127.0.0.1:*") as c:
+    with running_coordinator(0, listen="tcp://127.0.0.1:*", insecure=True) as c:
         ctx = zmq.Context()
         peer = ctx.socket(zmq.DEALER)
         peer.connect(c.address)
@@ -431,3 +437,124 @@ def test_coordinator_unreadable_result_still_fails_its_task(case: str) -> None:
             ctx.term()
     assert isinstance(done[1], Failed)
     assert "cannot be read" in str(done[1].error), done[1].error
+
+
+# ----- hostile peers on an open (keyless loopback TCP) coordinator -------------------------
+
+
+class Plant:
+    """A pickle that, when unpickled, creates the file ``path``: code run by a peer."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (self.path, "w"))
+
+
+def hostile_messages(marker: str) -> list[list[bytes]]:
+    evil = pickle.dumps(Plant(marker))
+    inline = p.dump_header(
+        (tuple((k, p.OK_INLINE, 1.0, 2.0, 0.1, evil, 0, None) for k in range(8)), None)
+    )
+    raised = [
+        p.RESULT,
+        p.dump_header(
+            (tuple((k, p.RAISED, 1.0, 2.0, 0.1, ("tb", True), 1, None) for k in range(1)), None)
+        ),
+        evil,
+    ]
+    kinds = [p.HELLO, p.HEARTBEAT, p.STARTED, p.RESULT, p.MEMORY, p.OUTPUT]
+    return [[kind, evil] for kind in kinds] + [[p.RESULT, inline], raised]
+
+
+@pytest.mark.timeout(60)
+def test_coordinator_never_unpickles_what_an_unjoined_peer_sends(tmp_path: Any) -> None:
+    marker = tmp_path / "planted"
+    with running_coordinator(1, listen="tcp://127.0.0.1:*", insecure=True) as c:
+        c.submit(0, time.sleep, (0.3,), "slow")  # a task in flight the peer might claim
+        ctx = zmq.Context()
+        peer = ctx.socket(zmq.DEALER)
+        peer.connect(c.address)
+        try:
+            for message in hostile_messages(str(marker)):
+                peer.send_multipart(message)
+            done = collect(c, {0})
+            # It keeps working: the real result came through, and a new task runs.
+            c.submit(1, pow, (2, 5), "after")
+            after = collect(c, {1})
+        finally:
+            peer.close(linger=0)
+            ctx.term()
+    assert done[0].value.load() is None
+    assert after[1].value.load() == 32
+    assert not marker.exists(), "a peer's pickle ran in the coordinator"
+
+
+# A peer that speaks just enough ZMTP to start a CURVE handshake, then sends one command
+# frame of argv[2] bytes (streamed, so the sender itself stays small).
+FLOOD = """
+import socket, struct, sys
+host, port = sys.argv[1].rsplit(":", 1)
+size = int(sys.argv[2])
+s = socket.create_connection((host, int(port)))
+s.sendall(b"\\xff" + bytes(8) + b"\\x7f" + b"\\x03\\x00" + b"CURVE".ljust(20, b"\\x00") + bytes(32))
+s.sendall(b"\\x06" + struct.pack(">Q", size))
+chunk = bytes(1 << 20)
+try:
+    for _ in range(size >> 20):
+        s.sendall(chunk)
+except OSError:
+    pass  # disconnected: what a bounded coordinator does
+print("sent", flush=True)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_coordinator_with_keys_bounds_what_an_unauthenticated_peer_makes_it_hold(
+    tmp_path: Any,
+) -> None:
+    import subprocess
+    import sys
+
+    import psutil
+
+    from dagron.workers.security import generate_keys
+
+    keys = str(generate_keys(tmp_path / "keys"))
+    c = Coordinator(0, listen="tcp://127.0.0.1:*", keys=keys)
+    me = psutil.Process()
+    try:
+        before = me.memory_info().rss
+        address = c.address.removeprefix("tcp://")
+        flood = subprocess.Popen([sys.executable, "-c", FLOOD, address, str(256 << 20)])
+        peak = before
+        while flood.poll() is None:
+            c.wait(0.01)
+            peak = max(peak, me.memory_info().rss)
+        assert flood.returncode == 0
+        peak = max(peak, me.memory_info().rss)
+        # The coordinator still serves: a heartbeat gets its answer.
+        ctx = zmq.Context()
+        peer = ctx.socket(zmq.DEALER)
+        peer.curve_secretkey, peer.curve_publickey = load_worker(keys)
+        peer.curve_serverkey = zmq.auth.load_certificate(f"{keys}/coordinator.key")[0]
+        peer.connect(c.address)
+        try:
+            peer.send_multipart([p.HEARTBEAT, p.dump_header((b"w-none", "none", 1.5, None))])
+            deadline = time.monotonic() + 30
+            while not peer.poll(0) and time.monotonic() < deadline:
+                c.wait(0.05)
+            assert peer.poll(0), "the coordinator stopped answering"
+        finally:
+            peer.close(linger=0)
+            ctx.term()
+    finally:
+        c.close()
+    assert peak - before < 64 << 20, f"grew by {(peak - before) >> 20} MiB"
+
+
+def load_worker(keys: str) -> tuple[bytes, bytes]:
+    public, secret = zmq.auth.load_certificate(f"{keys}/worker.key_secret")
+    assert secret is not None
+    return secret, public

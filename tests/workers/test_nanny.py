@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dagron.workers import worker
-from dagron.workers.nanny import worker_command
+from dagron.workers.nanny import WorkerNanny, worker_command
 
 
 def options(cmd: list[str]) -> dict[str, str]:
@@ -83,3 +83,17 @@ def test_worker_command_parses_as_the_worker_expects(monkeypatch: pytest.MonkeyP
     assert (got["death_timeout"], got["memory_limit"], got["log_level"]) == (2.5, 7, 20)
     assert got["forward_output"] is True
     assert got["heartbeat_period"] == 1.0  # the worker's default, as none was given
+
+
+@pytest.mark.timeout(60)
+def test_worker_nanny_stops_when_its_workers_cannot_load_their_keys(
+    tmp_path: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # dagron-worker checks the keys first; the nanny must not loop either if they go
+    # missing behind its back (a worker that cannot load them exits EXIT_BAD_CONFIG).
+    missing = str(tmp_path / "gone")
+    nanny = WorkerNanny("tcp://127.0.0.1:1", 2, keys=missing, death_timeout=30)
+    assert nanny.run() == 1
+    assert nanny.restarts == 0
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and missing in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ def test_protocol_forwarded_args_by_name_round_trip() -> None:
     names, pickles = form
     assert names == ("a", "b") and all(type(b) is bytes for b in pickles)
     assert p.load_forwarded(form) == ({"a": 1, "b": [2, "x"]},)
-    # the header that carries it is an ordinary pickle of str and bytes
+    # the header that carries it is plain msgpack of str and bytes
     assert p.load_forwarded(p.load_header(p.dump_header(form))) == ({"a": 1, "b": [2, "x"]},)
 
 
@@ -57,3 +58,54 @@ def test_protocol_forget_message_round_trip() -> None:
     assert kind == p.FORGET
     assert p.load_forget(header) == (3, 9)
     assert p.load_forget(p.dump_header((1, "x", 2.0))) == (1,)  # only ids are taken
+
+
+def test_protocol_header_round_trips_the_types_messages_use() -> None:
+    header = (1, -(2**63), 2**64 - 1, 0.5, "näme", b"\x00raw", None, True, (1, ("a", (b"",))))
+    back = p.load_header(p.dump_header(header))
+    assert back == header
+    assert [type(x) for x in back] == [type(x) for x in header]
+    # lists go out as arrays and come back as tuples
+    assert p.load_header(p.dump_header(([1, [2]],))) == ((1, (2,)),)
+
+
+class Planted:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (open, (self.path, "w"))
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"",
+        b"\xc1",  # a byte msgpack never uses
+        b"\x91\x01\x02",  # trailing data
+        b"\x81\x01\x02",  # a map, not an array
+        b"\x05",  # a number, not an array
+        b"\x91\xd4\x01\x00",  # an extension type
+        b"\xdd\xff\xff\xff\xff",  # an array longer than the frame
+        b"\x91" * 100_000,  # nested beyond any message
+    ],
+)
+def test_protocol_load_header_refuses_malformed_frames(frame: bytes) -> None:
+    with pytest.raises(ValueError):
+        p.load_header(frame)
+
+
+def test_protocol_load_header_never_unpickles(tmp_path: Any) -> None:
+    marker = tmp_path / "planted"
+    with pytest.raises(ValueError):
+        p.load_header(pickle.dumps((Planted(str(marker)),)))
+    assert not marker.exists()
+
+
+def test_protocol_dump_header_refuses_what_msgpack_cannot_carry() -> None:
+    with pytest.raises(TypeError):
+        p.dump_header((object(),))
+
+
+def test_protocol_forwarded_args_only_by_str_names() -> None:
+    assert p.forwarded_args(({("not", "a name"): small(1)},)) is None

@@ -10,9 +10,9 @@ from typing import Any, cast
 
 import zmq
 
+from dagron.workers import pieces, shm
 from dagron.workers import protocol as p
 from dagron.workers import results_codec as rc
-from dagron.workers import shm
 from dagron.workers.report_outbox import REPORT_AGE, REPORT_BYTES, ReportOutbox
 
 IDENTITY = b"w0123abcd"
@@ -148,3 +148,25 @@ def test_report_outbox_without_a_segment_directory_sends_everything_as_frames() 
     box.flush()
     records, _ = received(sock.messages[0])
     assert records[0][6] == [big] and records[0][7] is None
+
+
+def test_report_outbox_sends_parts_over_max_frame_in_pieces() -> None:
+    sock, queue = FakeSocket(), deque[Any]()
+    box = ReportOutbox(cast(zmq.Socket[bytes], sock), queue, IDENTITY, max_frame=100)
+    box.add(rc.encode_value(1, b"v" * 250, 1.0, 2.0, 0.5))
+    box.add(small(2))
+    box.flush()
+    (message,) = sock.messages
+    assert message[0] == pieces.PIECES
+    assert all(memoryview(part).nbytes <= 100 for part in message[2:])
+    whole = pieces.join([bytes(memoryview(part)) for part in message[1:]], max_part=1 << 20)
+    reports, _ = received([whole[0], whole[1], *(f.bytes for f in whole[2:])])
+    assert [r[0] for r in reports] == [1, 2]
+    assert bytes(reports[0][6][0]) == b"v" * 250
+
+
+def test_report_outbox_without_max_frame_never_cuts() -> None:
+    box, sock, _, _ = outbox()
+    box.add(rc.encode_value(1, b"v" * (1 << 20), 1.0, 2.0, 0.5))
+    box.flush()
+    assert sock.messages[0][0] == p.RESULT

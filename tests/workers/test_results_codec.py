@@ -231,14 +231,28 @@ def test_started_round_trip() -> None:
 
 
 @pytest.mark.parametrize(
+    "header", [p.dump_header((9,)), p.dump_header(("9", 4.5)), p.dump_header((9, None))]
+)
+def test_decode_started_malformed_raises_value_error(header: bytes) -> None:
+    with pytest.raises(ValueError):
+        rc.decode_started(header)
+
+
+@pytest.mark.parametrize(
     "parts",
     [
-        [b"not a pickle"],
-        [pickle.dumps(["a list, not a tuple"])],
-        [pickle.dumps(((), None, "extra"))],
-        [pickle.dumps((((1, p.OK_RAW, 1.0),), None))],  # a report too short
-        [pickle.dumps(((), (1, 2.0, 3)))],  # a started notice of the wrong shape
-        [pickle.dumps((5, None))],
+        [b"not msgpack"],
+        [pickle.dumps(((), None))],  # a pickle is not a header
+        [p.dump_header(("one field",))],
+        [p.dump_header(((), None, "extra"))],
+        [p.dump_header((((1, p.OK_RAW, 1.0),), None))],  # a report too short
+        [p.dump_header(((), (1, 2.0, 3)))],  # a started notice of the wrong shape
+        [p.dump_header((5, None))],
+        [p.dump_header((((1, p.OK_RAW, 1.0, 2.0, 0.5, None, "1", None),), None)), b"a"],
+        [p.dump_header(((("1", p.OK_INLINE, 1.0, 2.0, 0.5, b"x", 0, None),), None))],
+        [p.dump_header((((1, p.OK_INLINE, "1.0", 2.0, 0.5, b"x", 0, None),), None))],
+        [p.dump_header((((1, p.OK_INLINE, 1.0, 2.0, 0.5, b"x", -1, None),), None))],
+        [p.dump_header(((), ("1", 2.0)))],
     ],
 )
 def test_decode_result_message_malformed_raises_value_error(parts: list[Any]) -> None:

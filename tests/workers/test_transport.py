@@ -11,6 +11,8 @@ from typing import Any, Optional
 import pytest
 import zmq
 
+from dagron.workers import pieces
+from dagron.workers import protocol as p
 from dagron.workers.security import generate_keys, load_coordinator_keys, load_worker_keys
 from dagron.workers.transport import Handler, RouterTransport
 
@@ -184,3 +186,33 @@ def test_transport_disconnects_a_peer_sending_too_much(tmp_path: Path, peers: Pe
         assert [parts for _ident, parts in got] == [[b"x" * 100]]
     finally:
         t.close()
+
+
+def test_transport_with_curve_caps_frames_and_joins_pieces(tmp_path: Path, peers: Peers) -> None:
+    keys = str(generate_keys(tmp_path / "keys"))
+    t = RouterTransport(
+        "tcp://127.0.0.1:*", curve=load_coordinator_keys(keys), max_message_size=2**31
+    )
+    try:
+        got: Received = []
+        assert t.socket.getsockopt(zmq.MAXMSGSIZE) == pieces.MAX_FRAME + pieces.CURVE_OVERHEAD
+        worker = peers.connect(t.address, keys)
+        big = bytes(range(256)) * ((pieces.MAX_FRAME + 1000) // 256)
+        sent = pieces.cut([b"K", b"header", b"small", big])
+        worker.send_multipart(sent, copy=False)
+        read_for(t, recording(got), 30, got)
+        ((_ident, parts),) = got
+        assert parts[0] == b"header"
+        assert [f.bytes for f in parts[1:]] == [b"small", big]
+    finally:
+        t.close()
+
+
+def test_transport_drops_malformed_pieces(transport: RouterTransport, peers: Peers) -> None:
+    got: Received = []
+    peer = peers.connect(transport.address)
+    peer.send_multipart([pieces.PIECES, b"\xc1", b"x"])
+    peer.send_multipart([pieces.PIECES, p.dump_header((1, 5)), b"K", b"x"])
+    peer.send_multipart([b"K", b"after"])
+    read_for(transport, recording(got), 10, got)
+    assert [parts for _ident, parts in got] == [[b"after"]]

@@ -6,6 +6,7 @@ import os
 
 import psutil
 
+from dagron.workers import control_codec as cc
 from dagron.workers import protocol as p
 from dagron.workers.output import OutputBuffer
 from dagron.workers.watchdog import (
@@ -77,7 +78,7 @@ def test_output_forwarder_packs_chunks_into_one_output_message() -> None:
     assert message is not None
     kind, header = message
     assert kind == p.OUTPUT
-    assert p.load_header(header) == (b"w1", [(3, "stdout", "hello\n"), (3, "stderr", "oops\n")])
+    assert cc.decode_output(header) == (b"w1", ((3, "stdout", "hello\n"), (3, "stderr", "oops\n")))
 
 
 def test_output_forwarder_empties_the_buffer_and_sends_nothing_when_quiet() -> None:

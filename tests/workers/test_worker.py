@@ -44,7 +44,9 @@ def test_worker_skewed_clock_stamps_land_on_the_coordinator_timeline(
     hosts: list[subprocess.Popen[bytes]],
 ) -> None:
     dag = ladder(rungs=3, width=8)
-    with Cluster("tcp://127.0.0.1:*", local_workers=1, heartbeat_timeout=10.0) as cluster:
+    with Cluster(
+        "tcp://127.0.0.1:*", local_workers=1, heartbeat_timeout=10.0, insecure=True
+    ) as cluster:
         hosts.append(skewed_worker(cluster.address))
         cluster.wait_for_workers(2, timeout=60)
         result = DAGExecutor(dag, backend=cluster, enable_tracing=True).execute(

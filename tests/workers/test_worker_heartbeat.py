@@ -11,7 +11,7 @@ import zmq
 from dagron.workers import protocol as p
 from dagron.workers.output import OutputBuffer
 from dagron.workers.watchdog import OutputForwarder
-from dagron.workers.worker_heartbeat import SYNC_BURST, HeartbeatLink, ship_output
+from dagron.workers.worker_heartbeat import SYNC_BURST, HeartbeatLink, send_or_drop, ship_output
 
 IDENTITY = b"w0123abcd"
 SKEW = 50.0  # seconds this host's clock runs ahead of the coordinator's
@@ -36,7 +36,8 @@ class Coordinator:
         self.sent: list[list[bytes]] = []
         self.pending: list[list[bytes]] = []
 
-    def send_multipart(self, parts: list[bytes]) -> None:
+    def send_multipart(self, parts: list[bytes], flags: int = 0) -> None:
+        assert flags & zmq.NOBLOCK, "a heartbeat send must never block"
         self.sent.append(parts)
         if self.answers and parts[0] == p.HEARTBEAT:
             sent = p.load_header(parts[1])[2]
@@ -64,7 +65,7 @@ def test_heartbeat_link_ping_carries_identity_name_clock_and_offset() -> None:
     beats, sock = link(clock), Coordinator(clock, answers=False)
     beats.ping(as_socket(sock))
     assert sock.sent[0][0] == p.HEARTBEAT
-    assert pickle.loads(sock.sent[0][1]) == (IDENTITY, "host/1", 1000.0, None)
+    assert p.load_header(sock.sent[0][1]) == (IDENTITY, "host/1", 1000.0, None)
 
 
 def test_heartbeat_link_answers_move_now_onto_the_coordinator_clock() -> None:
@@ -78,7 +79,7 @@ def test_heartbeat_link_answers_move_now_onto_the_coordinator_clock() -> None:
     offset = beats.offset()
     assert offset is not None and abs(offset[0] - SKEW) < 1e-9 and offset[1] <= 0.001 + 1e-9
     beats.ping(as_socket(sock))  # later pings report the measured offset
-    assert pickle.loads(sock.sent[-1][1])[3] == offset
+    assert p.load_header(sock.sent[-1][1])[3] == offset
 
 
 def test_heartbeat_link_sync_burst_stops_at_the_first_unanswered_ping() -> None:
@@ -95,7 +96,8 @@ def test_heartbeat_link_ignores_malformed_answers() -> None:
     for frames in (
         [p.HEARTBEAT],
         [p.MEMORY, p.dump_header((1.0, 2.0))],
-        [p.HEARTBEAT, b"not a pickle"],
+        [p.HEARTBEAT, b"not msgpack\xc1"],
+        [p.HEARTBEAT, pickle.dumps((1.0, 2.0))],
         [p.HEARTBEAT, p.dump_header(("1.0", 2.0))],
     ):
         beats.on_pong(frames)
@@ -116,3 +118,15 @@ def test_ship_output_sends_what_was_printed_once_and_nothing_without_a_forwarder
     assert len(sock.sent) == 1 and sock.sent[0][0] == p.OUTPUT
     identity, chunks = p.load_header(sock.sent[0][1])
     assert identity == IDENTITY and [c[1:] for c in chunks] == [("stdout", "hello\n")]
+
+
+def test_send_or_drop_drops_when_the_socket_has_no_connection() -> None:
+    # What a refused key leaves: a DEALER with no connection at all, where a blocking send
+    # would wait forever (and the death timeout with it).
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    try:
+        assert send_or_drop(sock, [p.HEARTBEAT, b"\x90"]) is False
+    finally:
+        sock.close(linger=0)
+        ctx.term()

@@ -94,7 +94,7 @@ def test_cluster_failed_bind_leaks_nothing(
 
         def attempt() -> None:
             with pytest.raises(zmq.ZMQError):
-                Cluster(address, keys=keys if with_keys else None)
+                Cluster(address, keys=keys if with_keys else None, insecure=not with_keys)
 
         attempt()  # the first may load libraries and make process-wide objects
         fds, threads = me.num_fds(), me.num_threads()
@@ -188,7 +188,7 @@ def test_cluster_task_remote_workers_cannot_load_fails_after_its_attempts(
 ) -> None:
     dag = wide(3)
     bad = LoadsBadly()
-    with Cluster("tcp://127.0.0.1:*", heartbeat_timeout=10.0) as cluster:
+    with Cluster("tcp://127.0.0.1:*", heartbeat_timeout=10.0, insecure=True) as cluster:
         hosts.append(start_host(cluster.address, None, nprocs=2))
         cluster.wait_for_workers(2, timeout=30)
         result = DAGExecutor(dag, backend=cluster, retries=1, fail_fast=False).execute(
@@ -279,7 +279,7 @@ def test_cluster_host_workers_die_with_a_killed_nanny_while_a_task_holds_the_gil
     hosts: list[subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
     marker = tmp_path / "began"
-    with Cluster("tcp://127.0.0.1:*", heartbeat_timeout=2.0) as cluster:
+    with Cluster("tcp://127.0.0.1:*", heartbeat_timeout=2.0, insecure=True) as cluster:
         host = start_host(cluster.address, None, 1)
         hosts.append(host)
         cluster.wait_for_workers(1, timeout=30)

@@ -268,7 +268,7 @@ def test_decode_result_message_frames_that_do_not_match_fail_every_report(
         (1, p.OK_RAW, 1.0, 2.0, 0.5, None, 1, None),
         (2, p.RAISED, 1.0, 2.0, 0.5, None, 1, None),
     )
-    records, started = rc.decode_result_message([pickle.dumps((reports, (3, 2.5))), *frames])
+    records, started = rc.decode_result_message([p.dump_header((reports, (3, 2.5))), *frames])
     assert started == (3, 2.5)
     assert [r[:5] for r in records] == [
         (1, rc.UNREADABLE, 1.0, 2.0, 0.5),

@@ -17,6 +17,7 @@ import dagron
 from dagron import DAG, DAGExecutor, LocalCluster, NodeStatus, Pipeline, task
 from dagron.errors import SerializationError, TaskTimeoutError, WorkerLostError
 from dagron.workers.testing import (
+    allocate_at_once,
     hog_memory,
     segment_dirs,
     wait_for_no_segment_dirs,
@@ -289,6 +290,23 @@ def test_processes_local_cluster_memory_limit_fails_node() -> None:
     assert hog.status is NodeStatus.FAILED
     assert isinstance(hog.error, WorkerLostError) and "memory limit" in str(hog.error)
     assert result.node_results["fine"].result == "ok"
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("retries", [0, 2])
+def test_processes_memory_limit_kill_in_one_allocation_counts_every_attempt(retries: int) -> None:
+    # One 2 GiB allocation holds the GIL until it is filled, so the worker is killed before
+    # it can say the task began: the kill must still count as that task's attempt.
+    dag = DAG()
+    dag.add_node("big")
+    with LocalCluster(n_workers=1, memory_limit=300 * 2**20) as cluster:
+        result = DAGExecutor(dag, backend=cluster, retries=retries).execute(
+            {"big": allocate_at_once}
+        )
+    big = result.node_results["big"]
+    assert big.status is NodeStatus.FAILED and big.attempts == retries + 1
+    assert isinstance(big.error, WorkerLostError)
+    assert "over its memory limit of 300 MiB" in str(big.error)
 
 
 def test_processes_large_load_loses_nothing() -> None:

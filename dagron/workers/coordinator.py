@@ -54,6 +54,7 @@ from .state import (
     TasksAdded,
     TaskStarted,
     TopUp,
+    WorkerExited,
     WorkerJoined,
     WorkerLeft,
     WorkerWrittenOff,
@@ -115,7 +116,9 @@ class Coordinator:
     ``prefetch`` is how many tasks each worker holds at once (running plus queued); for
     tasks much shorter than a millisecond it holds more, up to ``MAX_PREFETCH``.
     Remote workers that stay silent for ``heartbeat_timeout`` seconds are declared lost
-    and their running tasks reported; local ones are watched through their process.
+    and every task handed to them reported lost; local ones are watched through their
+    process, and killed and replaced when they go that long without a heartbeat and without
+    using CPU time (stopped, or hung).
     With ``shared_memory`` (where ``/dev/shm`` exists), local workers return large buffers
     through shared-memory segments rather than frames (see :mod:`dagron.workers.shm`).
     """
@@ -152,7 +155,13 @@ class Coordinator:
         self._send: Callable[[bytes, list[Any]], None] = self._transport.send
         self.address: str = self._transport.address
         self._pool = LocalPool(
-            n_workers, self.address, self._dir, keys=keys, memory_limit=memory_limit
+            n_workers,
+            self.address,
+            self._dir,
+            keys=keys,
+            memory_limit=memory_limit,
+            heartbeat_period=heartbeat_period,
+            heartbeat_timeout=heartbeat_timeout,
         )
         # The pool's map of local workers by identity (result decoding checks a sender
         # against it); the pool changes it in place.
@@ -325,9 +334,8 @@ class Coordinator:
         # Replaced only once running: a worker lost during start() fails it.
         for exited in pool.exited(events, self.status is Status.RUNNING):
             self._on_exit(exited)
-        if self.memory_limit is not None:
-            for over in pool.over_memory():
-                self._apply(self.state.handle(WorkerWrittenOff(over.identity, over.reason)))
+        # Kills those over their memory limit or not answering: their exits are reported.
+        pool.watch()
         if len(self.heartbeats):
             for lost in self._remotes.expired(time.monotonic()):
                 log.warning("%s; declared lost", lost.reason)
@@ -369,6 +377,7 @@ class Coordinator:
             raise ValueError("malformed clock reading")
         self._send(hb_ident, [p.HEARTBEAT, p.dump_header((sent, time.monotonic()))])
         self._note_offset(worker, offset)
+        self._pool.heard_from(worker, time.monotonic())
         if self._remotes.heard_from(worker, time.monotonic()):
             # Back after being declared lost (a cut link that healed): it must start over.
             self._send(worker, [p.REJOIN, p.dump_header(())])
@@ -452,11 +461,8 @@ class Coordinator:
             return
         if self._segments is not None:  # results it wrote but never sent
             self._segments.remove_strays(ident.decode() + "-")
-        gone = WorkerLeft(ident, exited.reason)
-        if exited.began is None:
-            self._apply(self.state.handle(gone))
-        else:  # it may have begun this task with its STARTED notice dying with it
-            self._apply(self.state.handle(TaskStarted(ident, exited.began), gone))
+        # Its status page says what it began: the STARTED notice may have died with it.
+        self._apply(self.state.handle(WorkerExited(ident, exited.reason, exited.began)))
 
     # ----- instructions --------------------------------------------------------------------
 

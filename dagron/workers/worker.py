@@ -292,6 +292,8 @@ class Worker:
         fn = self.functions.get(fn_id)
         if fn is None:  # its function failed to load; already reported
             return
+        if self.status is not None:  # before loading: dying while loading is this task's
+            _KEY.pack_into(self.status, 0, key)
         try:
             if type(arg_frames) is tuple:
                 args = p.load_forwarded(arg_frames)
@@ -301,8 +303,6 @@ class Worker:
             self._bad_task(key, exc)
             return
         del arg_frames, task
-        if self.status is not None:
-            _KEY.pack_into(self.status, 0, key)
         started = self.now()
         if self.status is None or self._report_due():
             self._flush((key, started))

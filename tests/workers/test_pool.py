@@ -133,14 +133,14 @@ def test_pool_reports_a_worker_over_its_memory_limit_once(make_pool: MakePool) -
     assert pool.wake_ms == int(MEMORY_CHECK_PERIOD * 1000)
     joined, _unjoined = pool.procs.values()
     assert pool.joined(joined.name, joined.pid, b"w-1")
-    (over,) = pool.over_memory()  # only a joined worker can be written off
+    (over,) = pool.watch()  # only a joined worker can be written off
     assert isinstance(over, MemoryExceeded) and over.identity == b"w-1"
     assert over.reason.startswith(f"worker {joined.name} (pid {joined.pid}) used ")
     assert over.reason.endswith("over its memory limit of 0 MiB, and was restarted")
     time.sleep(MEMORY_CHECK_PERIOD * 1.5)
-    assert pool.over_memory() == []  # already reported
+    assert pool.watch() == []  # already reported
     pool.kill(b"w-1", "a later reason")
-    (exited,) = wait_for_exits(pool, replace=False)
+    (exited,) = wait_for_exits(pool, replace=False)  # killed by watch() already
     assert exited.reason == over.reason  # the first reason is the one its tasks get
 
 

@@ -309,6 +309,42 @@ def test_processes_memory_limit_kill_in_one_allocation_counts_every_attempt(retr
     assert "over its memory limit of 300 MiB" in str(big.error)
 
 
+@pytest.mark.timeout(90)
+def test_processes_memory_limit_option_restarts_a_worker_over_it() -> None:
+    dag = DAG()
+    dag.add_nodes(["big", "fine"])
+    executor = DAGExecutor(
+        dag, backend="processes", max_workers=1, memory_limit="300MB", fail_fast=False
+    )
+    result = executor.execute({"big": allocate_at_once, "fine": lambda: "ok"})
+    big = result.node_results["big"]
+    assert big.status is NodeStatus.FAILED and big.attempts == 1
+    assert "over its memory limit of 286 MiB" in str(big.error)  # 300 MB = 286 MiB
+    assert result.node_results["fine"].result == "ok"  # queued behind it, never begun
+
+
+def test_processes_memory_limit_option_needs_a_backend_that_enforces_it() -> None:
+    dag = DAG()
+    dag.add_node("a")
+    with pytest.raises(ValueError, match=r"memory_limit.*'threads'.*processes"):
+        DAGExecutor(dag, memory_limit="1GB")
+    with pytest.raises(ValueError, match="memory_limit must be"):
+        DAGExecutor(dag, backend="processes", memory_limit="lots")
+    with LocalCluster(n_workers=1) as cluster:
+        executor = DAGExecutor(dag, backend=cluster, memory_limit=2**30)
+        with pytest.raises(ValueError, match="LocalCluster"):
+            executor.execute({"a": lambda: 1})
+        # Nothing was lost: the cluster still runs work.
+        assert DAGExecutor(dag, backend=cluster).execute({"a": lambda: 1})["a"].result == 1
+
+
+def test_processes_local_cluster_takes_a_memory_limit_as_text() -> None:
+    with LocalCluster(n_workers=1, memory_limit="2GiB") as cluster:
+        assert cluster.memory_limit == 2 * 2**30
+    with pytest.raises(ValueError, match="memory_limit must be"):
+        LocalCluster(n_workers=1, memory_limit="plenty")
+
+
 def test_processes_large_load_loses_nothing() -> None:
     n = 20_000
     dag = DAG()

@@ -42,18 +42,21 @@ class ProcessesBackend(Backend):
     """Runs node calls on worker processes: its own for one run, or a cluster's."""
 
     name = "processes"
-    capabilities = Capabilities(clock_offsets=True)
+    capabilities = Capabilities(clock_offsets=True, memory_limit=True)
 
     def __init__(self, cluster: Optional[CoordinatorLender] = None, *, prefetch: int = 2) -> None:
         self._cluster = cluster
         self._prefetch = prefetch
+        self._memory_limit: Optional[int] = None
         self._coordinator: Optional[Coordinator] = None
         self._owned = cluster is None
         self.capacity = 1
 
     def start(self, max_workers: int) -> None:
         if self._cluster is None:
-            self._coordinator = Coordinator(max_workers, prefetch=self._prefetch)
+            self._coordinator = Coordinator(
+                max_workers, prefetch=self._prefetch, memory_limit=self._memory_limit
+            )
             self._coordinator.start()
             workers, prefetch = max_workers, self._prefetch
         else:
@@ -77,6 +80,14 @@ class ProcessesBackend(Backend):
     def cancel(self, key: int) -> None:
         assert self._coordinator is not None
         self._coordinator.cancel(key)
+
+    def limit_memory(self, limit: int) -> None:
+        if self._cluster is not None:
+            raise ValueError(
+                "memory_limit cannot be set for a run on a cluster, whose workers are running "
+                "already: give it to the cluster, e.g. LocalCluster(memory_limit=...)"
+            )
+        self._memory_limit = limit
 
     def clock_offsets(self) -> dict[str, ClockOffset]:
         """Each worker's measured clock offset from this process's clock, by worker name."""

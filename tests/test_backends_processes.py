@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy
+import psutil
 import pytest
 
 import dagron
@@ -220,6 +221,42 @@ def test_processes_node_that_keeps_killing_workers_fails_alone() -> None:
     assert isinstance(killer.error, WorkerLostError)
     assert "signal 9" in str(killer.error)
     assert result.node_results["other"].result == "fine"
+
+
+def note_pid_then_sleep(pid_file: str) -> str:
+    tmp = pid_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(os.getpid()))
+    os.rename(tmp, pid_file)  # whole, or not there yet
+    time.sleep(60)
+    return "woke"
+
+
+@pytest.mark.timeout(60)
+def test_processes_stopped_worker_fails_its_node_and_the_run_returns(tmp_path: Path) -> None:
+    # No task timeout: only the worker's missing heartbeats can end this node.
+    pid_file = tmp_path / "pid"
+    stopped: list[int] = []
+
+    def stop_the_worker() -> None:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGSTOP)
+        stopped.append(pid)
+
+    stopper = threading.Thread(target=stop_the_worker, daemon=True)
+    stopper.start()
+    result = DAGExecutor(chain("frozen", "after"), backend="processes", max_workers=1).execute(
+        {"frozen": lambda: note_pid_then_sleep(str(pid_file)), "after": lambda: "ran"}
+    )
+    stopper.join(5)
+    frozen = result.node_results["frozen"]
+    assert frozen.status is NodeStatus.FAILED and isinstance(frozen.error, WorkerLostError)
+    assert "stopped answering" in str(frozen.error)
+    assert result.node_results["after"].status is NodeStatus.SKIPPED
+    assert stopped and not psutil.pid_exists(stopped[0])  # killed and reaped
 
 
 def test_processes_unpicklable_task_and_result_name_node_and_type() -> None:

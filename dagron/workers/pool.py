@@ -229,19 +229,22 @@ class LocalPool:
         timeout = self.heartbeat_timeout
         assert timeout is not None
         for identity, heard in self._heard.items():
-            if now - heard <= timeout:
+            silence = now - heard
+            if silence <= timeout / 2:
                 continue
             proc = self.by_id[identity]
             if proc.killed_for is not None:
                 continue
-            cpu = proc.cpu_time()
-            if self._silent_cpu.get(identity) != cpu:
-                self._silent_cpu[identity] = cpu  # busy (or first seen silent): look again
+            # Its CPU time is read from half the timeout on, so that at the timeout it can be
+            # told at once whether it ran meanwhile.
+            cpu, seen = proc.cpu_time(), self._silent_cpu.get(identity)
+            if silence <= timeout or seen != cpu:
+                self._silent_cpu[identity] = cpu  # busy, or not silent long enough yet
                 continue
             proc.killed_for = (
                 f"worker {proc.name} (pid {proc.pid}) stopped answering: no heartbeat for "
-                f"{now - heard:.0f} s and no CPU time used meanwhile (stopped or hung); it "
-                "was killed and replaced"
+                f"{silence:.0f} s and no CPU time used meanwhile (stopped or hung); it was "
+                "killed and replaced"
             )
             proc.kill()
 

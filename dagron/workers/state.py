@@ -249,7 +249,8 @@ class CoordinatorState:
         self.pending: Deque[int] = deque()
         self.fn_of: dict[int, int] = {}
         self.where: dict[int, WorkerId] = {}
-        # Tasks requeued once after their worker died before beginning them.
+        # Tasks requeued once after their worker died before beginning them (pruned when a
+        # worker dies, not per task: keys are never reused).
         self.requeued: set[int] = set()
 
     def handle(self, *events: Event) -> list[Instruction]:
@@ -408,6 +409,8 @@ class CoordinatorState:
     ) -> None:
         """Hands ``queued`` (which never began) out again, first. Lost from a dead worker
         (``lost_on``) a second time, a task is reported lost instead."""
+        if lost_on is not None and self.requeued:
+            self.requeued.intersection_update(self.fn_of)  # forget those that ended since
         back = []
         for key in queued:
             if lost_on is None:
@@ -436,8 +439,6 @@ class CoordinatorState:
     def _forget(self, key: int) -> None:
         self.fn_of.pop(key, None)
         self.where.pop(key, None)
-        if self.requeued:  # almost always empty: no set operation per task
-            self.requeued.discard(key)
 
     def _assign(self, out: list[Instruction]) -> None:
         if not self.pending or not self.workers:

@@ -157,7 +157,7 @@ def test_coordinator_stopped_worker_is_killed_replaced_and_its_task_lost() -> No
 def test_coordinator_silent_worker_busy_holding_the_gil_is_left_alone() -> None:
     # A long C call holding the GIL starves the heartbeat thread, but the process works.
     with running_coordinator(1, heartbeat_period=0.2, heartbeat_timeout=1.0) as c:
-        c.submit(1, hold_the_gil, (2.5,), "busy")  # one call of 2.5 s or more
+        c.submit(1, hold_the_gil, (1.8,), "busy")  # one call of 1.8 s or more
         assert collect(c, {1}, timeout=45)[1].value.load() > 16
 
 

@@ -148,7 +148,21 @@ def test_handle_task_lost_twice_before_it_began_is_reported_lost() -> None:
     out = s.handle(WorkerExited(B, "killed again", None))
     note = " (this task was queued on it, and on a worker lost before)"
     assert out == [TaskLost(1, B, "killed again" + note)]
-    assert s.outstanding() == 0 and not s.requeued
+    assert s.outstanding() == 0
+
+
+def test_handle_requeue_once_applies_to_each_task_alone() -> None:
+    s = CoordinatorState(prefetch=2)
+    s.handle(WorkerJoined(A, ""), added([1, 2]))
+    s.handle(TaskStarted(A, 1))
+    assert s.handle(WorkerExited(A, "killed", 1)) == [TaskLost(1, A, "killed")]
+    s.handle(WorkerJoined(B, ""))  # 2, requeued once, begins on B and finishes
+    assert s.handle(TaskStarted(B, 2), TaskFinished(B, 2, None)) == []
+    assert dispatched(s.handle(added([3, 4]))) == {B: [3, 4]}
+    s.handle(TaskStarted(B, 3))
+    # 4 had not been requeued before: it is requeued, whatever happened to others.
+    assert s.handle(WorkerExited(B, "killed", 3)) == [TaskLost(3, B, "killed")]
+    assert list(s.pending) == [4] and s.requeued == {4}
 
 
 def test_handle_repeated_start_changes_nothing() -> None:

@@ -74,9 +74,9 @@ def check_memory_limit(spec: Union[str, BackendFactory, Any]) -> None:
 def _refuse_memory_limit(capabilities: Capabilities, spec: Any) -> None:
     if not capabilities.memory_limit:
         raise ValueError(
-            f"memory_limit cannot be enforced by the {spec!r} backend, which does not run "
-            "calls in processes of its own: use backend='processes' (or a LocalCluster "
-            "with a memory_limit)"
+            f"memory_limit cannot be enforced by the {spec!r} backend: use "
+            "backend='processes', or set the limit where the workers are started "
+            "(LocalCluster(memory_limit=...))"
         )
 
 

@@ -144,6 +144,30 @@ def test_pool_reports_a_worker_over_its_memory_limit_once(make_pool: MakePool) -
     assert exited.reason == over.reason  # the first reason is the one its tasks get
 
 
+def test_pool_kills_a_worker_that_stopped_answering(make_pool: MakePool) -> None:
+    pool = make_pool(1, heartbeat_timeout=0.5)
+    pool.start()
+    (proc,) = pool.procs.values()
+    assert pool.joined(proc.name, proc.pid, b"w-1")
+    os.kill(proc.pid, signal.SIGSTOP)
+    # Heard from, it is left alone however still it is.
+    until = time.monotonic() + 1.5
+    while time.monotonic() < until:
+        pool.heard_from(b"w-1", time.monotonic())
+        pool.watch()
+        time.sleep(0.05)
+    assert proc.killed_for is None and proc.alive()
+    deadline = time.monotonic() + 10
+    while proc.killed_for is None and time.monotonic() < deadline:
+        pool.heard_from(b"stranger", time.monotonic())  # not one of ours: changes nothing
+        pool.watch()
+        time.sleep(0.05)
+    (exited,) = wait_for_exits(pool, replace=True)
+    assert exited.identity == b"w-1"
+    assert exited.reason.startswith(f"worker {proc.name} (pid {proc.pid}) stopped answering")
+    assert len(pool.procs) == 1 and proc.name not in pool.procs  # replaced
+
+
 def test_pool_close_stops_every_worker(make_pool: MakePool) -> None:
     pool = make_pool(2)
     pool.start()

@@ -377,8 +377,9 @@ class Coordinator:
             raise ValueError("malformed clock reading")
         self._send(hb_ident, [p.HEARTBEAT, p.dump_header((sent, time.monotonic()))])
         self._note_offset(worker, offset)
-        self._pool.heard_from(worker, time.monotonic())
-        if self._remotes.heard_from(worker, time.monotonic()):
+        now = time.monotonic()
+        self._pool.heard_from(worker, now)  # local workers' liveness
+        if self._remotes.heard_from(worker, now):
             # Back after being declared lost (a cut link that healed): it must start over.
             self._send(worker, [p.REJOIN, p.dump_header(())])
 

@@ -93,6 +93,7 @@ class LocalPool:
         self._unwatched: list[LocalProcess] = []  # processes without a pidfd
         self._next_memory_check = 0.0
         self._next_silence_check = 0.0
+        self._next_watch = 0.0  # the sooner of the two checks, or never
         # When each joined worker was last heard from, by identity; and the CPU time of
         # those silent too long, as last read (unchanged at the next check: not answering).
         self._heard: dict[bytes, float] = {}
@@ -196,15 +197,23 @@ class LocalPool:
             if self._silent_cpu:
                 self._silent_cpu.pop(identity, None)
 
-    def watch(self) -> list[MemoryExceeded]:
+    def watch(self) -> Sequence[MemoryExceeded]:
         """Kills the workers over the memory limit (checked every MEMORY_CHECK_PERIOD
         seconds) or not answering (see the class); their exits give the reason. Returns
-        those found over the limit, each once."""
+        those found over the limit, each once. Called at every poll: cheap when nothing is
+        due."""
         now = time.monotonic()
+        if now < self._next_watch:
+            return ()
         if self._silence_period is not None and now >= self._next_silence_check:
             self._next_silence_check = now + self._silence_period
             self._kill_silent(now)
-        return self.over_memory(now)
+        over = self.over_memory(now)
+        due = [self._next_silence_check] if self._silence_period is not None else []
+        if self.memory_limit is not None:
+            due.append(self._next_memory_check)
+        self._next_watch = min(due, default=float("inf"))
+        return over
 
     def over_memory(self, now: float) -> list[MemoryExceeded]:
         """Kills the workers found over the memory limit (checked at most every

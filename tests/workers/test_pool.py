@@ -138,7 +138,7 @@ def test_pool_reports_a_worker_over_its_memory_limit_once(make_pool: MakePool) -
     assert over.reason.startswith(f"worker {joined.name} (pid {joined.pid}) used ")
     assert over.reason.endswith("over its memory limit of 0 MiB, and was restarted")
     time.sleep(MEMORY_CHECK_PERIOD * 1.5)
-    assert pool.watch() == []  # already reported
+    assert list(pool.watch()) == []  # already reported
     pool.kill(b"w-1", "a later reason")
     (exited,) = wait_for_exits(pool, replace=False)  # killed by watch() already
     assert exited.reason == over.reason  # the first reason is the one its tasks get

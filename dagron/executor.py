@@ -11,7 +11,8 @@ from typing import Any, Callable, Union
 from ._core import DAG
 from ._plan import PerNode, RunCoroutine, Tasks, check_common, plan_run
 from ._run import RetryDelay, RunState
-from .backends import Backend, available_backends, create_backend
+from ._sizes import Size, parse_size
+from .backends import Backend, available_backends, check_memory_limit, create_backend
 from .backends.base import Completion, Succeeded
 from .callbacks import ExecutionCallbacks
 from .errors import RunInterrupted
@@ -62,6 +63,10 @@ class DAGExecutor:
     * ``retries`` (int or mapping) extra attempts after a failure or timeout, waiting
       ``retry_delay`` seconds first (or ``retry_delay(attempt)`` for a backoff).
     * ``callbacks``: an :class:`ExecutionCallbacks`, fired on the calling thread.
+    * ``memory_limit``: the most memory each worker process may use, in bytes or as text
+      (``"2GB"``, ``"512MiB"``); a worker over it is restarted and the node it ran fails
+      with :class:`~dagron.errors.WorkerLostError` (its retries apply). Only for
+      ``backend="processes"``; a cluster takes its own (``LocalCluster(memory_limit=)``).
     * ``enable_tracing``: record a :class:`dagron.Trace` in ``ExecutionResult.trace``: every
       attempt's start, end, status and worker, for :func:`dagron.profile`,
       ``result.timeline(path)`` and ``result.trace.save(path)`` (Chrome/Perfetto JSON).
@@ -81,6 +86,7 @@ class DAGExecutor:
         retry_delay: RetryDelay = 0.0,
         callbacks: ExecutionCallbacks | None = None,
         enable_tracing: bool = False,
+        memory_limit: Size | None = None,
     ) -> None:
         self.dag = dag
         self.max_workers = check_common(max_workers, retries, retry_delay)
@@ -88,6 +94,9 @@ class DAGExecutor:
             raise ValueError(
                 f"unknown backend {backend!r}; available: {', '.join(available_backends())}"
             )
+        self.memory_limit = None if memory_limit is None else parse_size(memory_limit)
+        if self.memory_limit is not None:
+            check_memory_limit(backend)
         self.fail_fast = fail_fast
         self.backend = backend
         self.timeout = timeout
@@ -128,7 +137,7 @@ class DAGExecutor:
             if state.trace is not None:
                 state.trace.slots = self.max_workers
             if state.n:
-                backend = create_backend(self.backend)
+                backend = create_backend(self.backend, self.memory_limit)
                 backend.start(self.max_workers)
                 try:
                     if state.trace is not None:

@@ -29,6 +29,7 @@ from dagron.errors import (
     WorkerLostError,
 )
 from dagron.workers.testing import (
+    allocate_at_once,
     hog_memory,
     live_worker_pids,
     segment_dirs,
@@ -368,6 +369,42 @@ def test_processes_node_that_keeps_killing_workers_fails_alone() -> None:
     assert result.node_results["other"].result == "fine"
 
 
+def note_pid_then_sleep(pid_file: str) -> str:
+    tmp = pid_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(os.getpid()))
+    os.rename(tmp, pid_file)  # whole, or not there yet
+    time.sleep(60)
+    return "woke"
+
+
+@pytest.mark.timeout(60)
+def test_processes_stopped_worker_fails_its_node_and_the_run_returns(tmp_path: Path) -> None:
+    # No task timeout: only the worker's missing heartbeats can end this node.
+    pid_file = tmp_path / "pid"
+    stopped: list[int] = []
+
+    def stop_the_worker() -> None:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGSTOP)
+        stopped.append(pid)
+
+    stopper = threading.Thread(target=stop_the_worker, daemon=True)
+    stopper.start()
+    result = DAGExecutor(chain("frozen", "after"), backend="processes", max_workers=1).execute(
+        {"frozen": lambda: note_pid_then_sleep(str(pid_file)), "after": lambda: "ran"}
+    )
+    stopper.join(5)
+    frozen = result.node_results["frozen"]
+    assert frozen.status is NodeStatus.FAILED and isinstance(frozen.error, WorkerLostError)
+    assert "stopped answering" in str(frozen.error)
+    assert result.node_results["after"].status is NodeStatus.SKIPPED
+    assert stopped and not psutil.pid_exists(stopped[0])  # killed and reaped
+
+
 def test_processes_unpicklable_task_and_result_name_node_and_type() -> None:
     lock = threading.Lock()
     dag = DAG()
@@ -436,6 +473,59 @@ def test_processes_local_cluster_memory_limit_fails_node() -> None:
     assert hog.status is NodeStatus.FAILED
     assert isinstance(hog.error, WorkerLostError) and "memory limit" in str(hog.error)
     assert result.node_results["fine"].result == "ok"
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("retries", [0, 2])
+def test_processes_memory_limit_kill_in_one_allocation_counts_every_attempt(retries: int) -> None:
+    # One 2 GiB allocation holds the GIL until it is filled, so the worker is killed before
+    # it can say the task began: the kill must still count as that task's attempt.
+    dag = DAG()
+    dag.add_node("big")
+    with LocalCluster(n_workers=1, memory_limit=300 * 2**20) as cluster:
+        result = DAGExecutor(dag, backend=cluster, retries=retries).execute(
+            {"big": allocate_at_once}
+        )
+    big = result.node_results["big"]
+    assert big.status is NodeStatus.FAILED and big.attempts == retries + 1
+    assert isinstance(big.error, WorkerLostError)
+    assert "over its memory limit of 300 MiB" in str(big.error)
+
+
+@pytest.mark.timeout(90)
+def test_processes_memory_limit_option_restarts_a_worker_over_it() -> None:
+    dag = DAG()
+    dag.add_nodes(["big", "fine"])
+    executor = DAGExecutor(
+        dag, backend="processes", max_workers=1, memory_limit="300MB", fail_fast=False
+    )
+    result = executor.execute({"big": allocate_at_once, "fine": lambda: "ok"})
+    big = result.node_results["big"]
+    assert big.status is NodeStatus.FAILED and big.attempts == 1
+    assert "over its memory limit of 286 MiB" in str(big.error)  # 300 MB = 286 MiB
+    assert result.node_results["fine"].result == "ok"  # queued behind it, never begun
+
+
+def test_processes_memory_limit_option_needs_a_backend_that_enforces_it() -> None:
+    dag = DAG()
+    dag.add_node("a")
+    with pytest.raises(ValueError, match=r"memory_limit.*'threads'.*processes"):
+        DAGExecutor(dag, memory_limit="1GB")
+    with pytest.raises(ValueError, match="memory_limit must be"):
+        DAGExecutor(dag, backend="processes", memory_limit="lots")
+    with LocalCluster(n_workers=1) as cluster:
+        executor = DAGExecutor(dag, backend=cluster, memory_limit=2**30)
+        with pytest.raises(ValueError, match="LocalCluster"):
+            executor.execute({"a": lambda: 1})
+        # Nothing was lost: the cluster still runs work.
+        assert DAGExecutor(dag, backend=cluster).execute({"a": lambda: 1})["a"].result == 1
+
+
+def test_processes_local_cluster_takes_a_memory_limit_as_text() -> None:
+    with LocalCluster(n_workers=1, memory_limit="2GiB") as cluster:
+        assert cluster.memory_limit == 2 * 2**30
+    with pytest.raises(ValueError, match="memory_limit must be"):
+        LocalCluster(n_workers=1, memory_limit="plenty")
 
 
 def test_processes_large_load_loses_nothing() -> None:

@@ -123,6 +123,9 @@ class Capabilities:
     #: :meth:`Backend.clock_offsets` reports each worker's measured clock offset; a traced
     #: run records them in its trace.
     clock_offsets: bool = False
+    #: :meth:`Backend.limit_memory` sets the most memory each worker may use: one over it
+    #: is restarted and the node it ran fails (``DAGExecutor(memory_limit=)``).
+    memory_limit: bool = False
 
 
 class Backend(ABC):
@@ -207,6 +210,12 @@ class Backend(ABC):
     def clock_offsets(self) -> dict[str, ClockOffset]:
         """Each worker's measured clock offset from this process's clock, by worker name."""
         raise _undeclared(self, "clock_offsets")
+
+    def limit_memory(self, limit: int) -> None:
+        """Restart a worker whose resident memory goes over ``limit`` bytes (its node fails
+        with :class:`~dagron.errors.WorkerLostError`). Called before :meth:`start`; raises
+        ``ValueError`` if the workers are not this backend's to set up."""
+        raise _undeclared(self, "limit_memory")
 
 
 def _undeclared(backend: Backend, method: str) -> TypeError:

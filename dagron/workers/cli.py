@@ -9,17 +9,17 @@ import argparse
 import sys
 from typing import Optional
 
+from .._sizes import parse_size
+
 __all__ = ["dagron_main", "worker_main"]
 
 
 def _size(text: str) -> int:
     """``"2GB"``, ``"512MiB"``, ``"1000000"`` -> bytes."""
-    units = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "KI": 2**10, "MI": 2**20, "GI": 2**30}
-    t = text.strip().upper().removesuffix("B")
-    for suffix in ("KI", "MI", "GI", "K", "M", "G", ""):
-        if t.endswith(suffix) and t[: len(t) - len(suffix)].replace(".", "", 1).isdigit():
-            return int(float(t[: len(t) - len(suffix)]) * units[suffix])
-    raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 4GB, 512MiB)")
+    try:
+        return parse_size(text, "a size")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 4GB, 512MiB)") from None
 
 
 def worker_main(argv: Optional[list[str]] = None) -> int:

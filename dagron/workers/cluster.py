@@ -9,6 +9,7 @@ import weakref
 from types import TracebackType
 from typing import Any, Optional
 
+from .._sizes import Size, parse_size
 from ..backends.base import BackendSource
 from .coordinator import Coordinator
 from .status import Status
@@ -83,8 +84,8 @@ class LocalCluster(_ClusterBase):
 
     ``prefetch`` is how many tasks each worker holds at once (the one it runs and those
     queued behind it; more, up to 32, when tasks take well under a millisecond);
-    ``memory_limit`` (bytes) restarts a worker whose resident memory goes over it and fails
-    the node it was running.
+    ``memory_limit`` (bytes, or text such as ``"2GB"`` or ``"512MiB"``) restarts a worker
+    whose resident memory goes over it and fails the node it was running.
     """
 
     def __init__(
@@ -92,16 +93,16 @@ class LocalCluster(_ClusterBase):
         n_workers: Optional[int] = None,
         *,
         prefetch: int = 2,
-        memory_limit: Optional[int] = None,
+        memory_limit: Optional[Size] = None,
         start_timeout: float = 60.0,
     ) -> None:
         self.prefetch = prefetch
-        self.memory_limit = memory_limit
+        self.memory_limit = None if memory_limit is None else parse_size(memory_limit)
         turns = Turns()
         coordinator = Coordinator(
             n_workers or os.cpu_count() or 1,
             prefetch=prefetch,
-            memory_limit=memory_limit,
+            memory_limit=self.memory_limit,
             start_timeout=start_timeout,
             turns=turns,
         )

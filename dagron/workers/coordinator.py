@@ -69,6 +69,7 @@ from .state import (
     TasksAdded,
     TaskStarted,
     TopUp,
+    WorkerExited,
     WorkerJoined,
     WorkerLeft,
     WorkerWrittenOff,
@@ -144,7 +145,9 @@ class Coordinator(Backend):
     ``prefetch`` is how many tasks each worker holds at once (running plus queued); for
     tasks much shorter than a millisecond it holds more, up to ``MAX_PREFETCH``.
     Remote workers that stay silent for ``heartbeat_timeout`` seconds are declared lost
-    and their running tasks reported; local ones are watched through their process.
+    and every task handed to them reported lost; local ones are watched through their
+    process, and killed and replaced when they go that long without a heartbeat and without
+    using CPU time (stopped, or hung).
     With ``shared_memory`` (where ``/dev/shm`` exists), local workers return large buffers
     through shared-memory segments rather than frames (see :mod:`dagron.workers.shm`).
     With ``turns`` it belongs to a cluster and serves one run after another (see
@@ -152,7 +155,7 @@ class Coordinator(Backend):
     """
 
     name = "processes"
-    capabilities = Capabilities(clock_offsets=True)
+    capabilities = Capabilities(clock_offsets=True, memory_limit=True)
 
     def __init__(
         self,
@@ -203,6 +206,8 @@ class Coordinator(Backend):
             keys=keys,
             memory_limit=memory_limit,
             janitor=self._janitor,
+            heartbeat_period=heartbeat_period,
+            heartbeat_timeout=heartbeat_timeout,
         )
         # The pool's map of local workers by identity (result decoding checks a sender
         # against it); the pool changes it in place.
@@ -262,6 +267,16 @@ class Coordinator(Backend):
             self.end_run()
         finally:
             self._turns.give_back()
+
+    def limit_memory(self, limit: int) -> None:
+        """Restarts a local worker whose resident memory goes over ``limit`` bytes; for a
+        coordinator made for one run, before :meth:`start`."""
+        if self._turns is not None or self.status is not Status.STARTING:
+            raise ValueError(
+                "memory_limit cannot be set for a run on a cluster, whose workers are running "
+                "already: give it to the cluster, e.g. LocalCluster(memory_limit=...)"
+            )
+        self.memory_limit = self._pool.memory_limit = limit
 
     def clock_offsets(self) -> dict[str, ClockOffset]:
         """Worker name -> its clock's measured offset from this process's (seconds ahead)."""
@@ -421,9 +436,8 @@ class Coordinator(Backend):
         # Replaced only once running: a worker lost during start() fails it.
         for exited in pool.exited(events, self.status is Status.RUNNING):
             self._on_exit(exited)
-        if self.memory_limit is not None:
-            for over in pool.over_memory():
-                self._apply(self.state.handle(WorkerWrittenOff(over.identity, over.reason)))
+        # Kills those over their memory limit or not answering: their exits are reported.
+        pool.watch()
         if len(self.heartbeats):
             for lost in self._remotes.expired(time.monotonic()):
                 log.warning("%s; declared lost", lost.reason)
@@ -454,7 +468,9 @@ class Coordinator(Backend):
         # coordinator lives; the answer carries this clock, to measure the worker's offset.
         self._send(hb_ident, cc.encode_pong(sent, time.monotonic()))
         self._note_offset(worker, offset)
-        if self._remotes.heard_from(worker, time.monotonic()):
+        now = time.monotonic()
+        self._pool.heard_from(worker, now)  # local workers' liveness
+        if self._remotes.heard_from(worker, now):
             # Back after being declared lost (a cut link that healed): it must start over.
             self._send(worker, cc.rejoin_message())
 
@@ -566,11 +582,8 @@ class Coordinator(Backend):
             return
         if self._segments is not None:  # results it wrote but never sent
             self._segments.remove_strays(ident.decode() + "-")
-        gone = WorkerLeft(ident, exited.reason)
-        if exited.began is None:
-            self._apply(self.state.handle(gone))
-        else:  # it may have begun this task with its STARTED notice dying with it
-            self._apply(self.state.handle(TaskStarted(ident, exited.began), gone))
+        # Its status page says what it began: the STARTED notice may have died with it.
+        self._apply(self.state.handle(WorkerExited(ident, exited.reason, exited.began)))
 
     # ----- instructions --------------------------------------------------------------------
 

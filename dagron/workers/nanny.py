@@ -55,6 +55,16 @@ class LocalProcess:
         except psutil.Error:
             return 0
 
+    def cpu_time(self) -> float:
+        """User and system CPU seconds used so far (-1.0 once it is gone)."""
+        try:
+            if self._ps is None:
+                self._ps = psutil.Process(self.pid)
+            times = self._ps.cpu_times()
+        except psutil.Error:
+            return -1.0
+        return float(times.user + times.system)
+
     def kill(self) -> None:
         """Kills the worker and everything its tasks started: it leads a process group."""
         if self.popen.poll() is None:
@@ -153,8 +163,10 @@ def spawn_worker(
     status_file: Optional[str] = None,
     keys: Optional[str] = None,
     shm_dir: Optional[str] = None,
+    heartbeat: Optional[float] = None,
 ) -> LocalProcess:
-    """Starts ``python -m dagron.workers.worker`` connected to ``address``.
+    """Starts ``python -m dagron.workers.worker`` connected to ``address``, sending a
+    heartbeat every ``heartbeat`` seconds (None: the worker's default).
 
     The child gets this interpreter's ``sys.path`` so it can import what the caller can (as
     multiprocessing's spawn does), runs in its own session (so a terminal's Ctrl-C reaches
@@ -173,6 +185,7 @@ def spawn_worker(
         status_file=status_file,
         keys=keys,
         shm_dir=shm_dir,
+        heartbeat=heartbeat,
         log_level=logging.getLogger().getEffectiveLevel(),
     )
     # From a thread that lasts: the worker dies with the thread that started it (lifeline.py).

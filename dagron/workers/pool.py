@@ -1,11 +1,13 @@
 """The coordinator's local worker processes: starting them, noticing when they end,
-replacing them, checking their memory, stopping them.
+replacing them, checking their memory and that they still answer, stopping them.
 
 :class:`LocalPool` never touches the scheduling state: it says what happened to its
-processes (a :class:`ProcessExited` or :class:`MemoryExceeded` record) and the coordinator
-decides what that means for their tasks. Exits are noticed through each process's pidfd,
-which the coordinator polls alongside its socket (:attr:`LocalPool.exit_fds`); where a
-pidfd is missing, :meth:`LocalPool.exited` asks the process itself.
+processes (a :class:`ProcessExited` record) and the coordinator decides what that means for
+their tasks. Exits are noticed through each process's pidfd, which the coordinator polls
+alongside its socket (:attr:`LocalPool.exit_fds`); where a pidfd is missing,
+:meth:`LocalPool.exited` asks the process itself. A worker over its memory limit, or one
+that stopped answering (stopped by a signal, or hung where even its heartbeat thread cannot
+run), is killed by :meth:`LocalPool.watch`, and its exit is then reported like any other.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ __all__ = ["MEMORY_CHECK_PERIOD", "LocalPool", "MemoryExceeded", "ProcessExited"
 
 # How often a memory limit is checked, in seconds.
 MEMORY_CHECK_PERIOD = 0.1
+# The longest between two checks for silent workers, in seconds.
+_SILENCE_CHECK_PERIOD = 1.0
 # How long a poll may last, in milliseconds, while a process without a pidfd must be asked.
 _UNWATCHED_POLL_MS = 100
 
@@ -51,9 +55,11 @@ _NOTHING: tuple[ProcessExited, ...] = ()
 class LocalPool:
     """Keeps ``size`` worker processes connected to ``address``, named ``host/wN``, with
     their status pages in ``private_dir``. ``keys`` is the CURVE key directory they use;
-    ``memory_limit`` (bytes) is the most each may hold before :meth:`over_memory`
-    reports it; ``janitor`` is told of every worker's process group, so it can end them
-    if this process dies.
+    ``memory_limit`` (bytes) is the most each may hold before :meth:`watch` kills it;
+    ``janitor`` is told of every worker's process group, so it can end them if this
+    process dies. Workers send a heartbeat every ``heartbeat_period`` seconds; one not heard
+    from for ``heartbeat_timeout`` seconds that has used no CPU time since is killed by
+    :meth:`watch` (one busy in a long call that holds the GIL is left alone).
 
     Each worker leads a process group: a worker killed (a timeout, a cancel) or gone takes
     the processes its tasks started with it."""
@@ -67,10 +73,17 @@ class LocalPool:
         keys: Optional[str] = None,
         memory_limit: Optional[int] = None,
         janitor: Optional[Janitor] = None,
+        heartbeat_period: Optional[float] = None,
+        heartbeat_timeout: Optional[float] = None,
     ) -> None:
         self.size = size
         self.address = address
         self.memory_limit = memory_limit
+        self.heartbeat_period = heartbeat_period
+        self.heartbeat_timeout = heartbeat_timeout
+        self._silence_period = (
+            None if heartbeat_timeout is None else min(_SILENCE_CHECK_PERIOD, heartbeat_timeout / 4)
+        )
         self._dir = private_dir
         self._keys = keys
         self._janitor = janitor
@@ -86,6 +99,12 @@ class LocalPool:
         self.wake_ms: Optional[int] = None
         self._unwatched: list[LocalProcess] = []  # processes without a pidfd
         self._next_memory_check = 0.0
+        self._next_silence_check = 0.0
+        self._next_watch = 0.0  # the sooner of the two checks, or never
+        # When each joined worker was last heard from, by identity; and the CPU time of
+        # those silent too long, as last read (unchanged at the next check: not answering).
+        self._heard: dict[bytes, float] = {}
+        self._silent_cpu: dict[bytes, float] = {}
         self._changed()
 
     # ----- starting ------------------------------------------------------------------------
@@ -108,6 +127,7 @@ class LocalPool:
         if proc is not None and proc.pid == pid:
             proc.identity = identity
             self.by_id[identity] = proc
+            self._heard[identity] = time.monotonic()
             return True
         return False
 
@@ -120,7 +140,14 @@ class LocalPool:
         n = next(_names)
         name = f"{os.uname().nodename}/w{n}"
         status = os.path.join(self._dir, f"w{n}.status")
-        proc = spawn_worker(self.address, name, status, keys=self._keys, shm_dir=self._shm_dir)
+        proc = spawn_worker(
+            self.address,
+            name,
+            status,
+            keys=self._keys,
+            shm_dir=self._shm_dir,
+            heartbeat=self.heartbeat_period,
+        )
         self.procs[name] = proc
         if self._janitor is not None:
             self._janitor.watch_group(proc.pid)
@@ -137,6 +164,9 @@ class LocalPool:
         self._unwatched = [p for p in self.procs.values() if p.pidfd is None]
         self.version += 1
         wake = None if self.memory_limit is None else int(MEMORY_CHECK_PERIOD * 1000)
+        if self._silence_period is not None:
+            silence = int(self._silence_period * 1000)
+            wake = silence if wake is None else min(wake, silence)
         if self._unwatched:
             wake = _UNWATCHED_POLL_MS if wake is None else min(wake, _UNWATCHED_POLL_MS)
         self.wake_ms = wake
@@ -167,6 +197,8 @@ class LocalPool:
         began = None
         if proc.identity is not None:
             self.by_id.pop(proc.identity, None)
+            self._heard.pop(proc.identity, None)
+            self._silent_cpu.pop(proc.identity, None)
             # It may have begun this task with its STARTED notice dying with it.
             last = proc.last_started()
             began = last[0] if last is not None else None
@@ -185,10 +217,34 @@ class LocalPool:
                 out.append((identity, *last))
         return out
 
-    def over_memory(self) -> list[MemoryExceeded]:
-        """Workers found over the memory limit (checked at most every MEMORY_CHECK_PERIOD
-        seconds), each reported once; their exits will give the reason."""
+    def heard_from(self, identity: bytes, now: float) -> None:
+        """A heartbeat from the worker ``identity`` at ``now`` (ignored if not ours)."""
+        if identity in self._heard:
+            self._heard[identity] = now
+            if self._silent_cpu:
+                self._silent_cpu.pop(identity, None)
+
+    def watch(self) -> Sequence[MemoryExceeded]:
+        """Kills the workers over the memory limit (checked every MEMORY_CHECK_PERIOD
+        seconds) or not answering (see the class); their exits give the reason. Returns
+        those found over the limit, each once. Called at every poll: cheap when nothing is
+        due."""
         now = time.monotonic()
+        if now < self._next_watch:
+            return ()
+        if self._silence_period is not None and now >= self._next_silence_check:
+            self._next_silence_check = now + self._silence_period
+            self._kill_silent(now)
+        over = self.over_memory(now)
+        due = [self._next_silence_check] if self._silence_period is not None else []
+        if self.memory_limit is not None:
+            due.append(self._next_memory_check)
+        self._next_watch = min(due, default=float("inf"))
+        return over
+
+    def over_memory(self, now: float) -> list[MemoryExceeded]:
+        """Kills the workers found over the memory limit (checked at most every
+        MEMORY_CHECK_PERIOD seconds) and reports each once; their exits give the reason."""
         if now < self._next_memory_check or self.memory_limit is None:
             return []
         self._next_memory_check = now + MEMORY_CHECK_PERIOD
@@ -201,8 +257,32 @@ class LocalPool:
                     f"memory limit of {self.memory_limit / 2**20:.0f} MiB, and was restarted"
                 )
                 proc.killed_for = reason
+                proc.kill()
                 out.append(MemoryExceeded(proc.identity, reason))
         return out
+
+    def _kill_silent(self, now: float) -> None:
+        timeout = self.heartbeat_timeout
+        assert timeout is not None
+        for identity, heard in self._heard.items():
+            silence = now - heard
+            if silence <= timeout / 2:
+                continue
+            proc = self.by_id[identity]
+            if proc.killed_for is not None:
+                continue
+            # Its CPU time is read from half the timeout on, so that at the timeout it can be
+            # told at once whether it ran meanwhile.
+            cpu, seen = proc.cpu_time(), self._silent_cpu.get(identity)
+            if silence <= timeout or seen != cpu:
+                self._silent_cpu[identity] = cpu  # busy, or not silent long enough yet
+                continue
+            proc.killed_for = (
+                f"worker {proc.name} (pid {proc.pid}) stopped answering: no heartbeat for "
+                f"{silence:.0f} s and no CPU time used meanwhile (stopped or hung); it was "
+                "killed and replaced"
+            )
+            proc.kill()
 
     # ----- stopping ------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Mapping, Optional, Union
+from typing import Any, Callable, Deque, Iterable, Mapping, Optional, Union
 
 __all__ = [
     "CancelOnWorker",
@@ -36,6 +36,7 @@ __all__ = [
     "TaskStarted",
     "TasksAdded",
     "TopUp",
+    "WorkerExited",
     "WorkerJoined",
     "WorkerLeft",
     "WorkerSlot",
@@ -108,8 +109,9 @@ class WorkerJoined:
 
 @dataclass
 class WorkerLeft:
-    """``worker`` is gone (died, killed, timed out on heartbeats). Its running task is
-    reported lost with ``reason``; the tasks queued behind it never started and are requeued."""
+    """``worker`` is gone (timed out on heartbeats, left) and nothing says which of its
+    tasks it began: a worker cut off from us runs its queue on. Every task handed to it is
+    reported lost with ``reason``, each an attempt the run's retries decide about."""
 
     __slots__ = ("reason", "worker")
     worker: WorkerId
@@ -117,9 +119,23 @@ class WorkerLeft:
 
 
 @dataclass
+class WorkerExited:
+    """``worker``'s process ended and its status page says ``began`` is the last task it
+    began (None: none). That task and those handed to it before are reported lost with
+    ``reason`` (they ran: the reports of finished ones died with it); the tasks queued behind
+    it never began and are requeued, once each: a task lost again before it began is
+    reported lost, since receiving it may be what kills its workers."""
+
+    __slots__ = ("began", "reason", "worker")
+    worker: WorkerId
+    reason: str
+    began: Optional[int]
+
+
+@dataclass
 class WorkerWrittenOff:
-    """Write ``worker`` off now (for example over its memory limit): it is killed and its
-    running task reported lost with ``reason``."""
+    """Write ``worker`` off now (for example over its memory limit): it is killed and every
+    task handed to it is reported lost with ``reason``, as for :class:`WorkerLeft`."""
 
     __slots__ = ("reason", "worker")
     worker: WorkerId
@@ -144,6 +160,7 @@ Event = Union[
     TaskCancelled,
     WorkerJoined,
     WorkerLeft,
+    WorkerExited,
     WorkerWrittenOff,
 ]
 
@@ -181,7 +198,7 @@ class KillWorker:
 
 @dataclass
 class TaskLost:
-    """``key`` was running on a worker that is gone; report it failed with ``reason``."""
+    """``key`` was handed to a worker that is gone; report it failed with ``reason``."""
 
     __slots__ = ("key", "reason", "worker")
     key: int
@@ -232,8 +249,10 @@ class CoordinatorState:
 
     Every added key ends in exactly one of: a :class:`TaskFinished` report that is not
     answered with :class:`IgnoreReport`, a :class:`TaskLost` instruction, or a
-    :class:`TaskCancelled` event. Its attributes are there to be read (by the I/O layer's
-    queries and by tests); only :meth:`handle` changes them.
+    :class:`TaskCancelled` event. A task that may have run is never handed out again
+    unseen: it is lost, and whether it runs again is the run's retries' decision. Its
+    attributes are there to be read (by the I/O layer's queries and by tests); only
+    :meth:`handle` changes them.
     """
 
     def __init__(
@@ -251,6 +270,9 @@ class CoordinatorState:
         self.pending: Deque[int] = deque()
         self.fn_of: dict[int, int] = {}
         self.where: dict[int, WorkerId] = {}
+        # Tasks requeued once after their worker died before beginning them (pruned when a
+        # worker dies, not per task: keys are never reused).
+        self.requeued: set[int] = set()
 
     def handle(self, *events: Event) -> list[Instruction]:
         """Applies ``events`` in order and returns what the I/O layer must do about them.
@@ -340,7 +362,9 @@ class CoordinatorState:
         slot.running = None
         self._forget(key)
         out.append(KillWorker(worker, f"task {key} abandoned"))
-        return self._remove(worker, "", out)  # nothing runs there now: nothing is lost
+        del self.workers[worker]
+        self._requeue(slot.queued, None, "", out)  # nothing runs there now: nothing is lost
+        return True
 
     def _functions_released(self, event: FunctionsReleased, out: list[Instruction]) -> bool:
         released = set(event.fn_ids)
@@ -359,28 +383,80 @@ class CoordinatorState:
         return True
 
     def _worker_left(self, event: WorkerLeft, out: list[Instruction]) -> bool:
-        return self._remove(event.worker, event.reason, out)
+        slot = self.workers.pop(event.worker, None)
+        if slot is None:
+            return False  # already removed: late or duplicate news
+        self._lose(slot, slot.queued, event.reason, _QUEUED, out)
+        return True
+
+    def _worker_exited(self, event: WorkerExited, out: list[Instruction]) -> bool:
+        slot = self.workers.pop(event.worker, None)
+        if slot is None:
+            return False
+        queued, began = slot.queued, event.began
+        ran = []
+        if began is not None and began in queued:  # it began that one unannounced
+            if slot.running is not None:
+                ran.append(slot.running)  # so this one had finished, its report unsent
+            while queued[0] != began:
+                ran.append(queued.popleft())
+            slot.running = queued.popleft()
+        self._lose(slot, ran, event.reason, " (it ran there; its report was lost)", out)
+        self._requeue(queued, slot.id, event.reason, out)
+        return True
 
     def _worker_written_off(self, event: WorkerWrittenOff, out: list[Instruction]) -> bool:
-        if event.worker not in self.workers:
+        slot = self.workers.pop(event.worker, None)
+        if slot is None:
             return False
         out.append(KillWorker(event.worker, event.reason))
-        return self._remove(event.worker, event.reason, out)
+        self._lose(slot, slot.queued, event.reason, _QUEUED, out)
+        return True
 
     # ----- internals -----------------------------------------------------------------------
 
-    def _remove(self, worker: WorkerId, reason: str, out: list[Instruction]) -> bool:
-        slot = self.workers.pop(worker, None)
-        if slot is None:
-            return False  # already removed: late or duplicate news
+    def _lose(
+        self,
+        slot: WorkerSlot,
+        others: Iterable[int],
+        reason: str,
+        note: str,
+        out: list[Instruction],
+    ) -> None:
+        """Reports ``slot``'s running task lost with ``reason``, then ``others`` (tasks it
+        held that may have run) with ``reason`` and ``note``."""
         if slot.running is not None:
-            key = slot.running
+            self._forget(slot.running)
+            out.append(TaskLost(slot.running, slot.id, reason))
+        for key in others:
             self._forget(key)
-            out.append(TaskLost(key, worker, reason))
-        for key in reversed(slot.queued):
+            out.append(TaskLost(key, slot.id, reason + note))
+
+    def _requeue(
+        self,
+        queued: Iterable[int],
+        lost_on: Optional[WorkerId],
+        reason: str,
+        out: list[Instruction],
+    ) -> None:
+        """Hands ``queued`` (which never began) out again, first. Lost from a dead worker
+        (``lost_on``) a second time, a task is reported lost instead."""
+        if lost_on is not None and self.requeued:
+            self.requeued.intersection_update(self.fn_of)  # forget those that ended since
+        back = []
+        for key in queued:
+            if lost_on is None:
+                back.append(key)
+            elif key in self.requeued:
+                self._forget(key)
+                note = " (this task was queued on it, and on a worker lost before)"
+                out.append(TaskLost(key, lost_on, reason + note))
+            else:
+                self.requeued.add(key)
+                back.append(key)
+        for key in reversed(back):
             self.where.pop(key, None)
             self.pending.appendleft(key)
-        return True
 
     def _observe(self, duration: float) -> None:
         if not 0.0 <= duration < 1e6:  # NaN, negative or absurd: not a duration
@@ -435,6 +511,8 @@ class CoordinatorState:
             out.append(Dispatch(worker, tuple(keys), tuple(with_fn)))
 
 
+_QUEUED = " (this task was queued on it)"
+
 # One handler per event type, looked up by exact type: a dict hit is cheaper per report than
 # a chain of isinstance tests.
 _HANDLERS: dict[type, Callable[[CoordinatorState, Any, list[Instruction]], bool]] = {
@@ -446,5 +524,6 @@ _HANDLERS: dict[type, Callable[[CoordinatorState, Any, list[Instruction]], bool]
     TaskCancelled: CoordinatorState._task_cancelled,
     WorkerJoined: CoordinatorState._worker_joined,
     WorkerLeft: CoordinatorState._worker_left,
+    WorkerExited: CoordinatorState._worker_exited,
     WorkerWrittenOff: CoordinatorState._worker_written_off,
 }

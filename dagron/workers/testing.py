@@ -24,6 +24,7 @@ from . import shm
 from .coordinator import Coordinator
 
 __all__ = [
+    "allocate_at_once",
     "collect",
     "hog_memory",
     "live_worker_pids",
@@ -40,6 +41,14 @@ def hog_memory(mib: int = 2000, seconds: float = 30.0) -> None:
     held = [bytearray(2**20) for _ in range(mib)]
     time.sleep(seconds)
     del held
+
+
+def allocate_at_once(mib: int = 2048, seconds: float = 30.0) -> int:
+    """A task for memory-limit tests: one allocation of ``mib`` MiB (one C call that holds
+    the GIL while it fills the memory), then a sleep of ``seconds``."""
+    held = bytearray(mib * 2**20)
+    time.sleep(seconds)
+    return len(held)
 
 
 @contextmanager

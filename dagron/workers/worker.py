@@ -311,6 +311,9 @@ class Worker:
         if fn is None:
             self._unloadable(key, fn_id)
             return
+        started = self.now()  # its arguments' loading counts as part of its run
+        if self.status is not None:  # before loading: dying while loading is this task's
+            self.status.begin(key, started)
         try:
             if type(arg_frames) is tuple:
                 args = p.load_forwarded(arg_frames)
@@ -320,9 +323,6 @@ class Worker:
             self._bad_task(key, rc.load_failure(exc, "argument"))
             return
         del arg_frames, task
-        started = self.now()
-        if self.status is not None:
-            self.status.begin(key, started)
         if self.status is None or self._report_due():
             self._flush((key, started))
         else:  # announced with the next reports, or by the notice thread if it runs long

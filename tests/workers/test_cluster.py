@@ -436,6 +436,50 @@ def test_cluster_cut_off_host_loses_nothing(keys: str, net: TestNetwork) -> None
         assert all(r.status is NodeStatus.COMPLETED for r in lost)
 
 
+def logged_work(i: int, log_dir: str) -> int:
+    """Notes each run of node ``i`` in ``log_dir`` (one line per run), then works."""
+    with open(os.path.join(log_dir, f"n{i}"), "a") as f:
+        f.write(f"{os.getpid()}\n")
+    time.sleep(0.005)
+    return i
+
+
+@needs_netns
+def test_cluster_cut_off_host_counts_every_run_in_attempts(
+    keys: str, net: TestNetwork, tmp_path: Path
+) -> None:
+    # A host cut off runs on what it held (the task it ran and those queued behind it);
+    # each of those runs, and its rerun elsewhere, must show in the node's attempts.
+    port = free_port()
+    (tmp_path / "runs").mkdir()
+    log_dir = str(tmp_path / "runs")
+    with Cluster(f"tcp://0.0.0.0:{port}", keys=keys, heartbeat_timeout=2.0) as cluster:
+        a, _ = start_hosts(net, port, keys)
+        cluster.wait_for_workers(4, timeout=90)
+        done: list[str] = []
+
+        def on_complete(name: str, *_: object) -> None:
+            done.append(name)
+            if len(done) == 200:
+                net.cut(a)
+
+        result = DAGExecutor(
+            spread_dag(600),
+            backend=cluster,
+            retries=3,
+            callbacks=dagron.ExecutionCallbacks(on_complete=on_complete),
+        ).execute({f"n{i}": (lambda i=i: logged_work(i, log_dir)) for i in range(600)})
+        assert result.succeeded == 600, result
+    runs = {p.name: len(p.read_text().split()) for p in (tmp_path / "runs").iterdir()}
+    assert max(runs.values()) >= 2  # the cut came mid-run: some nodes ran twice
+    uncounted = {
+        name: (n, result.node_results[name].attempts)
+        for name, n in runs.items()
+        if n > result.node_results[name].attempts
+    }
+    assert uncounted == {}, "runs not counted in attempts (runs, attempts)"
+
+
 @needs_netns
 def test_cluster_host_without_keys_is_refused(keys: str, net: TestNetwork, tmp_path: Path) -> None:
     port = free_port()

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import numpy as np
+import psutil
 import pytest
 import zmq
 import zmq.auth
@@ -36,6 +37,21 @@ def raise_unpicklable() -> None:
 def test_coordinator_refuses_keyless_tcp_without_the_opt_in() -> None:
     with pytest.raises(SecurityError, match="insecure=True"):
         Coordinator(0, listen="tcp://127.0.0.1:*")
+
+
+def hold_the_gil(seconds: float) -> int:
+    """Runs ever longer regular expression matches that backtrack in C, holding the GIL,
+    until one has lasted ``seconds``; returns the longest input's length."""
+    import re
+
+    pattern = re.compile(r"(a*)*b")
+    n = 16
+    while True:
+        t0 = time.monotonic()
+        pattern.match("a" * n)
+        if time.monotonic() - t0 >= seconds:
+            return n
+        n += 1
 
 
 def test_coordinator_runs_tasks_and_returns_serialized_values() -> None:
@@ -122,6 +138,35 @@ def test_coordinator_worker_killed_mid_task_is_reported_and_replaced() -> None:
         c.submit(2, abs, (-5,), "after")
         assert collect(c, {2})[2].value.load() == 5
         assert c.workers[0]["pid"] != pid
+
+
+@pytest.mark.timeout(60)
+def test_coordinator_stopped_worker_is_killed_replaced_and_its_task_lost() -> None:
+    # A SIGSTOPped worker never exits and sends nothing: without a task timeout only its
+    # missing heartbeats tell. It must be killed (SIGKILL works on a stopped process).
+    with running_coordinator(1, heartbeat_period=0.2, heartbeat_timeout=1.0) as c:
+        c.submit(1, time.sleep, (60,), "frozen")
+        assert any(type(x) is Started for x in c.wait(30))
+        pid = c.workers[0]["pid"]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            err = collect(c, {1}, timeout=30)[1].error
+        finally:
+            if psutil.pid_exists(pid) and psutil.Process(pid).status() == psutil.STATUS_STOPPED:
+                os.kill(pid, signal.SIGKILL)  # the fix failed: leave nothing behind
+        assert isinstance(err, WorkerLostError) and "stopped answering" in str(err)
+        c.submit(2, abs, (-3,), "after")
+        assert collect(c, {2}, timeout=30)[2].value.load() == 3
+        assert c.workers[0]["pid"] != pid
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+
+
+@pytest.mark.timeout(60)
+def test_coordinator_silent_worker_busy_holding_the_gil_is_left_alone() -> None:
+    # A long C call holding the GIL starves the heartbeat thread, but the process works.
+    with running_coordinator(1, heartbeat_period=0.2, heartbeat_timeout=1.0) as c:
+        c.submit(1, hold_the_gil, (1.8,), "busy")  # one call of 1.8 s or more
+        assert collect(c, {1}, timeout=45)[1].value.load() > 16
 
 
 def test_coordinator_cancel_running_task_kills_its_worker() -> None:

@@ -133,15 +133,39 @@ def test_pool_reports_a_worker_over_its_memory_limit_once(make_pool: MakePool) -
     assert pool.wake_ms == int(MEMORY_CHECK_PERIOD * 1000)
     joined, _unjoined = pool.procs.values()
     assert pool.joined(joined.name, joined.pid, b"w-1")
-    (over,) = pool.over_memory()  # only a joined worker can be written off
+    (over,) = pool.watch()  # only a joined worker can be written off
     assert isinstance(over, MemoryExceeded) and over.identity == b"w-1"
     assert over.reason.startswith(f"worker {joined.name} (pid {joined.pid}) used ")
     assert over.reason.endswith("over its memory limit of 0 MiB, and was restarted")
     time.sleep(MEMORY_CHECK_PERIOD * 1.5)
-    assert pool.over_memory() == []  # already reported
+    assert list(pool.watch()) == []  # already reported
     pool.kill(b"w-1", "a later reason")
-    (exited,) = wait_for_exits(pool, replace=False)
+    (exited,) = wait_for_exits(pool, replace=False)  # killed by watch() already
     assert exited.reason == over.reason  # the first reason is the one its tasks get
+
+
+def test_pool_kills_a_worker_that_stopped_answering(make_pool: MakePool) -> None:
+    pool = make_pool(1, heartbeat_timeout=0.5)
+    pool.start()
+    (proc,) = pool.procs.values()
+    assert pool.joined(proc.name, proc.pid, b"w-1")
+    os.kill(proc.pid, signal.SIGSTOP)
+    # Heard from, it is left alone however still it is.
+    until = time.monotonic() + 1.5
+    while time.monotonic() < until:
+        pool.heard_from(b"w-1", time.monotonic())
+        pool.watch()
+        time.sleep(0.05)
+    assert proc.killed_for is None and proc.alive()
+    deadline = time.monotonic() + 10
+    while proc.killed_for is None and time.monotonic() < deadline:
+        pool.heard_from(b"stranger", time.monotonic())  # not one of ours: changes nothing
+        pool.watch()
+        time.sleep(0.05)
+    (exited,) = wait_for_exits(pool, replace=True)
+    assert exited.identity == b"w-1"
+    assert exited.reason.startswith(f"worker {proc.name} (pid {proc.pid}) stopped answering")
+    assert len(pool.procs) == 1 and proc.name not in pool.procs  # replaced
 
 
 def test_pool_close_stops_every_worker(make_pool: MakePool) -> None:

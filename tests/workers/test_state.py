@@ -21,6 +21,7 @@ from dagron.workers.state import (
     TasksAdded,
     TaskStarted,
     TopUp,
+    WorkerExited,
     WorkerJoined,
     WorkerLeft,
     WorkerWrittenOff,
@@ -98,24 +99,72 @@ def test_handle_task_finished_frees_room_without_refilling() -> None:
     assert dispatched(s.handle(TopUp())) == {A: [2]}
 
 
-def test_handle_lost_worker_reports_running_and_requeues_queued() -> None:
+def test_handle_lost_worker_reports_every_task_handed_to_it() -> None:
+    # A worker cut off from us runs its queue on: whatever it held may run, so every task
+    # handed to it is lost and counts as an attempt, even one it had not said it began.
+    s = CoordinatorState(prefetch=3)
+    s.handle(WorkerJoined(A, ""), added([1, 2, 3]))
+    s.handle(TaskStarted(A, 1))
+    out = s.handle(WorkerLeft(A, "no heartbeat"))
+    assert out == [
+        TaskLost(1, A, "no heartbeat"),
+        TaskLost(2, A, "no heartbeat (this task was queued on it)"),
+        TaskLost(3, A, "no heartbeat (this task was queued on it)"),
+    ]
+    assert not s.pending and s.outstanding() == 0
+
+
+def test_handle_exited_worker_loses_what_it_began_and_requeues_the_rest() -> None:
+    s = CoordinatorState(prefetch=4)
+    s.handle(WorkerJoined(A, ""), added([1, 2, 3, 4]))
+    # No STARTED notice came (it was killed in the middle of a task, or its reports died
+    # with it): its status page says it began 2, so 1 ran too; 3 and 4 never began.
+    out = s.handle(WorkerExited(A, "killed", 2))
+    assert out == [
+        TaskLost(2, A, "killed"),
+        TaskLost(1, A, "killed (it ran there; its report was lost)"),
+    ]
+    assert list(s.pending) == [3, 4]
+    assert dispatched(s.handle(WorkerJoined(B, ""))) == {B: [3, 4]}
+
+
+def test_handle_exited_worker_that_began_nothing_loses_its_running_task_only() -> None:
     s = CoordinatorState(prefetch=2)
     s.handle(WorkerJoined(A, ""), added([1, 2]))
     s.handle(TaskStarted(A, 1))
-    out = s.handle(WorkerLeft(A, "killed by signal 9"))
-    assert out == [TaskLost(1, A, "killed by signal 9")]
+    assert s.handle(WorkerExited(A, "killed", 1)) == [TaskLost(1, A, "killed")]
     assert list(s.pending) == [2]
-    assert dispatched(s.handle(WorkerJoined(B, ""))) == {B: [2]}
-    assert s.outstanding() == 1
+    s = CoordinatorState(prefetch=2)
+    s.handle(WorkerJoined(B, ""), added([5]))
+    assert s.handle(WorkerExited(B, "gone", None)) == []  # it had begun nothing
+    assert list(s.pending) == [5]
 
 
-def test_handle_start_unnoticed_before_a_loss_is_reported_lost() -> None:
-    # The worker's STARTED notice died with it: the I/O layer passes on what it read.
+def test_handle_task_lost_twice_before_it_began_is_reported_lost() -> None:
+    # Receiving a task (its huge arguments, its function) may be what kills the worker,
+    # before it begins anything: requeued once, the second time it is lost.
+    s = CoordinatorState(prefetch=1)
+    s.handle(WorkerJoined(A, ""), added([1]))
+    assert s.handle(WorkerExited(A, "killed", None)) == []
+    assert dispatched(s.handle(WorkerJoined(B, ""))) == {B: [1]}
+    out = s.handle(WorkerExited(B, "killed again", None))
+    note = " (this task was queued on it, and on a worker lost before)"
+    assert out == [TaskLost(1, B, "killed again" + note)]
+    assert s.outstanding() == 0
+
+
+def test_handle_requeue_once_applies_to_each_task_alone() -> None:
     s = CoordinatorState(prefetch=2)
     s.handle(WorkerJoined(A, ""), added([1, 2]))
-    out = s.handle(TaskStarted(A, 1), WorkerLeft(A, "gone"))
-    assert out == [TaskLost(1, A, "gone")]
-    assert list(s.pending) == [2]
+    s.handle(TaskStarted(A, 1))
+    assert s.handle(WorkerExited(A, "killed", 1)) == [TaskLost(1, A, "killed")]
+    s.handle(WorkerJoined(B, ""))  # 2, requeued once, begins on B and finishes
+    assert s.handle(TaskStarted(B, 2), TaskFinished(B, 2, None)) == []
+    assert dispatched(s.handle(added([3, 4]))) == {B: [3, 4]}
+    s.handle(TaskStarted(B, 3))
+    # 4 had not been requeued before: it is requeued, whatever happened to others.
+    assert s.handle(WorkerExited(B, "killed", 3)) == [TaskLost(3, B, "killed")]
+    assert list(s.pending) == [4] and s.requeued == {4}
 
 
 def test_handle_repeated_start_is_ignored_and_changes_nothing() -> None:
@@ -130,8 +179,9 @@ def test_handle_repeated_start_is_ignored_and_changes_nothing() -> None:
 def test_handle_late_news_of_a_removed_worker_is_ignored() -> None:
     s = CoordinatorState()
     s.handle(WorkerJoined(A, ""), added([1]))
-    s.handle(WorkerLeft(A, "gone"))
+    s.handle(WorkerExited(A, "gone", None))
     assert s.handle(WorkerLeft(A, "gone again")) == []
+    assert s.handle(WorkerExited(A, "gone again", 1)) == []
     assert s.handle(WorkerWrittenOff(A, "too late")) == []
     assert s.handle(TaskStarted(A, 1)) == [IgnoreReport(A, 1)]
     assert s.handle(TaskFinished(A, 1, None)) == [IgnoreReport(A, 1)]
@@ -178,8 +228,13 @@ def test_handle_kill_for_memory_reports_reason() -> None:
     s = CoordinatorState()
     s.handle(WorkerJoined(A, ""), added([1]))
     s.handle(TaskStarted(A, 1))
+    s.handle(added([2]))
     out = s.handle(WorkerWrittenOff(A, "over memory limit"))
-    assert out == [KillWorker(A, "over memory limit"), TaskLost(1, A, "over memory limit")]
+    assert out == [
+        KillWorker(A, "over memory limit"),
+        TaskLost(1, A, "over memory limit"),
+        TaskLost(2, A, "over memory limit (this task was queued on it)"),
+    ]
 
 
 def test_handle_accounts_for_every_task_exactly_once() -> None:

@@ -21,7 +21,6 @@ the run's timeline (:mod:`dagron._clock`).
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -31,24 +30,21 @@ import zmq
 
 from .. import _clock
 from .._clock import ClockOffset
-from ..backends.base import Backend, Capabilities, Completion, Failed, Started, Succeeded
+from ..backends.base import Backend, Capabilities, Completion, Failed
 from ..errors import (
     SecurityError,
     WorkerLostError,
     WorkerStartError,
 )
-from ..node_result import error_message
 from . import control_codec as cc
 from . import protocol as p
-from . import results_codec as rc
 from . import shm
-from .clocksync import OffsetBook
 from .heartbeat import Heartbeats
+from .intake import ReportIntake
 from .janitor import Janitor
-from .output import show_log, show_output
+from .membership import Membership
 from .pool import LocalPool, ProcessExited
-from .remote import RemoteWorker, RemoteWorkers
-from .report_frames import from_frames
+from .remote import RemoteWorker
 from .security import (
     CoordinatorKeys,
     is_loopback_endpoint,
@@ -64,15 +60,10 @@ from .state import (
     Instruction,
     KillWorker,
     TaskCancelled,
-    TaskFinished,
     TaskLost,
     TasksAdded,
-    TaskStarted,
-    TopUp,
     WorkerExited,
-    WorkerJoined,
     WorkerLeft,
-    WorkerWrittenOff,
 )
 from .status import Status
 from .task_table import TaskTable
@@ -131,6 +122,21 @@ def _server_keys(
     return load_coordinator_keys(keys) if keys is not None else None
 
 
+def _bind(
+    listen: Optional[str], curve: Optional[CoordinatorKeys], max_message_size: int
+) -> tuple[str, RouterTransport]:
+    """A fresh private directory (mode 0700) and the socket, bound to ``listen`` or to an
+    ``ipc://`` path in that directory. Nothing is left behind if binding fails (an address
+    in use, say)."""
+    private = tempfile.mkdtemp(prefix="dagron-")
+    try:
+        address = listen if listen is not None else f"ipc://{private}/coordinator"
+        return private, RouterTransport(address, curve=curve, max_message_size=max_message_size)
+    except BaseException:
+        shutil.rmtree(private, ignore_errors=True)
+        raise
+
+
 class Coordinator(Backend):
     """Runs tasks on worker processes over ZeroMQ.
 
@@ -179,21 +185,11 @@ class Coordinator(Backend):
         self._turns = turns
         self.memory_limit = memory_limit
         self.start_timeout = start_timeout
-        self.keys = keys
         self.accepts_remote = listen is not None
         self.status = Status.STARTING
         self.state = CoordinatorState(prefetch, max(prefetch, MAX_PREFETCH))
         self.heartbeats: Heartbeats[bytes] = Heartbeats(heartbeat_period, heartbeat_timeout)
-        self._dir = tempfile.mkdtemp(prefix="dagron-")
-        try:
-            self._transport = RouterTransport(
-                listen if listen is not None else f"ipc://{self._dir}/coordinator",
-                curve=curve,
-                max_message_size=max_message_size,
-            )
-        except BaseException:  # an address in use, say: leave nothing behind
-            shutil.rmtree(self._dir, ignore_errors=True)
-            raise
+        self._dir, self._transport = _bind(listen, curve, max_message_size)
         # Removes the directory, and ends the workers, if this process dies without close().
         self._janitor = Janitor()
         self._janitor.remove_path(self._dir)
@@ -217,24 +213,28 @@ class Coordinator(Backend):
         self._shared_memory = shared_memory
         # Forwarded results go by segment name only where every worker is local.
         self._by_name = False
-        self._remotes = RemoteWorkers(self.heartbeats)
-        self._remote = self._remotes.by_id  # tested per result message: the dict itself
         self._table = TaskTable()
-        self._tasks = self._table.tasks  # read per task reported: the dict itself
+        self._tasks = self._table.tasks  # read per poll: the dict itself
         self._add_task = self._table.add  # called per task submitted
-        self._worker_names: dict[bytes, str] = {}
-        self._offsets = OffsetBook()
-        self._done: list[Completion] = []
+        beats, state, table = self.heartbeats, self.state, self._table
+        members = self._members = Membership(
+            self._transport, self._pool, beats, state, table, self.accepts_remote
+        )
+        self._remotes, self._worker_names = members.remotes, members.names
+        self._done: list[Completion] = []  # never rebound: the intake appends to it
+        self._intake = ReportIntake(
+            state, table, members.names, self._by_id, members.remotes, beats, self._done
+        )
         self._poller = zmq.Poller()
         self._poller_version = -1  # the pool's version whose pidfds it polls; -1: build it
         self._next_page_look = 0.0
         self._handlers: dict[bytes, Handler] = {
             p.HELLO: self._on_hello,
-            p.STARTED: self._on_started,
+            p.STARTED: self._intake.on_started,
             p.RESULT: self._on_result,
-            p.HEARTBEAT: self._on_heartbeat,
+            p.HEARTBEAT: self._members.heartbeat,
             p.MEMORY: self._on_memory,
-            p.OUTPUT: self._on_output,
+            p.OUTPUT: self._members.output,
         }
 
     # ----- the backend contract ------------------------------------------------------------
@@ -280,7 +280,7 @@ class Coordinator(Backend):
 
     def clock_offsets(self) -> dict[str, ClockOffset]:
         """Worker name -> its clock's measured offset from this process's (seconds ahead)."""
-        return self._offsets.snapshot()
+        return self._members.offsets.snapshot()
 
     # ----- life cycle ----------------------------------------------------------------------
 
@@ -289,7 +289,7 @@ class Coordinator(Backend):
         try:
             root = shm.shm_root() if self._shared_memory and self.n_workers else None
             if root is not None:
-                self._segments = shm.SegmentDir(root)
+                self._segments = self._intake.segments = shm.SegmentDir(root)
                 self._janitor.remove_path(self._segments.path)
                 self._by_name = not self.accepts_remote
             self._pool.start(self._segments.path if self._segments is not None else None)
@@ -330,7 +330,7 @@ class Coordinator(Backend):
             bye(ident, cc.shutdown_message())
         running_on = self.state.running_on
         self._pool.kill_busy(lambda ident: running_on(ident) is not None)
-        if self._remote:
+        if self._remotes.by_id:
             time.sleep(0.2)  # let the requests to leave go out before the socket closes
         self._pool.close()
         self._transport.close()
@@ -343,25 +343,7 @@ class Coordinator(Backend):
     @property
     def workers(self) -> list[dict[str, Any]]:
         """One entry per live worker: name, host, pid, slots, tasks done, local or not."""
-        host = os.uname().nodename
-        found = [(w.identity or b"", w.name, host, w.pid, True) for w in self._pool.procs.values()]
-        found += [(ident, w.name, w.host, w.pid, False) for ident, w in self._remote.items()]
-        slots = self.state.workers
-        out = []
-        for ident, name, on, pid, local in found:
-            slot = slots.get(ident)
-            done = slot.tasks_done if slot else 0
-            out.append(
-                {
-                    "name": name,
-                    "host": on,
-                    "pid": pid,
-                    "slots": 1,
-                    "tasks_done": done,
-                    "local": local,
-                }
-            )
-        return out
+        return self._members.listing()
 
     # ----- submitting ----------------------------------------------------------------------
 
@@ -412,8 +394,9 @@ class Coordinator(Backend):
                 if left is not None and left <= 0:
                     break
                 self._poll(left)
-        done, self._done = self._done, []
-        return self._table.translate(done)
+        out = self._table.translate(self._done)
+        self._done.clear()
+        return out
 
     def _poll(self, timeout: Optional[float]) -> None:
         pool, sock = self._pool, self._transport.socket
@@ -432,7 +415,7 @@ class Coordinator(Backend):
             self._transport.read_messages(self._handlers)
         if looking and time.monotonic() >= self._next_page_look:
             self._next_page_look = time.monotonic() + PAGE_LOOK_PERIOD
-            self._notice_from_pages()
+            self._intake.from_pages(pool.begun())
         # Replaced only once running: a worker lost during start() fails it.
         for exited in pool.exited(events, self.status is Status.RUNNING):
             self._on_exit(exited)
@@ -446,135 +429,17 @@ class Coordinator(Backend):
     # ----- events --------------------------------------------------------------------------
 
     def _on_hello(self, ident: bytes, frames: list[Any]) -> None:
-        pid, host, name, offset = cc.decode_hello(frames[0])
-        if ident in self.state.workers:
-            return  # a duplicate hello
-        local = self._pool.joined(name, pid, ident)
-        if not local and self.accepts_remote:
-            self._remotes.join(ident, RemoteWorker(name, host, pid), time.monotonic())
-            log.info("worker %s (pid %d on %s) joined", name, pid, host)
-        elif not local:
-            log.warning("refused a hello from %r: not a worker of this coordinator", name)
-            return
-        self._worker_names[ident] = name
-        # Unlike _send, a peer that is gone raises here: it never joins.
-        self._transport.socket.send_multipart([ident, *cc.welcome_message()])
-        self._apply(self.state.handle(WorkerJoined(ident, name)))
-        self._note_offset(ident, offset)
+        joined = self._members.hello(ident, frames)
+        if joined is not None:
+            self._apply(self.state.handle(joined))
 
-    def _on_heartbeat(self, hb_ident: bytes, frames: list[Any]) -> None:
-        worker, sent, offset = cc.decode_ping(frames[0])
-        # Answer every beat (hellos are preceded by a few), so the worker knows the
-        # coordinator lives; the answer carries this clock, to measure the worker's offset.
-        self._send(hb_ident, cc.encode_pong(sent, time.monotonic()))
-        self._note_offset(worker, offset)
-        now = time.monotonic()
-        self._pool.heard_from(worker, now)  # local workers' liveness
-        if self._remotes.heard_from(worker, now):
-            # Back after being declared lost (a cut link that healed): it must start over.
-            self._send(worker, cc.rejoin_message())
-
-    def _on_output(self, ident: bytes, frames: list[Any]) -> None:
-        worker, chunks = cc.decode_output(frames[0])
-        who = self._worker_names.get(worker)
-        if who is None:
-            return
-        for key, stream, payload in chunks:
-            node = self._table.node_name(key) if key is not None else None
-            prefix = node or who
-            if stream == "log":
-                level, logger, message = payload
-                show_log(prefix, level, logger, message)
-            else:
-                show_output(prefix, stream, payload)
-
-    def _on_memory(self, hb_ident: bytes, frames: list[Any]) -> None:
-        worker, rss, limit = cc.decode_memory(frames[0])
-        name = self._worker_names.get(worker)
-        if name is None or worker not in self.state.workers:
-            return
-        reason = (
-            f"worker {name} used {rss / 2**20:.0f} MiB, over its memory limit of "
-            f"{limit / 2**20:.0f} MiB, and was restarted"
-        )
-        self._pool.set_exit_reason(worker, reason)
-        self._apply(self.state.handle(WorkerWrittenOff(worker, reason)))
-        self._remotes.forget(worker)
-
-    def _note_offset(self, worker: bytes, offset: Any) -> None:
-        name = self._worker_names.get(worker)
-        if name is not None:
-            self._offsets.note(name, offset)
-
-    def _on_started(self, ident: bytes, frames: list[Any]) -> None:
-        self._started(ident, *rc.decode_started(frames[0]))
-
-    def _started(self, ident: bytes, key: int, started: float) -> None:
-        if self.state.handle(TaskStarted(ident, key)):  # an IgnoreReport: stale news
-            return
-        at = _clock.wall(started)
-        self._done.append(Started(key, at, self._worker_names[ident]))
-
-    def _notice_from_pages(self) -> None:
-        # A task a worker began (its page says) but never announced.
-        workers = self.state.workers
-        for ident, key, started in self._pool.begun():
-            slot = workers.get(ident)
-            if slot is not None and key in slot.queued:
-                self._started(ident, key, started)
+    def _on_memory(self, ident: bytes, frames: list[Any]) -> None:
+        over = self._members.memory(ident, frames)
+        if over is not None:
+            self._apply(self.state.handle(over))
 
     def _on_result(self, ident: bytes, frames: list[Any]) -> None:
-        # Reports of tasks the worker finished, then maybe the task it begins now.
-        try:
-            reports, started = rc.decode_result_message(frames)
-        except ValueError as exc:  # whose outcomes are these? Its tasks are accounted for
-            self._write_off(ident, exc)
-            return
-        if ident in self._remote:
-            self.heartbeats.seen(ident, time.monotonic())
-        try:
-            for report in reports:
-                self._finished(ident, report)
-            if started is not None:
-                self._started(ident, *started)
-        except Exception as exc:  # the reports not read yet are accounted for
-            self._write_off(ident, exc)
-        finally:
-            self._apply(self.state.handle(TopUp()))  # top the workers up, whatever came in
-
-    def _write_off(self, ident: bytes, exc: Exception) -> None:
-        """Writes off a worker that sent a result that cannot be read: its running task is
-        reported lost, saying why, and the tasks queued there go elsewhere."""
-        name = self._worker_names.get(ident, "?")
-        why = f"worker {name} sent a result that cannot be read ({error_message(exc)})"
-        log.warning("%s; written off", why)
-        self._apply(self.state.handle(WorkerWrittenOff(ident, why)))
-        self._remotes.write_off(ident)
-
-    def _finished(self, ident: bytes, report: rc.Report) -> None:
-        key, status, started, finished, took, extra, _, segment = report
-        segments = self._segments
-        if segment is not None and (segments is None or ident not in self._by_id):
-            why = "a shared-memory segment from a worker that may not send one"
-            report = rc.as_unreadable(report, why)
-            status, segment = rc.UNREADABLE, None
-        if self.state.handle(TaskFinished(ident, key, took)):  # an IgnoreReport: stale news
-            if segment is not None and segments is not None:
-                segments.discard(segment[0])  # nobody will read it
-            return
-        self._tasks.pop(key, None)
-        worker = self._worker_names[ident]
-        started, finished = _clock.wall(started), _clock.wall(finished)
-        if status == p.OK_INLINE:  # the common case first: a small value, in the header
-            try:
-                value: Any = rc.decode_value(status, extra)
-            except ValueError:  # not a pickle: from_frames fails the task, saying so
-                pass
-            else:
-                self._done.append(_new(Succeeded, (key, value, started, finished, took, worker)))
-                return
-        node = self._table.node_of.get(key, "")
-        self._done.append(from_frames(report, started, finished, worker, node, segments))
+        self._apply(self._intake.on_result(ident, frames))
 
     def _on_exit(self, exited: ProcessExited) -> None:
         ident = exited.identity

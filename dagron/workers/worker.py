@@ -124,12 +124,9 @@ class Worker:
         self.queue: Deque[_Task] = deque()
         # Reports of finished tasks not sent yet: they leave together, just before the next
         # task starts (with its started notice) or before the worker waits for work.
+        max_frame = MAX_FRAME if keys is not None else None
         self.outbox = ReportOutbox(
-            self.sock,
-            self.queue,
-            self.identity,
-            shm_dir,
-            max_frame=MAX_FRAME if keys is not None else None,
+            self.sock, self.queue, self.identity, shm_dir, max_frame=max_frame
         )
         # Bound once: the hot path calls these per task.
         self._report = self.outbox.add
@@ -144,9 +141,8 @@ class Worker:
         self._deferred = threading.Event()  # wakes the notice thread: a notice was deferred
         self._closing = False
         self.running = True
-        # The key of the task being run, in a shared page the coordinator reads if this
-        # process dies: a STARTED message can die with the process before it is flushed,
-        # and the coordinator must not take a task that ran for one that never started.
+        # Local workers: the task being run and when it began, for the coordinator (see
+        # status_page.py): a task holding the GIL or a death can stop the STARTED notice.
         self.status = None if status_file is None else StatusPage(status_file)
         # The coordinator's segment directory (local workers only): large result buffers go
         # there instead of into frames; see shm.py.

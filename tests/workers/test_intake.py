@@ -1,0 +1,82 @@
+"""ReportIntake without sockets: worker reports in, completions and instructions out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagron.backends.base import Completion, Failed, Started, Succeeded
+from dagron.errors import WorkerLostError
+from dagron.workers import results_codec as rc
+from dagron.workers.heartbeat import Heartbeats
+from dagron.workers.intake import ReportIntake
+from dagron.workers.remote import RemoteWorkers
+from dagron.workers.state import (
+    CoordinatorState,
+    Dispatch,
+    KillWorker,
+    TaskLost,
+    TasksAdded,
+    WorkerJoined,
+)
+from dagron.workers.task_table import TaskTable
+
+A = b"wA"
+
+
+def setup(n_tasks: int) -> tuple[ReportIntake, list[Completion], list[int]]:
+    """An intake with worker A joined and ``n_tasks`` tasks dispatched to it."""
+    state, table = CoordinatorState(prefetch=4), TaskTable()
+    state.handle(WorkerJoined(A, "host/a"))
+    for key in range(n_tasks):
+        assert table.add(key, abs, (-key,), f"n{key}", False) is None
+    out = state.handle(TasksAdded(table.take_added()))
+    (dispatch,) = [i for i in out if isinstance(i, Dispatch)]
+    done: list[Completion] = []
+    beats: Heartbeats[bytes] = Heartbeats(1.0, 5.0)
+    names = {A: "host/a"}
+    intake = ReportIntake(state, table, names, {A: object()}, RemoteWorkers(beats), beats, done)
+    return intake, done, list(dispatch.keys)
+
+
+def result_message(*reports: Any, started: Any = None) -> list[Any]:
+    return rc.encode_result_message(list(reports), started)[1:]  # the parts after the type
+
+
+def test_intake_result_becomes_succeeded_and_the_next_start_a_started() -> None:
+    intake, done, (t1, t2) = setup(2)
+    intake.on_result(A, result_message(rc.encode_value(t1, 7, 1.0, 2.0, 0.5), started=(t2, 2.0)))
+    first, second = done
+    assert type(first) is Succeeded and first.key == t1 and first.worker == "host/a"
+    assert first.value.load() == 7  # still serialized: loaded when read
+    assert type(second) is Started and second.key == t2
+
+
+def test_intake_repeated_start_is_passed_on_once() -> None:
+    intake, done, (t1,) = setup(1)
+    intake.started(A, t1, 1.0)
+    intake.started(A, t1, 1.0)
+    intake.from_pages([(A, t1, 1.0)])  # the page says so too: old news
+    assert [type(c) for c in done] == [Started]
+
+
+def test_intake_page_of_a_task_not_announced_starts_it() -> None:
+    intake, done, (t1, t2) = setup(2)
+    intake.from_pages([(A, t1, 3.0), (b"stranger", t2, 3.0)])
+    assert [(type(c), c[0]) for c in done] == [(Started, t1)]
+
+
+def test_intake_unreadable_message_writes_the_sender_off() -> None:
+    intake, _, (t1,) = setup(1)
+    intake.started(A, t1, 1.0)
+    kill, lost = intake.on_result(A, [b"\xc1 not a header"])
+    assert isinstance(kill, KillWorker) and kill.worker == A
+    assert isinstance(lost, TaskLost) and (lost.key, lost.worker) == (t1, A)
+    assert "host/a sent a result that cannot be read" in lost.reason
+
+
+def test_intake_stale_report_is_dropped() -> None:
+    intake, done, (t1,) = setup(1)
+    intake.on_result(A, result_message(rc.encode_value(t1, 1, 1.0, 2.0, 0.5)))
+    intake.on_result(A, result_message(rc.encode_value(t1, 2, 1.0, 2.0, 0.5)))  # again
+    assert len([c for c in done if type(c) is Succeeded]) == 1
+    assert not any(isinstance(c, Failed) and isinstance(c.error, WorkerLostError) for c in done)

@@ -125,15 +125,13 @@ def test_layers_no_class_or_function_is_too_long() -> None:
     too_long = []
     for name, path in modules().items():
         for node in ast.walk(ast.parse(path.read_text())):
-            limit = (
-                MAX_CLASS_LINES
-                if isinstance(node, ast.ClassDef)
-                else MAX_FUNCTION_LINES
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-                else None
-            )
-            if limit is not None and node.end_lineno is not None:
-                lines = node.end_lineno - node.lineno + 1
-                if lines > limit:
-                    too_long.append(f"{name}.{node.name}: {lines} lines (limit {limit})")
+            if isinstance(node, ast.ClassDef):
+                limit = MAX_CLASS_LINES
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                limit = MAX_FUNCTION_LINES
+            else:
+                continue
+            lines = (node.end_lineno or node.lineno) - node.lineno + 1
+            if lines > limit:
+                too_long.append(f"{name}.{node.name}: {lines} lines (limit {limit})")
     assert too_long == []

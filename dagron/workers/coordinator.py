@@ -235,6 +235,7 @@ class Coordinator(Backend):
             p.HEARTBEAT: self._on_heartbeat,
             p.MEMORY: self._on_memory,
             p.OUTPUT: self._on_output,
+            p.VOUCH: self._on_vouch,
         }
 
     # ----- the backend contract ------------------------------------------------------------
@@ -474,6 +475,12 @@ class Coordinator(Backend):
             # Back after being declared lost (a cut link that healed): it must start over.
             self._send(worker, cc.rejoin_message())
 
+    def _on_vouch(self, nanny: bytes, frames: list[Any]) -> None:
+        # A host's nanny: its busy workers live on, even those whose tasks hold the GIL.
+        _, workers, busy = cc.decode_vouch(frames[0])
+        for worker, why in self._remotes.vouched(nanny, workers, busy, time.monotonic()):
+            self._send(nanny, cc.encode_kill(worker, why))
+
     def _on_output(self, ident: bytes, frames: list[Any]) -> None:
         worker, chunks = cc.decode_output(frames[0])
         who = self._worker_names.get(worker)
@@ -601,5 +608,10 @@ class Coordinator(Backend):
                 self._send(ins.worker, cc.encode_cancel(ins.key))
             elif isinstance(ins, KillWorker):
                 self._pool.kill(ins.worker, ins.reason)
+                nanny = self._remotes.kill_order(
+                    ins.worker, ins.reason
+                )  # a remote one: by its nanny
+                if nanny is not None:
+                    self._send(nanny, cc.encode_kill(ins.worker, ins.reason))
             elif isinstance(ins, ForgetOnWorker):
                 self._send(ins.worker, p.forget_message(ins.fn_ids))

@@ -43,6 +43,10 @@ MEMORY     w -> c       ``(worker identity, rss, limit)``: over its memory limit
 OUTPUT     w -> c       ``(worker identity, chunks)``: what tasks printed or logged, see output.py
 PIECES     w -> c       ``(n, ...)``: another message whose parts were too large for a coordinator
                         with keys, each cut into ``n`` frames (see pieces.py)
+VOUCH      n -> c       ``(nanny name, worker identities)``: from a host's nanny, those of its
+                        workers that are alive and using CPU time (busy, not lost)
+KILL       c -> n       ``(worker identity, reason)``: the nanny is to kill that worker (and
+                        its process group) and start another
 =========  ===========  =======================================================================
 
 STARTED and RESULT are encoded and decoded in :mod:`dagron.workers.results_codec`.
@@ -124,6 +128,8 @@ HEARTBEAT = b"B"
 MEMORY = b"M"
 OUTPUT = b"O"
 FORGET = b"F"  # header: the function ids the worker may drop
+VOUCH = b"V"
+KILL = b"K"
 
 # Worker exit codes the nanny acts on.
 EXIT_PARENT_GONE = 3

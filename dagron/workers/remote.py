@@ -9,7 +9,7 @@ happened; what that means for the tasks is the coordinator's business.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 from .heartbeat import Heartbeats
 
@@ -43,11 +43,14 @@ class RemoteWorkers:
         self.heartbeats = heartbeats
         self.by_id: dict[bytes, RemoteWorker] = {}
         self._written_off: set[bytes] = set()  # declared lost, not yet told to rejoin
+        self._nanny_of: dict[bytes, bytes] = {}  # worker -> the nanny that vouched for it
+        self._kill_waiting: dict[bytes, str] = {}  # to be killed once their nanny is known, why
 
     def join(self, ident: bytes, worker: RemoteWorker, now: float) -> None:
         """Records a remote worker's hello."""
         self.by_id[ident] = worker
         self._written_off.discard(ident)
+        self._kill_waiting.pop(ident, None)
         self.heartbeats.add(ident, now)
 
     def heard_from(self, ident: bytes, now: float) -> bool:
@@ -61,9 +64,41 @@ class RemoteWorkers:
             return True
         return False
 
+    def vouched(
+        self, nanny: bytes, workers: tuple[bytes, ...], busy: tuple[bytes, ...], now: float
+    ) -> list[tuple[bytes, str]]:
+        """Records the vouch of a host's nanny (socket identity ``nanny``): ``workers`` are
+        its own, and those ``busy`` are alive and using CPU time, as good as a heartbeat
+        from each (workers not, or no longer, joined are not revived by it). Returns those
+        of its workers to be killed that were waiting for their nanny to be known, and why."""
+        by_id, seen = self.by_id, self.heartbeats.seen
+        for ident in busy:
+            if ident in by_id:
+                seen(ident, now)
+        kill = []
+        for ident in workers:
+            if ident in by_id:
+                self._nanny_of[ident] = nanny
+            elif ident in self._kill_waiting:
+                kill.append((ident, self._kill_waiting.pop(ident)))
+        return kill
+
+    def kill_order(self, ident: bytes, reason: str) -> Optional[bytes]:
+        """Writes off a remote worker to be killed; returns the socket identity of its
+        nanny to tell (None: none vouched for it yet; if one does, :meth:`vouched` says
+        so). Not remote: None, and nothing done."""
+        if ident not in self.by_id:
+            return None
+        nanny = self._nanny_of.get(ident)
+        if nanny is None:
+            self._kill_waiting[ident] = reason
+        self.write_off(ident)
+        return nanny
+
     def forget(self, ident: bytes) -> None:
         """Drops a worker that left (or was restarted) without being written off."""
         self.by_id.pop(ident, None)
+        self._nanny_of.pop(ident, None)
         self.heartbeats.forget(ident)
 
     def write_off(self, ident: bytes) -> None:

@@ -91,11 +91,13 @@ class Worker:
         forward_output: bool = False,
         log_level: int = logging.WARNING,
         clock: Callable[[], float] = time.monotonic,
+        identity: Optional[bytes] = None,
     ) -> None:
         self.address = address
         self.name = name
         self.keys = keys
-        self.identity = b"w" + os.urandom(8).hex().encode()
+        # A nanny names its workers, to vouch for them and to be told which one to kill.
+        self.identity = identity or b"w" + os.urandom(8).hex().encode()
         self.output = _forward_output(log_level) if forward_output else None
         self.forwarder: Optional[OutputForwarder] = None
         if self.output is not None:
@@ -398,6 +400,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     # Tests: a worker whose clock runs this many seconds ahead of the host's.
     parser.add_argument("--clock-skew", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--shm-dir", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--identity", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.parent_pid is not None:
         die_with_parent(args.parent_pid)
@@ -422,6 +425,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         forward_output=args.forward_output,
         log_level=args.log_level,
         clock=_skewed(args.clock_skew) if args.clock_skew else time.monotonic,
+        identity=args.identity.encode() if args.identity else None,
     ).run()
     return 0
 

@@ -64,3 +64,34 @@ def test_write_off_has_a_worker_still_there_asked_to_rejoin_once() -> None:
     assert remotes.heard_from(b"a", now=2.0) is False
     remotes.write_off(b"stranger")  # not a remote worker (a local one): nothing to do
     assert remotes.heard_from(b"stranger", now=3.0) is False
+
+
+def test_vouched_busy_workers_count_as_heard_from_and_strangers_are_not_revived() -> None:
+    remotes = registry()
+    remotes.join(b"a", RemoteWorker("wa", "far", 7), now=0.0)
+    remotes.join(b"b", RemoteWorker("wb", "far", 8), now=0.0)
+    assert remotes.vouched(b"n", (b"a", b"b", b"x"), (b"a", b"x"), now=4.0) == []
+    assert [lost.ident for lost in remotes.expired(now=6.0)] == [b"b"]  # alive, not busy
+    assert list(remotes.by_id) == [b"a"]
+    remotes.vouched(b"n", (b"a", b"b"), (b"a", b"b"), now=6.5)  # b was written off already
+    assert list(remotes.by_id) == [b"a"] and b"b" not in remotes.heartbeats
+    assert remotes.expired(now=9.0) == []
+
+
+def test_kill_order_names_the_nanny_that_vouched_and_writes_the_worker_off() -> None:
+    remotes = registry()
+    remotes.join(b"a", RemoteWorker("wa", "far", 7), now=0.0)
+    remotes.vouched(b"n", (b"a",), (), now=1.0)
+    assert remotes.kill_order(b"a", "task 3 abandoned") == b"n"
+    assert remotes.by_id == {} and b"a" not in remotes.heartbeats
+    assert remotes.kill_order(b"a", "again") is None  # not (any more) a remote worker
+    assert remotes.vouched(b"n", (b"a",), (b"a",), now=2.0) == []
+
+
+def test_kill_order_before_any_vouch_waits_for_the_nanny_to_be_known() -> None:
+    remotes = registry()
+    remotes.join(b"a", RemoteWorker("wa", "far", 7), now=0.0)
+    assert remotes.kill_order(b"a", "task 3 abandoned") is None
+    assert remotes.vouched(b"n", (b"a",), (b"a",), now=1.0) == [(b"a", "task 3 abandoned")]
+    assert remotes.vouched(b"n", (b"a",), (b"a",), now=2.0) == []  # told once
+    assert remotes.by_id == {}

@@ -608,9 +608,8 @@ class Coordinator(Backend):
                 self._send(ins.worker, cc.encode_cancel(ins.key))
             elif isinstance(ins, KillWorker):
                 self._pool.kill(ins.worker, ins.reason)
-                nanny = self._remotes.kill_order(
-                    ins.worker, ins.reason
-                )  # a remote one: by its nanny
+                # A remote one is killed by its host's nanny.
+                nanny = self._remotes.kill_order(ins.worker, ins.reason)
                 if nanny is not None:
                     self._send(nanny, cc.encode_kill(ins.worker, ins.reason))
             elif isinstance(ins, ForgetOnWorker):

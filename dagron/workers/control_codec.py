@@ -50,6 +50,7 @@ __all__ = [
     "encode_vouch",
     "rejoin_message",
     "shutdown_message",
+    "vouch_answer",
     "welcome_message",
 ]
 
@@ -177,6 +178,11 @@ def decode_vouch(frame: Any) -> tuple[str, tuple[bytes, ...], tuple[bytes, ...]]
     if not all(type(w) is bytes for w in workers + busy):
         raise ValueError("malformed vouch")
     return name, workers, busy
+
+
+def vouch_answer() -> list[bytes]:
+    """The coordinator's answer to a VOUCH: it lives (the nanny's sign of it)."""
+    return [VOUCH, dump_header(())]
 
 
 def encode_kill(worker: bytes, reason: str) -> list[bytes]:

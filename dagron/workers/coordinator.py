@@ -478,6 +478,7 @@ class Coordinator(Backend):
     def _on_vouch(self, nanny: bytes, frames: list[Any]) -> None:
         # A host's nanny: its busy workers live on, even those whose tasks hold the GIL.
         _, workers, busy = cc.decode_vouch(frames[0])
+        self._send(nanny, cc.vouch_answer())
         for worker, why in self._remotes.vouched(nanny, workers, busy, time.monotonic()):
             self._send(nanny, cc.encode_kill(worker, why))
 

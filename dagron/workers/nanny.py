@@ -215,7 +215,9 @@ class WorkerNanny:
     ``heartbeat`` seconds, for its workers that are busy (using CPU time: a task holding
     the GIL silences a worker's own heartbeats), and kills a worker the coordinator gives
     up on (a timed-out task), then starts another. Each worker leads a process group,
-    killed with it, so the processes its tasks started end with it.
+    killed with it, so the processes its tasks started end with it. It stops its workers
+    itself when the coordinator has not answered its vouches for ``death_timeout`` seconds:
+    a worker whose task holds the GIL cannot notice.
     """
 
     def __init__(
@@ -294,7 +296,19 @@ class WorkerNanny:
             code = self._check_exits()
             if code is not None:
                 return code
+            if time.monotonic() - link.last_heard > self.death_timeout:
+                return self._coordinator_gone()  # its workers may be unable to notice
         return 0
+
+    def _coordinator_gone(self) -> int:
+        print(
+            f"dagron-worker: coordinator {self.address} unreachable for "
+            f"{self.death_timeout:g} s; stopping",
+            file=sys.stderr,
+            flush=True,
+        )
+        self._stopping = True
+        return 1
 
     def _vouch(self, link: NannyLink) -> None:
         mine = tuple(p.identity for p in self.procs.values() if p.identity and p.alive())
@@ -327,14 +341,7 @@ class WorkerNanny:
             if rc == 0 and proc.killed_for is None:
                 continue  # told to leave by the coordinator
             if rc == EXIT_COORDINATOR_GONE:
-                print(
-                    f"dagron-worker: coordinator {self.address} unreachable for "
-                    f"{self.death_timeout:g} s; stopping",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                self._stopping = True
-                return 1
+                return self._coordinator_gone()
             if rc == EXIT_BAD_CONFIG:  # it said why; a restart would fail the same way
                 self._stopping = True
                 return 1

@@ -1,5 +1,5 @@
-"""A worker host's nanny's own link to the coordinator: it vouches for its busy workers and
-takes the coordinator's orders to kill one.
+"""A worker host's nanny's own link to the coordinator: it vouches for its busy workers,
+takes the coordinator's orders to kill one, and notices when the coordinator is gone.
 
 A worker's heartbeats come from a thread of the worker, which cannot run while a task holds
 the GIL in one long C call (a regex, a big ``sum``, an extension that never releases it).
@@ -10,13 +10,16 @@ as before; a host cut off from the coordinator cuts off its nanny too.
 
 The coordinator answers a worker it gives up on (a timed-out task it is running) with a KILL
 order to its nanny: the worker cannot be asked to stop while it holds the GIL, and left
-alone it would hold on to that task, and its host's capacity, for good.
+alone it would hold on to that task, and its host's capacity, for good. For the same
+reason the nanny, not only its workers, watches for the coordinator's answers, and stops
+its workers when they have not come for its death timeout.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Optional
 
 import zmq
@@ -49,6 +52,9 @@ class NannyLink:
             sock.curve_serverkey = keys.server_public
         sock.connect(address)
         self._sock = sock
+        # When the coordinator was last heard from (it answers every vouch): a worker whose
+        # task holds the GIL cannot notice that the coordinator is gone, its nanny can.
+        self.last_heard = time.monotonic()
 
     def vouch(self, workers: tuple[bytes, ...], busy: tuple[bytes, ...]) -> None:
         """Tells the coordinator that ``workers`` (task socket identities) are this nanny's
@@ -61,7 +67,7 @@ class NannyLink:
 
     def wait(self, timeout: float) -> list[tuple[bytes, str]]:
         """Waits up to ``timeout`` seconds for word from the coordinator; returns its kill
-        orders, ``(worker identity, reason)`` each. Anything else is dropped."""
+        orders, ``(worker identity, reason)`` each. Anything else only says it lives."""
         orders: list[tuple[bytes, str]] = []
         if not self._sock.poll(int(timeout * 1000)):
             return orders
@@ -70,6 +76,7 @@ class NannyLink:
                 frames = self._sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return orders
+            self.last_heard = time.monotonic()
             if len(frames) == 2 and frames[0] == KILL:
                 try:
                     orders.append(cc.decode_kill(frames[1]))

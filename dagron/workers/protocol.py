@@ -45,6 +45,7 @@ PIECES     w -> c       ``(n, ...)``: another message whose parts were too large
                         with keys, each cut into ``n`` frames (see pieces.py)
 VOUCH      n -> c       ``(nanny name, worker identities)``: from a host's nanny, those of its
                         workers that are alive and using CPU time (busy, not lost)
+VOUCH      c -> n       ``()``: the answer, by which the nanny knows the coordinator lives
 KILL       c -> n       ``(worker identity, reason)``: the nanny is to kill that worker (and
                         its process group) and start another
 =========  ===========  =======================================================================

@@ -98,6 +98,7 @@ def test_control_codec_vouch_round_trip_and_refusals() -> None:
     kind, header = cc.encode_vouch("host/7", (b"wa", b"wb"), (b"wb",))
     assert kind == p.VOUCH and cc.decode_vouch(header) == ("host/7", (b"wa", b"wb"), (b"wb",))
     assert cc.decode_vouch(cc.encode_vouch("h", (), ())[1]) == ("h", (), ())
+    assert cc.vouch_answer()[0] == p.VOUCH and p.load_header(cc.vouch_answer()[1]) == ()
     for fields in [
         ("h", b"w", ()),
         ("h", ("w",), ()),

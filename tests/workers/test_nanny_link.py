@@ -167,3 +167,68 @@ def test_nanny_link_worker_without_a_nanny_timed_out_is_taken_back_once_its_task
         finally:
             bare.kill()
             bare.wait()
+
+
+COORDINATOR_RUNNING_A_GIL_HOG = """
+import os, sys, threading, time
+from pathlib import Path
+import dagron
+
+marker = sys.argv[1]
+cluster = dagron.Cluster("tcp://127.0.0.1:*", insecure=True)
+print(cluster.address, flush=True)
+cluster.wait_for_workers(1, timeout=60)
+dag = dagron.DAG()
+dag.add_node("n0")
+
+def hog():
+    Path(marker).write_text(str(os.getpid()))
+    return sum(range(10**12))  # holds the worker's GIL for good
+
+run = lambda: dagron.DAGExecutor(dag, backend=cluster).execute({"n0": hog})
+threading.Thread(target=run, daemon=True).start()
+time.sleep(600)
+"""
+
+
+@pytest.mark.timeout(90)
+def test_nanny_link_host_leaves_when_the_coordinator_dies_while_a_task_holds_the_gil(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "began"
+    coordinator = subprocess.Popen(
+        [sys.executable, "-c", COORDINATOR_RUNNING_A_GIL_HOG, str(marker)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    host = None
+    worker = None
+    try:
+        address = coordinator.stdout.readline().strip() if coordinator.stdout else ""
+        host = subprocess.Popen(
+            [*WORKER_CMD, address, "--death-timeout", "2", "--nprocs", "1"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while not marker.exists() or not marker.read_text():
+            assert time.monotonic() < deadline, "the task never began"
+            time.sleep(0.02)
+        worker = int(marker.read_text())
+        coordinator.kill()
+        _, err = host.communicate(timeout=30)
+        assert host.returncode == 1 and "unreachable" in err
+        assert wait_for_gone([worker], timeout=5.0) == []
+    finally:
+        coordinator.kill()
+        coordinator.wait()
+        if coordinator.stdout:
+            coordinator.stdout.close()
+        if host is not None and host.poll() is None:
+            host.kill()
+            host.communicate()
+        if worker is not None:
+            try:
+                os.kill(worker, signal.SIGKILL)
+            except OSError:
+                pass

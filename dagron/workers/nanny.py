@@ -20,6 +20,7 @@ from typing import Optional
 import psutil
 
 from . import status_page
+from .janitor import Janitor
 from .lifeline import popen_lasting
 from .nanny_link import CpuWatch, NannyLink
 from .status_page import StatusPage
@@ -242,6 +243,7 @@ class WorkerNanny:
         self.restarts = 0
         self._stopping = False
         self._cpu = CpuWatch()
+        self._janitor: Optional[Janitor] = None
 
     def _start(self, slot: int) -> None:
         identity = b"w" + os.urandom(8).hex().encode()  # told to the worker: vouched for
@@ -259,6 +261,8 @@ class WorkerNanny:
         # A session of its own: killing its process group ends what its tasks started.
         popen = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
         self.procs[slot] = LocalProcess(name=name, popen=popen, identity=identity)
+        if self._janitor is not None:
+            self._janitor.watch_group(popen.pid)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self._stopping = True
@@ -275,14 +279,18 @@ class WorkerNanny:
             return 1
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        for slot in range(self.nprocs):
-            self._start(slot)
+        # Its workers die with it (PDEATHSIG), but what their tasks started would not: the
+        # janitor kills their process groups if this process ends without stopping them.
+        self._janitor = Janitor()
         code = 0
         try:
+            for slot in range(self.nprocs):
+                self._start(slot)
             with NannyLink(self.address, self.name, keys) as link:
                 code = self._supervise(link)
         finally:
             self.stop()
+            self._janitor.close()
         return code
 
     def _supervise(self, link: NannyLink) -> int:
@@ -335,7 +343,7 @@ class WorkerNanny:
             if rc is None:
                 continue
             del self.procs[slot]
-            proc.end_group()  # what its tasks started, left behind
+            self._end_group(proc)  # what its tasks started, left behind
             if proc.identity is not None:
                 self._cpu.forget(proc.identity)
             if rc == 0 and proc.killed_for is None:
@@ -367,5 +375,10 @@ class WorkerNanny:
             except subprocess.TimeoutExpired:
                 proc.popen.kill()
                 proc.popen.wait()
-            proc.end_group()
+            self._end_group(proc)
         self.procs.clear()
+
+    def _end_group(self, proc: LocalProcess) -> None:
+        proc.end_group()
+        if self._janitor is not None:
+            self._janitor.forget_group(proc.pid)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -232,3 +233,43 @@ def test_nanny_link_host_leaves_when_the_coordinator_dies_while_a_task_holds_the
                 os.kill(worker, signal.SIGKILL)
             except OSError:
                 pass
+
+
+@pytest.mark.timeout(60)
+def test_nanny_link_killed_nanny_takes_its_tasks_processes_along(
+    hosts: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    marker = tmp_path / "began"
+    with Cluster("tcp://127.0.0.1:*", heartbeat_timeout=2.0, insecure=True) as cluster:
+        host = start_host(cluster.address)
+        hosts.append(host)
+        cluster.wait_for_workers(1, timeout=30)
+        results: list[dagron.ExecutionResult] = []
+
+        def run() -> None:
+            results.append(
+                DAGExecutor(one_node(), backend=cluster).execute(
+                    {"n0": lambda: spawn_then_hold_the_gil(str(marker))}
+                )
+            )
+
+        runner = threading.Thread(target=run)
+        runner.start()
+        pids: list[int] = []
+        try:
+            deadline = time.monotonic() + 30
+            while not marker.exists() or not marker.read_text():
+                assert time.monotonic() < deadline, "the task never began"
+                time.sleep(0.02)
+            pids = [int(x) for x in marker.read_text().split()]
+            host.kill()  # no chance to stop its workers
+            host.wait()
+            assert wait_for_gone(pids, timeout=5.0) == [], "a task's process outlived its host"
+        finally:
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            runner.join(30)
+    assert results and results[0]["n0"].status is NodeStatus.FAILED  # its worker was lost

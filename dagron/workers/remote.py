@@ -77,8 +77,8 @@ class RemoteWorkers:
                 seen(ident, now)
         kill = []
         for ident in workers:
-            if ident in by_id:
-                self._nanny_of[ident] = nanny
+            if ident in by_id:  # the first to vouch is its nanny: another cannot take over
+                self._nanny_of.setdefault(ident, nanny)
             elif ident in self._kill_waiting:
                 kill.append((ident, self._kill_waiting.pop(ident)))
         return kill

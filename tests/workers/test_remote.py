@@ -82,6 +82,7 @@ def test_kill_order_names_the_nanny_that_vouched_and_writes_the_worker_off() -> 
     remotes = registry()
     remotes.join(b"a", RemoteWorker("wa", "far", 7), now=0.0)
     remotes.vouched(b"n", (b"a",), (), now=1.0)
+    remotes.vouched(b"m", (b"a",), (), now=1.5)  # another peer claiming it
     assert remotes.kill_order(b"a", "task 3 abandoned") == b"n"
     assert remotes.by_id == {} and b"a" not in remotes.heartbeats
     assert remotes.kill_order(b"a", "again") is None  # not (any more) a remote worker

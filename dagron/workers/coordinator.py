@@ -443,6 +443,8 @@ class Coordinator(Backend):
             for lost in self._remotes.expired(time.monotonic()):
                 log.warning("%s; declared lost", lost.reason)
                 self._apply(self.state.handle(WorkerLeft(lost.ident, lost.reason)))
+                if lost.nanny is not None:  # stuck, its host reachable: the nanny replaces it
+                    self._send(lost.nanny, cc.encode_kill(lost.ident, lost.reason))
 
     # ----- events --------------------------------------------------------------------------
 
@@ -479,7 +481,8 @@ class Coordinator(Backend):
         # A host's nanny: its busy workers live on, even those whose tasks hold the GIL.
         _, workers, busy = cc.decode_vouch(frames[0])
         self._send(nanny, cc.vouch_answer())
-        for worker, why in self._remotes.vouched(nanny, workers, busy, time.monotonic()):
+        now, running_on = time.monotonic(), self.state.running_on
+        for worker, why in self._remotes.vouched(nanny, workers, busy, now, running_on):
             self._send(nanny, cc.encode_kill(worker, why))
 
     def _on_output(self, ident: bytes, frames: list[Any]) -> None:

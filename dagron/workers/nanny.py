@@ -319,14 +319,15 @@ class WorkerNanny:
         return 1
 
     def _vouch(self, link: NannyLink) -> None:
-        mine = tuple(p.identity for p in self.procs.values() if p.identity and p.alive())
-        is_busy = self._cpu.busy
-        busy = tuple(
-            p.identity
-            for p in self.procs.values()
-            if p.identity and is_busy(p.identity, p.cpu_time())
-        )
-        link.vouch(mine, busy)
+        now, is_busy = time.monotonic(), self._cpu.busy
+        mine, busy = [], []
+        for proc in self.procs.values():
+            if proc.identity is None or not proc.alive():
+                continue
+            mine.append(proc.identity)
+            if is_busy(proc.identity, proc.cpu_time(), now):
+                busy.append(proc.identity)
+        link.vouch(tuple(mine), tuple(busy))
 
     def _kill(self, worker: bytes, reason: str) -> None:
         for proc in self.procs.values():

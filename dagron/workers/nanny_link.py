@@ -95,17 +95,23 @@ class NannyLink:
 
 
 class CpuWatch:
-    """Which workers used CPU time since they were last asked about: those are busy."""
+    """Which workers are busy: those that used at least ``share`` of a CPU since they were
+    last asked about. A waiting worker's threads use a little; one in a task, all it
+    gets."""
 
-    def __init__(self) -> None:
-        self._last: dict[bytes, float] = {}
+    def __init__(self, share: float = 0.2) -> None:
+        self.share = share
+        self._last: dict[bytes, tuple[float, float]] = {}
 
-    def busy(self, identity: bytes, cpu_time: float) -> bool:
+    def busy(self, identity: bytes, cpu_time: float, now: float) -> bool:
         """True if ``cpu_time`` (the worker's CPU seconds so far, negative once it is gone)
-        grew since the last call for ``identity``."""
+        grew by ``share`` of the time since the last call for ``identity`` (``now``, a
+        ``time.monotonic()`` reading)."""
         last = self._last.get(identity)
-        self._last[identity] = cpu_time
-        return cpu_time >= 0 and last is not None and cpu_time > last
+        self._last[identity] = (cpu_time, now)
+        if cpu_time < 0 or last is None:
+            return False
+        return cpu_time - last[0] >= self.share * (now - last[1])
 
     def forget(self, identity: bytes) -> None:
         self._last.pop(identity, None)

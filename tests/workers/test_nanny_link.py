@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import cloudpickle
 import psutil
@@ -105,14 +106,15 @@ def test_nanny_link_timed_out_remote_task_is_killed_with_its_children_and_replac
         assert replacement != worker and psutil.Process(replacement).ppid() == hosts[0].pid
 
 
-def test_nanny_link_cpu_watch_calls_busy_only_a_worker_whose_cpu_time_grew() -> None:
-    watch = CpuWatch()
-    assert watch.busy(b"a", 1.0) is False  # nothing to compare with yet
-    assert watch.busy(b"a", 1.5) is True
-    assert watch.busy(b"a", 1.5) is False  # stopped, or waiting
-    assert watch.busy(b"a", -1.0) is False  # gone
+def test_nanny_link_cpu_watch_calls_busy_only_a_worker_using_its_share_of_a_cpu() -> None:
+    watch = CpuWatch(share=0.2)
+    assert watch.busy(b"a", 1.0, now=10.0) is False  # nothing to compare with yet
+    assert watch.busy(b"a", 1.9, now=11.0) is True
+    assert watch.busy(b"a", 1.95, now=12.0) is False  # waiting: its threads use a little
+    assert watch.busy(b"a", 1.95, now=13.0) is False  # stopped
+    assert watch.busy(b"a", -1.0, now=14.0) is False  # gone
     watch.forget(b"a")
-    assert watch.busy(b"a", 9.0) is False
+    assert watch.busy(b"a", 9.0, now=15.0) is False
 
 
 def touch_then_sleep(marker: str) -> None:
@@ -173,6 +175,7 @@ def test_nanny_link_worker_without_a_nanny_timed_out_is_taken_back_once_its_task
 COORDINATOR_RUNNING_A_GIL_HOG = """
 import os, sys, threading, time
 from pathlib import Path
+from typing import Any
 import dagron
 
 marker = sys.argv[1]
@@ -273,3 +276,37 @@ def test_nanny_link_killed_nanny_takes_its_tasks_processes_along(
                     pass
             runner.join(30)
     assert results and results[0]["n0"].status is NodeStatus.FAILED  # its worker was lost
+
+
+class HoldsTheGilWhenLoaded:
+    """A task whose unpickling on the worker holds the GIL for good: the worker is stuck
+    before the task begins (the coordinator never hears it started)."""
+
+    def __call__(self) -> int:
+        return 1
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (sum, (range(10**12),))
+
+
+@pytest.mark.timeout(90)
+def test_nanny_link_worker_stuck_outside_a_task_is_lost_killed_and_replaced(
+    hosts: list[subprocess.Popen[bytes]],
+) -> None:
+    with Cluster("tcp://127.0.0.1:*", heartbeat_timeout=2.0, insecure=True) as cluster:
+        hosts.append(start_host(cluster.address))
+        cluster.wait_for_workers(1, timeout=30)
+        stuck = cluster.workers[0]["pid"]
+        result = DAGExecutor(one_node(), backend=cluster).execute({"n0": HoldsTheGilWhenLoaded()})
+        r = result.node_results["n0"]
+        assert r.status is NodeStatus.FAILED and isinstance(r.error, dagron.WorkerLostError)
+        try:
+            assert wait_for_gone([stuck], timeout=5.0) == []
+        finally:
+            try:
+                os.kill(stuck, signal.SIGKILL)
+            except OSError:
+                pass
+        cluster.wait_for_workers(1, timeout=30)
+        after = DAGExecutor(one_node(), backend=cluster).execute({"n0": os.getpid})
+        assert after.node_results["n0"].result not in (stuck, None)

@@ -314,7 +314,11 @@ class Worker:
             self._unloadable(key, fn_id)
             return
         started = self.now()  # its arguments' loading counts as part of its run
-        if self.status is not None:  # before loading: dying while loading is this task's
+        # Announced before loading (which may hold the GIL for good), so its timeout counts;
+        # a worker with a status page says there that it began.
+        if self.status is None:
+            self._flush((key, started))
+        else:
             self.status.begin(key, started)
         try:
             if type(arg_frames) is tuple:
@@ -325,12 +329,13 @@ class Worker:
             self._bad_task(key, rc.load_failure(exc, "argument"))
             return
         del arg_frames, task
-        if self.status is None or self._report_due():
-            self._flush((key, started))
-        else:  # announced with the next reports, or by the notice thread if it runs long
-            self._unnoticed = (key, started, time.monotonic())
-            if not self._deferred.is_set():
-                self._deferred.set()
+        if self.status is not None:
+            if self._report_due():
+                self._flush((key, started))
+            else:  # announced with the next reports, or by the notice thread if it runs long
+                self._unnoticed = (key, started, time.monotonic())
+                if not self._deferred.is_set():
+                    self._deferred.set()
         if self.output is not None:
             self.output.current_key = key
         t0 = time.perf_counter()

@@ -310,3 +310,27 @@ def test_nanny_link_worker_stuck_outside_a_task_is_lost_killed_and_replaced(
         cluster.wait_for_workers(1, timeout=30)
         after = DAGExecutor(one_node(), backend=cluster).execute({"n0": os.getpid})
         assert after.node_results["n0"].result not in (stuck, None)
+
+
+@pytest.mark.timeout(90)
+def test_nanny_link_task_whose_argument_loading_holds_the_gil_times_out(
+    hosts: list[subprocess.Popen[bytes]],
+) -> None:
+    dag = dagron.DAG()
+    dag.add_nodes(["a", "b"])
+    dag.add_edge("a", "b")
+    with Cluster("tcp://127.0.0.1:*", heartbeat_timeout=3.0, insecure=True) as cluster:
+        hosts.append(start_host(cluster.address))
+        cluster.wait_for_workers(1, timeout=30)
+        result = DAGExecutor(dag, backend=cluster, timeout=1.0).execute(
+            # b's argument is a's result
+            {"a": lambda inputs: HoldsTheGilWhenLoaded(), "b": lambda inputs: 1},
+            pass_results=True,
+        )
+        ended = time.time()
+        r = result.node_results["b"]
+        assert r.status is NodeStatus.TIMED_OUT, r.error
+        assert r.started_at is not None and ended - r.started_at < 1.0 + 2.0
+        cluster.wait_for_workers(1, timeout=30)  # its worker was replaced
+        after = DAGExecutor(one_node(), backend=cluster).execute({"n0": os.getpid})
+        assert after.node_results["n0"].status is NodeStatus.COMPLETED

@@ -96,10 +96,10 @@ class NannyLink:
 
 class CpuWatch:
     """Which workers are busy: those that used at least ``share`` of a CPU since they were
-    last asked about. A waiting worker's threads use a little; one in a task, all it
-    gets."""
+    last asked about. A waiting worker's threads use about 0.5 %; one in a task, all it
+    gets, which on a loaded host may be much less than a whole CPU."""
 
-    def __init__(self, share: float = 0.2) -> None:
+    def __init__(self, share: float = 0.05) -> None:
         self.share = share
         self._last: dict[bytes, tuple[float, float]] = {}
 

@@ -60,7 +60,7 @@ def test_nanny_link_vouches_for_a_worker_holding_the_gil_past_the_heartbeat_time
         cluster.wait_for_workers(1, timeout=30)
         pid = cluster.workers[0]["pid"]
         result = DAGExecutor(one_node(), backend=cluster).execute(
-            {"n0": lambda: hold_the_gil_for(8.0)}
+            {"n0": lambda: hold_the_gil_for(10.0)}
         )
         r = result.node_results["n0"]
         assert r.status is NodeStatus.COMPLETED, r.error

@@ -1,8 +1,8 @@
 """The control messages, encoded and decoded side by side (layout in
 :mod:`dagron.workers.protocol`): HELLO, WELCOME, HEARTBEAT both ways, MEMORY, OUTPUT,
-CANCEL, SHUTDOWN and REJOIN.
+CANCEL, SHUTDOWN and REJOIN; a host's nanny's VOUCH, and KILL for it.
 
-A coordinator reads HELLO, HEARTBEAT, MEMORY and OUTPUT from peers it may not know yet, so
+A coordinator reads HELLO, HEARTBEAT, MEMORY, OUTPUT and VOUCH from peers it may not know yet, so
 their decoders check every field's shape and type: anything else raises ValueError, and the
 caller drops the message. Headers are msgpack (see :func:`~dagron.workers.protocol.
 load_header`), so reading one never runs code.
@@ -17,11 +17,13 @@ from .protocol import (
     CANCEL,
     HEARTBEAT,
     HELLO,
+    KILL,
     MEMORY,
     OUTPUT,
     PROTOCOL_VERSION,
     REJOIN,
     SHUTDOWN,
+    VOUCH,
     WELCOME,
     dump_header,
     load_header,
@@ -32,18 +34,23 @@ __all__ = [
     "Hello",
     "decode_cancel",
     "decode_hello",
+    "decode_kill",
     "decode_memory",
     "decode_output",
     "decode_ping",
     "decode_pong",
+    "decode_vouch",
     "encode_cancel",
     "encode_hello",
+    "encode_kill",
     "encode_memory",
     "encode_output",
     "encode_ping",
     "encode_pong",
+    "encode_vouch",
     "rejoin_message",
     "shutdown_message",
+    "vouch_answer",
     "welcome_message",
 ]
 
@@ -152,6 +159,42 @@ def decode_output(frame: Any) -> tuple[bytes, tuple[Chunk, ...]]:
         elif type(payload) is not str:
             raise ValueError("malformed output text")
     return identity, chunks
+
+
+# ----- nanny <-> coordinator ---------------------------------------------------------------
+
+
+def encode_vouch(name: str, workers: tuple[bytes, ...], busy: tuple[bytes, ...]) -> list[bytes]:
+    """A nanny's VOUCH: its live ``workers`` (task socket identities), and those of them
+    that are ``busy`` (using CPU time)."""
+    return [VOUCH, dump_header((name, workers, busy))]
+
+
+def decode_vouch(frame: Any) -> tuple[str, tuple[bytes, ...], tuple[bytes, ...]]:
+    """A VOUCH header as ``(nanny name, workers, busy)``."""
+    name, workers, busy = _fields(frame, 3, "vouch")
+    if type(name) is not str or type(workers) is not tuple or type(busy) is not tuple:
+        raise ValueError("malformed vouch")
+    if not all(type(w) is bytes for w in workers + busy):
+        raise ValueError("malformed vouch")
+    return name, workers, busy
+
+
+def vouch_answer() -> list[bytes]:
+    """The coordinator's answer to a VOUCH: it lives (the nanny's sign of it)."""
+    return [VOUCH, dump_header(())]
+
+
+def encode_kill(worker: bytes, reason: str) -> list[bytes]:
+    """KILL, to a nanny: kill ``worker`` (its task socket identity), saying ``reason``."""
+    return [KILL, dump_header((worker, reason))]
+
+
+def decode_kill(frame: Any) -> tuple[bytes, str]:
+    worker, reason = _fields(frame, 2, "kill order")
+    if type(worker) is not bytes or type(reason) is not str:
+        raise ValueError("malformed kill order")
+    return worker, reason
 
 
 # ----- coordinator -> worker ---------------------------------------------------------------

@@ -235,6 +235,7 @@ class Coordinator(Backend):
             p.HEARTBEAT: self._members.heartbeat,
             p.MEMORY: self._on_memory,
             p.OUTPUT: self._members.output,
+            p.VOUCH: self._members.vouch,
         }
 
     # ----- the backend contract ------------------------------------------------------------
@@ -425,6 +426,8 @@ class Coordinator(Backend):
             for lost in self._remotes.expired(time.monotonic()):
                 log.warning("%s; declared lost", lost.reason)
                 self._apply(self.state.handle(WorkerLeft(lost.ident, lost.reason)))
+                if lost.nanny is not None:  # stuck, its host reachable: the nanny replaces it
+                    self._send(lost.nanny, cc.encode_kill(lost.ident, lost.reason))
 
     # ----- events --------------------------------------------------------------------------
 
@@ -466,5 +469,9 @@ class Coordinator(Backend):
                 self._send(ins.worker, cc.encode_cancel(ins.key))
             elif isinstance(ins, KillWorker):
                 self._pool.kill(ins.worker, ins.reason)
+                # A remote one is killed by its host's nanny.
+                nanny = self._remotes.kill_order(ins.worker, ins.reason)
+                if nanny is not None:
+                    self._send(nanny, cc.encode_kill(ins.worker, ins.reason))
             elif isinstance(ins, ForgetOnWorker):
                 self._send(ins.worker, p.forget_message(ins.fn_ids))

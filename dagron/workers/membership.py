@@ -86,6 +86,16 @@ class Membership:
         if self.remotes.heard_from(worker, now):  # a cut link that healed
             self._send(worker, cc.rejoin_message())
 
+    def vouch(self, nanny: bytes, frames: list[Any]) -> None:
+        """A host's nanny says which of its workers live and which are busy: busy ones
+        running a task live on even while their tasks hold the GIL (no heartbeat of their
+        own can leave then); the nanny is told to kill those given up on."""
+        _, workers, busy = cc.decode_vouch(frames[0])
+        self._send(nanny, cc.vouch_answer())
+        now, running_on = time.monotonic(), self._state.running_on
+        for worker, why in self.remotes.vouched(nanny, workers, busy, now, running_on):
+            self._send(nanny, cc.encode_kill(worker, why))
+
     def output(self, ident: bytes, frames: list[Any]) -> None:
         """Shows what a worker's tasks printed or logged, prefixed by the node's name."""
         worker, chunks = cc.decode_output(frames[0])

@@ -20,7 +20,9 @@ from typing import Optional
 import psutil
 
 from . import status_page
+from .janitor import Janitor
 from .lifeline import popen_lasting
+from .nanny_link import CpuWatch, NannyLink
 from .status_page import StatusPage
 
 __all__ = ["LocalProcess", "WorkerNanny", "describe_exit", "spawn_worker", "worker_command"]
@@ -133,6 +135,7 @@ def worker_command(
     heartbeat: Optional[float] = None,
     memory_limit: Optional[int] = None,
     log_level: Optional[int] = None,
+    identity: Optional[str] = None,
 ) -> list[str]:
     """The command line of a worker (``python -m dagron.workers.worker``) started by this
     process: it watches this process, forwards its tasks' output, and gets the options
@@ -154,6 +157,8 @@ def worker_command(
     cmd += ["--forward-output"]
     if log_level is not None:
         cmd += ["--log-level", str(log_level)]
+    if identity is not None:
+        cmd += ["--identity", identity]
     return cmd
 
 
@@ -206,6 +211,14 @@ class WorkerNanny:
     when a worker reports the coordinator unreachable for ``death_timeout`` seconds, or on
     SIGTERM/SIGINT (then it stops its workers first). Reconnecting after a dropped
     connection is ZeroMQ's job; the coordinator re-admits a worker it had written off.
+
+    Over a link of its own (:mod:`~dagron.workers.nanny_link`) it vouches, every
+    ``heartbeat`` seconds, for its workers that are busy (using CPU time: a task holding
+    the GIL silences a worker's own heartbeats), and kills a worker the coordinator gives
+    up on (a timed-out task), then starts another. Each worker leads a process group,
+    killed with it, so the processes its tasks started end with it. It stops its workers
+    itself when the coordinator has not answered its vouches for ``death_timeout`` seconds:
+    a worker whose task holds the GIL cannot notice.
     """
 
     def __init__(
@@ -226,78 +239,147 @@ class WorkerNanny:
         self.memory_limit = memory_limit
         self.death_timeout = death_timeout
         self.heartbeat = heartbeat
-        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.procs: dict[int, LocalProcess] = {}
         self.restarts = 0
         self._stopping = False
+        self._cpu = CpuWatch()
+        self._janitor: Optional[Janitor] = None
 
     def _start(self, slot: int) -> None:
+        identity = b"w" + os.urandom(8).hex().encode()  # told to the worker: vouched for
+        name = f"{self.name}/{slot}"
         cmd = worker_command(
             self.address,
-            f"{self.name}/{slot}",
+            name,
             keys=self.keys,
             death_timeout=self.death_timeout,
             heartbeat=self.heartbeat,
             memory_limit=self.memory_limit,
+            identity=identity.decode(),
         )
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.procs[slot] = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+        # A session of its own: killing its process group ends what its tasks started.
+        popen = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs[slot] = LocalProcess(name=name, popen=popen, identity=identity)
+        if self._janitor is not None:
+            self._janitor.watch_group(popen.pid)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self._stopping = True
 
     def run(self) -> int:
         """Supervises until told to stop; returns the process exit code."""
-        from .protocol import EXIT_BAD_CONFIG, EXIT_COORDINATOR_GONE
+        from ..errors import SecurityError
+        from .security import load_worker_keys
 
+        try:
+            keys = load_worker_keys(self.keys) if self.keys is not None else None
+        except SecurityError as exc:  # a restart would fail the same way
+            print(f"dagron-worker: {exc}", file=sys.stderr, flush=True)
+            return 1
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        for slot in range(self.nprocs):
-            self._start(slot)
+        # Its workers die with it (PDEATHSIG), but what their tasks started would not: the
+        # janitor kills their process groups if this process ends without stopping them.
+        self._janitor = Janitor()
         code = 0
         try:
-            while not self._stopping and self.procs:
-                time.sleep(0.1)
-                for slot, proc in list(self.procs.items()):
-                    rc = proc.poll()
-                    if rc is None:
-                        continue
-                    del self.procs[slot]
-                    if rc == 0:
-                        continue  # told to leave by the coordinator
-                    if rc == EXIT_COORDINATOR_GONE:
-                        print(
-                            f"dagron-worker: coordinator {self.address} unreachable for "
-                            f"{self.death_timeout:g} s; stopping",
-                            file=sys.stderr,
-                            flush=True,
-                        )
-                        self._stopping = True
-                        code = 1
-                        break
-                    if rc == EXIT_BAD_CONFIG:  # it said why; a restart would fail the same way
-                        self._stopping = True
-                        code = 1
-                        break
-                    self.restarts += 1
-                    print(
-                        f"dagron-worker: worker {self.name}/{slot} {describe_exit(rc)}; restarting",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    self._start(slot)
+            for slot in range(self.nprocs):
+                self._start(slot)
+            with NannyLink(self.address, self.name, keys) as link:
+                code = self._supervise(link)
         finally:
             self.stop()
+            self._janitor.close()
         return code
 
-    def stop(self) -> None:
+    def _supervise(self, link: NannyLink) -> int:
+        next_vouch = time.monotonic() + self.heartbeat
+        while not self._stopping and self.procs:
+            for worker, reason in link.wait(0.1):
+                self._kill(worker, reason)
+            if time.monotonic() >= next_vouch:
+                next_vouch = time.monotonic() + self.heartbeat
+                self._vouch(link)
+            code = self._check_exits()
+            if code is not None:
+                return code
+            if time.monotonic() - link.last_heard > self.death_timeout:
+                return self._coordinator_gone()  # its workers may be unable to notice
+        return 0
+
+    def _coordinator_gone(self) -> int:
+        print(
+            f"dagron-worker: coordinator {self.address} unreachable for "
+            f"{self.death_timeout:g} s; stopping",
+            file=sys.stderr,
+            flush=True,
+        )
+        self._stopping = True
+        return 1
+
+    def _vouch(self, link: NannyLink) -> None:
+        now, is_busy = time.monotonic(), self._cpu.busy
+        mine, busy = [], []
         for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
+            if proc.identity is None or not proc.alive():
+                continue
+            mine.append(proc.identity)
+            if is_busy(proc.identity, proc.cpu_time(), now):
+                busy.append(proc.identity)
+        link.vouch(tuple(mine), tuple(busy))
+
+    def _kill(self, worker: bytes, reason: str) -> None:
+        for proc in self.procs.values():
+            if proc.identity == worker:
+                proc.killed_for = reason
+                proc.kill()
+
+    def _check_exits(self) -> Optional[int]:
+        """Restarts the workers that exited; the exit code to stop with, if one must."""
+        from .protocol import EXIT_BAD_CONFIG, EXIT_COORDINATOR_GONE
+
+        for slot, proc in list(self.procs.items()):
+            rc = proc.popen.poll()
+            if rc is None:
+                continue
+            del self.procs[slot]
+            self._end_group(proc)  # what its tasks started, left behind
+            if proc.identity is not None:
+                self._cpu.forget(proc.identity)
+            if rc == 0 and proc.killed_for is None:
+                continue  # told to leave by the coordinator
+            if rc == EXIT_COORDINATOR_GONE:
+                return self._coordinator_gone()
+            if rc == EXIT_BAD_CONFIG:  # it said why; a restart would fail the same way
+                self._stopping = True
+                return 1
+            self.restarts += 1
+            why = describe_exit(rc) if proc.killed_for is None else f"killed: {proc.killed_for}"
+            print(
+                f"dagron-worker: worker {proc.name} {why}; restarting",
+                file=sys.stderr,
+                flush=True,
+            )
+            self._start(slot)
+        return None
+
+    def stop(self) -> None:
+        """Stops the workers (SIGTERM, then SIGKILL after 3 s) and their process groups."""
+        for proc in self.procs.values():
+            if proc.alive():
+                proc.popen.terminate()
         deadline = time.monotonic() + 3.0
         for proc in self.procs.values():
             try:
-                proc.wait(max(0.0, deadline - time.monotonic()))
+                proc.popen.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                proc.popen.kill()
+                proc.popen.wait()
+            self._end_group(proc)
         self.procs.clear()
+
+    def _end_group(self, proc: LocalProcess) -> None:
+        proc.end_group()
+        if self._janitor is not None:
+            self._janitor.forget_group(proc.pid)

@@ -43,6 +43,11 @@ MEMORY     w -> c       ``(worker identity, rss, limit)``: over its memory limit
 OUTPUT     w -> c       ``(worker identity, chunks)``: what tasks printed or logged, see output.py
 PIECES     w -> c       ``(n, ...)``: another message whose parts were too large for a coordinator
                         with keys, each cut into ``n`` frames (see pieces.py)
+VOUCH      n -> c       ``(nanny name, worker identities)``: from a host's nanny, those of its
+                        workers that are alive and using CPU time (busy, not lost)
+VOUCH      c -> n       ``()``: the answer, by which the nanny knows the coordinator lives
+KILL       c -> n       ``(worker identity, reason)``: the nanny is to kill that worker (and
+                        its process group) and start another
 =========  ===========  =======================================================================
 
 STARTED and RESULT are encoded and decoded in :mod:`dagron.workers.results_codec`.
@@ -109,7 +114,8 @@ __all__ = [
 # small argument pickles inside the TASKS header; shared-memory segments in RESULT reports.
 # 4: headers are msgpack, not pickles; a raised exception's type name and message travel as
 # text beside its pickle; a task that did not load says whether its callable or its
-# arguments failed.
+# arguments failed; a worker host's nanny vouches for its workers (VOUCH) and takes kill
+# orders (KILL).
 PROTOCOL_VERSION = 4
 
 HELLO = b"H"
@@ -124,6 +130,8 @@ HEARTBEAT = b"B"
 MEMORY = b"M"
 OUTPUT = b"O"
 FORGET = b"F"  # header: the function ids the worker may drop
+VOUCH = b"V"
+KILL = b"K"
 
 # Worker exit codes the nanny acts on.
 EXIT_PARENT_GONE = 3

@@ -9,7 +9,7 @@ happened; what that means for the tasks is the coordinator's business.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 from .heartbeat import Heartbeats
 
@@ -26,10 +26,12 @@ class RemoteWorker:
 
 
 class LostWorker(NamedTuple):
-    """A remote worker declared lost, and why."""
+    """A remote worker declared lost, and why; ``nanny``: its host's nanny, to tell to kill
+    it (it spins outside any task while its host answers), if not None."""
 
     ident: bytes
     reason: str
+    nanny: Optional[bytes] = None
 
 
 class RemoteWorkers:
@@ -43,11 +45,17 @@ class RemoteWorkers:
         self.heartbeats = heartbeats
         self.by_id: dict[bytes, RemoteWorker] = {}
         self._written_off: set[bytes] = set()  # declared lost, not yet told to rejoin
+        self._nanny_of: dict[bytes, bytes] = {}  # worker -> the nanny that vouched for it
+        self._kill_waiting: dict[bytes, str] = {}  # to be killed once their nanny is known, why
+        # Workers last vouched busy while running no task (loading a function that holds the
+        # GIL, say), and when: not kept alive by it, but killed when they expire.
+        self._spinning: dict[bytes, float] = {}
 
     def join(self, ident: bytes, worker: RemoteWorker, now: float) -> None:
         """Records a remote worker's hello."""
         self.by_id[ident] = worker
         self._written_off.discard(ident)
+        self._kill_waiting.pop(ident, None)
         self.heartbeats.add(ident, now)
 
     def heard_from(self, ident: bytes, now: float) -> bool:
@@ -61,9 +69,53 @@ class RemoteWorkers:
             return True
         return False
 
+    def vouched(
+        self,
+        nanny: bytes,
+        workers: tuple[bytes, ...],
+        busy: tuple[bytes, ...],
+        now: float,
+        running_on: Callable[[bytes], Optional[int]],
+    ) -> list[tuple[bytes, str]]:
+        """Records the vouch of a host's nanny (socket identity ``nanny``): ``workers`` are
+        its own, and those ``busy`` are alive and using CPU time. For a worker running a
+        task (``running_on`` says which, None: none) that is as good as a heartbeat: its
+        task may hold the GIL. One busy outside any task is not kept alive by it, and is
+        killed if it expires. Workers not, or no longer, joined are not revived. Returns
+        those of its workers to be killed that were waiting for their nanny to be known,
+        and why."""
+        by_id, seen = self.by_id, self.heartbeats.seen
+        for ident in busy:
+            if ident in by_id:
+                if running_on(ident) is not None:
+                    seen(ident, now)
+                else:
+                    self._spinning[ident] = now
+        kill = []
+        for ident in workers:
+            if ident in by_id:  # the first to vouch is its nanny: another cannot take over
+                self._nanny_of.setdefault(ident, nanny)
+            elif ident in self._kill_waiting:
+                kill.append((ident, self._kill_waiting.pop(ident)))
+        return kill
+
+    def kill_order(self, ident: bytes, reason: str) -> Optional[bytes]:
+        """Writes off a remote worker to be killed; returns the socket identity of its
+        nanny to tell (None: none vouched for it yet; if one does, :meth:`vouched` says
+        so). Not remote: None, and nothing done."""
+        if ident not in self.by_id:
+            return None
+        nanny = self._nanny_of.get(ident)
+        if nanny is None:
+            self._kill_waiting[ident] = reason
+        self.write_off(ident)
+        return nanny
+
     def forget(self, ident: bytes) -> None:
         """Drops a worker that left (or was restarted) without being written off."""
         self.by_id.pop(ident, None)
+        self._nanny_of.pop(ident, None)
+        self._spinning.pop(ident, None)
         self.heartbeats.forget(ident)
 
     def write_off(self, ident: bytes) -> None:
@@ -85,6 +137,11 @@ class RemoteWorkers:
                 f"worker {remote.name} (pid {remote.pid} on {remote.host}) sent no heartbeat "
                 f"for {timeout:g} s"
             )
+            spun = self._spinning.get(ident)
+            # Silent, yet its nanny saw it spin lately: its host answers, the worker is stuck.
+            nanny = (
+                self._nanny_of.get(ident) if spun is not None and now - spun <= timeout else None
+            )
             self.write_off(ident)
-            lost.append(LostWorker(ident, reason))
+            lost.append(LostWorker(ident, reason, nanny))
         return lost

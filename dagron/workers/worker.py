@@ -91,11 +91,13 @@ class Worker:
         forward_output: bool = False,
         log_level: int = logging.WARNING,
         clock: Callable[[], float] = time.monotonic,
+        identity: Optional[bytes] = None,
     ) -> None:
         self.address = address
         self.name = name
         self.keys = keys
-        self.identity = b"w" + os.urandom(8).hex().encode()
+        # A nanny names its workers, to vouch for them and to be told which one to kill.
+        self.identity = identity or b"w" + os.urandom(8).hex().encode()
         self.output = _forward_output(log_level) if forward_output else None
         self.forwarder: Optional[OutputForwarder] = None
         if self.output is not None:
@@ -308,7 +310,11 @@ class Worker:
             self._unloadable(key, fn_id)
             return
         started = self.now()  # its arguments' loading counts as part of its run
-        if self.status is not None:  # before loading: dying while loading is this task's
+        # Announced before loading (which may hold the GIL for good), so its timeout counts;
+        # a worker with a status page says there that it began.
+        if self.status is None:
+            self._flush((key, started))
+        else:
             self.status.begin(key, started)
         try:
             if type(arg_frames) is tuple:
@@ -319,12 +325,13 @@ class Worker:
             self._bad_task(key, rc.load_failure(exc, "argument"))
             return
         del arg_frames, task
-        if self.status is None or self._report_due():
-            self._flush((key, started))
-        else:  # announced with the next reports, or by the notice thread if it runs long
-            self._unnoticed = (key, started, time.monotonic())
-            if not self._deferred.is_set():
-                self._deferred.set()
+        if self.status is not None:
+            if self._report_due():
+                self._flush((key, started))
+            else:  # announced with the next reports, or by the notice thread if it runs long
+                self._unnoticed = (key, started, time.monotonic())
+                if not self._deferred.is_set():
+                    self._deferred.set()
         if self.output is not None:
             self.output.current_key = key
         t0 = time.perf_counter()
@@ -394,6 +401,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     # Tests: a worker whose clock runs this many seconds ahead of the host's.
     parser.add_argument("--clock-skew", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--shm-dir", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--identity", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.parent_pid is not None:
         die_with_parent(args.parent_pid)
@@ -418,6 +426,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         forward_output=args.forward_output,
         log_level=args.log_level,
         clock=_skewed(args.clock_skew) if args.clock_skew else time.monotonic,
+        identity=args.identity.encode() if args.identity else None,
     ).run()
     return 0
 

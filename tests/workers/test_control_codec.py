@@ -94,7 +94,38 @@ def test_control_codec_cancel_round_trip_and_the_bare_messages() -> None:
     assert p.load_header(cc.shutdown_message()[1]) == p.load_header(cc.rejoin_message()[1]) == ()
 
 
+def test_control_codec_vouch_round_trip_and_refusals() -> None:
+    kind, header = cc.encode_vouch("host/7", (b"wa", b"wb"), (b"wb",))
+    assert kind == p.VOUCH and cc.decode_vouch(header) == ("host/7", (b"wa", b"wb"), (b"wb",))
+    assert cc.decode_vouch(cc.encode_vouch("h", (), ())[1]) == ("h", (), ())
+    assert cc.vouch_answer()[0] == p.VOUCH and p.load_header(cc.vouch_answer()[1]) == ()
+    for fields in [
+        ("h", b"w", ()),
+        ("h", ("w",), ()),
+        ("h", (b"w",), ("w",)),
+        (b"h", (b"w",), ()),
+        ("h", (b"w",)),
+        ("h", (b"w",), (), 1),
+    ]:
+        with pytest.raises(ValueError):
+            cc.decode_vouch(p.dump_header(fields))
+
+
+def test_control_codec_kill_round_trip_and_refusals() -> None:
+    kind, header = cc.encode_kill(b"wa", "task 3 abandoned")
+    assert kind == p.KILL and cc.decode_kill(header) == (b"wa", "task 3 abandoned")
+    for fields in [("wa", "r"), (b"wa", b"r"), (b"wa",)]:
+        with pytest.raises(ValueError):
+            cc.decode_kill(p.dump_header(fields))
+
+
 def test_control_codec_decoders_refuse_pickles() -> None:
-    for decode in (cc.decode_hello, cc.decode_ping, cc.decode_memory, cc.decode_output):
+    for decode in (
+        cc.decode_hello,
+        cc.decode_ping,
+        cc.decode_memory,
+        cc.decode_output,
+        cc.decode_vouch,
+    ):
         with pytest.raises(ValueError):
             decode(pickle.dumps((p.PROTOCOL_VERSION, 1, "h", "n", None)))

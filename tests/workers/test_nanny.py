@@ -47,6 +47,7 @@ def test_worker_command_passes_every_option_given() -> None:
         heartbeat=0.5,
         memory_limit=1 << 30,
         log_level=10,
+        identity="wab12",
     )
     assert options(cmd) == {
         "--name": "h/0",
@@ -59,6 +60,7 @@ def test_worker_command_passes_every_option_given() -> None:
         "--memory-limit": str(1 << 30),
         "--forward-output": "",
         "--log-level": "10",
+        "--identity": "wab12",
     }
 
 
@@ -76,9 +78,12 @@ def test_worker_command_parses_as_the_worker_expects(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(signal, "signal", lambda *args: None)  # main ignores Ctrl-C
     # main ties the process to its parent: not this test's process, whose parent is not us
     monkeypatch.setattr(worker, "die_with_parent", lambda parent_pid: True)
-    cmd = worker_command("tcp://h:1", "h/0", death_timeout=2.5, memory_limit=7, log_level=20)
+    cmd = worker_command(
+        "tcp://h:1", "h/0", death_timeout=2.5, memory_limit=7, log_level=20, identity="wab12"
+    )
     assert worker.main(cmd[3:]) == 0
     (got,) = started
+    assert got["identity"] == b"wab12"  # the nanny's name for it
     assert (got["address"], got["name"], got["parent_pid"]) == ("tcp://h:1", "h/0", os.getpid())
     assert (got["death_timeout"], got["memory_limit"], got["log_level"]) == (2.5, 7, 20)
     assert got["forward_output"] is True

@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
 from ._core import DAG, DAGBuilder, __version__
-from .async_executor import AsyncDAGExecutor
-from .backends.dask_backend import DaskBackend
 from .callbacks import ExecutionCallbacks
 from .errors import (
     CycleError,
@@ -43,7 +43,34 @@ from .pipeline import Pipeline, task
 from .profiling import profile
 from .result import ExecutionResult, NodeResult, NodeStatus
 from .tracing import Trace
-from .workers import Cluster, LocalCluster
+
+if TYPE_CHECKING:
+    from .async_executor import AsyncDAGExecutor
+    from .backends.dask_backend import DaskBackend
+    from .workers import Cluster, LocalCluster
+
+# Imported on first use: the worker engine (zmq, psutil), asyncio and dask are a large part
+# of what importing everything costs, and many programs never touch them.
+_LAZY = {
+    "AsyncDAGExecutor": "dagron.async_executor",
+    "DaskBackend": "dagron.backends.dask_backend",
+    "Cluster": "dagron.workers",
+    "LocalCluster": "dagron.workers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dagron' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 # A library logs, the application decides where it goes: without this, warnings about
 # failed nodes would reach stderr through logging's last-resort handler.

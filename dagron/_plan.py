@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 from typing import Any, Callable, Mapping, Sequence, Union
@@ -56,6 +55,8 @@ class RunCoroutine:
         self.fn = fn
 
     def __call__(self, *args: Any) -> Any:
+        import asyncio  # only runs with coroutine tasks: plain runs do not pay its import
+
         return asyncio.run(self.fn(*args))
 
 

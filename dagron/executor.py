@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
-from asyncio import get_running_loop
 from typing import Any, Callable, Union
 
 from ._core import DAG
@@ -26,8 +26,11 @@ logger = logging.getLogger("dagron")
 
 def asyncio_running() -> bool:
     """True when this thread is inside a running asyncio event loop (e.g. Jupyter)."""
+    aio = sys.modules.get("asyncio")
+    if aio is None:  # no loop runs without asyncio imported: spare plain scripts the import
+        return False
     try:
-        get_running_loop()
+        aio.get_running_loop()
     except RuntimeError:
         return False
     return True

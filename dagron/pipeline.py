@@ -8,7 +8,6 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar, Union, overload
 
 from ._core import DAG
 from ._plan import ASYNC_ATTR, OPTIONS_ATTR, is_async_callable
-from .async_executor import AsyncDAGExecutor
 from .errors import DuplicateNodeError, UnresolvedParameterError
 from .executor import DAGExecutor
 from .result import ExecutionResult
@@ -168,6 +167,10 @@ class Pipeline:
     async def execute_async(self, **options: Any) -> ExecutionResult:
         """Run the pipeline on :class:`AsyncDAGExecutor` (async tasks awaited on the running
         loop, plain ones on threads)."""
+        # Awaited, so asyncio runs already; the async executor is imported only now, which
+        # spares a plain `import dagron` asyncio's import.
+        from .async_executor import AsyncDAGExecutor
+
         cancel_event = options.pop("cancel_event", None)
         progress = options.pop("progress", False)
         executor = AsyncDAGExecutor(self.dag, **options)

@@ -826,3 +826,21 @@ def test_processes_undescribable_pickling_errors_fail_their_nodes() -> None:
         assert isinstance(r.error, SerializationError) and r.error.node_name == name
         assert "<describing it failed: RuntimeError>" in str(r.error)
     assert result.node_results["fine"].result == 2
+
+
+@pytest.mark.timeout(120)
+def test_processes_fail_fast_over_many_failing_tasks_returns_every_time() -> None:
+    # Fail-fast cancels what is queued while workers' reports and status pages race: a
+    # task whose start was read off a page before the reports ahead of it arrived must not
+    # break the cancel.
+    names = [f"n{i}" for i in range(5000)]
+    dag = DAG()
+    dag.add_nodes(names)
+    with LocalCluster(n_workers=2) as cluster:
+        executor = DAGExecutor(dag, backend=cluster)
+        needs_one = lambda i: None  # noqa: E731  (called without it: a TypeError each)
+        for _ in range(8):
+            result = executor.execute(dict.fromkeys(names, needs_one))
+            statuses = {r.status for r in result.node_results.values()}
+            assert len(result.node_results) == len(names)
+            assert NodeStatus.FAILED in statuses and NodeStatus.COMPLETED not in statuses

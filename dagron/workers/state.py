@@ -237,6 +237,8 @@ class WorkerSlot:
     functions: set[int] = field(default_factory=set)
     queued: Deque[int] = field(default_factory=deque)  # sent, not started, in send order
     running: Optional[int] = None
+    # Finished there (a later task began: it runs them in order), their reports on the way.
+    unreported: list[int] = field(default_factory=list)
     tasks_done: int = 0
 
     @property
@@ -317,8 +319,15 @@ class CoordinatorState:
             out.append(IgnoreReport(worker, key))  # cancelled, or its worker written off
             return False
         slot = self.workers[worker]
-        if key in slot.queued:
-            slot.queued.remove(key)
+        queued = slot.queued
+        if key in queued:
+            # One at a time, in order: what ran or was queued before it is done, though its
+            # report may not be here yet (a status page is read ahead of the reports).
+            if slot.running is not None:
+                slot.unreported.append(slot.running)
+            while queued[0] != key:
+                slot.unreported.append(queued.popleft())
+            queued.popleft()
             slot.running = key
         else:  # it runs already: a repeated notice (the worker's, after its status page's)
             out.append(IgnoreReport(worker, key))
@@ -337,6 +346,8 @@ class CoordinatorState:
             slot.running = None
         elif key in slot.queued:  # finished without a STARTED notice (it failed to load)
             slot.queued.remove(key)
+        elif key in slot.unreported:
+            slot.unreported.remove(key)
         slot.tasks_done += 1
         self._forget(key)
         return False
@@ -354,6 +365,10 @@ class CoordinatorState:
             self._forget(key)
             return False
         slot = self.workers[worker]
+        if key in slot.unreported:  # it finished there already: nothing to stop
+            slot.unreported.remove(key)
+            self._forget(key)
+            return False
         if slot.running != key:
             slot.queued.remove(key)
             self._forget(key)
@@ -401,7 +416,7 @@ class CoordinatorState:
             while queued[0] != began:
                 ran.append(queued.popleft())
             slot.running = queued.popleft()
-        self._lose(slot, ran, event.reason, " (it ran there; its report was lost)", out)
+        self._lose(slot, ran, event.reason, _UNREPORTED, out)
         self._requeue(queued, slot.id, event.reason, out)
         return True
 
@@ -423,11 +438,15 @@ class CoordinatorState:
         note: str,
         out: list[Instruction],
     ) -> None:
-        """Reports ``slot``'s running task lost with ``reason``, then ``others`` (tasks it
-        held that may have run) with ``reason`` and ``note``."""
+        """Reports ``slot``'s running task lost with ``reason``, then those it finished whose
+        reports never came, then ``others`` (tasks it held that may have run) with ``reason``
+        and ``note``."""
         if slot.running is not None:
             self._forget(slot.running)
             out.append(TaskLost(slot.running, slot.id, reason))
+        for key in slot.unreported:
+            self._forget(key)
+            out.append(TaskLost(key, slot.id, reason + _UNREPORTED))
         for key in others:
             self._forget(key)
             out.append(TaskLost(key, slot.id, reason + note))
@@ -512,6 +531,7 @@ class CoordinatorState:
 
 
 _QUEUED = " (this task was queued on it)"
+_UNREPORTED = " (it ran there; its report was lost)"
 
 # One handler per event type, looked up by exact type: a dict hit is cheaper per report than
 # a chain of isinstance tests.

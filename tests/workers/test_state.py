@@ -316,3 +316,26 @@ def test_handle_released_functions_are_forgotten_where_held_and_sent_again() -> 
     assert all(not slot.functions for slot in s.workers.values())
     out = s.handle(TasksAdded({2: 7}))  # released ids come back only as new functions
     assert [ins.with_fn for ins in out if isinstance(ins, Dispatch)] == [(True,)]
+
+
+def test_handle_start_of_a_later_task_means_the_earlier_ones_finished() -> None:
+    # A status page (or a notice) can say task 3 began before the reports of 1 and 2 arrive:
+    # the worker runs one task at a time, in order, so 1 and 2 are done, reports on the way.
+    s = CoordinatorState(prefetch=4)
+    s.handle(WorkerJoined(A, ""), added([1, 2, 3, 4]))
+    s.handle(TaskStarted(A, 1))
+    assert s.handle(TaskStarted(A, 3)) == []
+    assert s.running_on(A) == 3 and list(s.workers[A].queued) == [4]
+    assert s.handle(TaskCancelled(1)) == []  # done already: nothing to stop, no kill
+    assert s.handle(TaskFinished(A, 1, 0.1)) == [IgnoreReport(A, 1)]  # cancelled meanwhile
+    assert s.handle(TaskFinished(A, 2, 0.1)) == []  # its report, late but current
+    assert s.workers[A].tasks_done == 1
+
+
+def test_handle_lost_worker_loses_the_tasks_whose_reports_were_on_the_way() -> None:
+    s = CoordinatorState(prefetch=4)
+    s.handle(WorkerJoined(A, ""), added([1, 2, 3]))
+    s.handle(TaskStarted(A, 2))  # 1 finished, its report not here yet
+    out = s.handle(WorkerLeft(A, "gone"))
+    lost = sorted(i.key for i in out if isinstance(i, TaskLost))
+    assert lost == [1, 2, 3]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import pickle
 import re
+from functools import partial
 from typing import Any, Callable, Optional, Union
 
 import cloudpickle
@@ -98,8 +99,20 @@ class TaskTable:
         self.tid_of[key] = tid
         self.key_of[tid] = key
         self.node_of[tid] = name
+        fn_id = self._fn_ids.get(id(fn))
+        bound: Optional[partial[Any]] = None
+        part: Any
         try:
-            fn_id = self.function_id(fn)
+            if fn_id is None:
+                if type(fn) is partial and not fn.keywords:
+                    # partial(f, *a)(*args) is f(*a, *args): f is sent once per worker and
+                    # a travels as arguments, so fresh partials over one f (one per node)
+                    # do not pickle f by value again for every task.
+                    bound = fn
+                    fn_id = self.function_id(fn.func)
+                    args = fn.args + args
+                else:
+                    fn_id = self.function_id(fn)
         except Exception as exc:
             return _failed(
                 tid, SerializationError(name, culprit(exc, fn), "task", error_message(exc))
@@ -113,8 +126,11 @@ class TaskTable:
         try:
             frames = p.dumps(args) if args else []
         except Exception as exc:
+            what, part = "argument", args
+            if bound is not None and _unpicklable(bound.args):
+                what, part = "task", bound  # the partial's own arguments: the task's fault
             return _failed(
-                tid, SerializationError(name, culprit(exc, args), "argument", error_message(exc))
+                tid, SerializationError(name, culprit(exc, part), what, error_message(exc))
             )
         finally:
             shm.forwarding.reset(token)
@@ -215,6 +231,14 @@ class TaskTable:
                         del finished[old]
             out.append(_new(kind, (key, *c[1:])))
         return out
+
+
+def _unpicklable(obj: Any) -> bool:
+    try:
+        p.dumps(obj)
+    except Exception:
+        return True
+    return False
 
 
 def _failed(tid: int, exc: BaseException) -> Failed:

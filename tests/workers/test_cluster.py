@@ -31,6 +31,7 @@ import dagron
 from dagron import Cluster, DAGExecutor, NodeStatus
 from dagron.errors import SecurityError, SerializationError
 from dagron.workers import protocol as p
+from dagron.workers import task_table
 from dagron.workers.netns import Host, TestNetwork, netns_available
 from dagron.workers.security import generate_keys
 from dagron.workers.testing import wait_for_gone
@@ -106,6 +107,34 @@ def test_cluster_failed_bind_leaks_nothing(
 
 def closure_over(data: bytes) -> Any:
     return lambda: len(data)
+
+
+@pytest.mark.timeout(60)
+def test_cluster_local_fresh_partials_send_their_function_once_per_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every pickle of f that a worker loads rebuilds its closure's list: the distinct lists
+    # are how many copies of f reached the workers, and a list's length how many tasks its
+    # copy ran.
+    mark: list[int] = []
+
+    def f(i: int) -> tuple[int, int, int, int]:  # a local function: pickled by value
+        mark.append(i)
+        return (os.getpid(), id(mark), len(mark), i)
+
+    dag = wide(200)
+    # Past this, a run's end releases its functions on both sides.
+    monkeypatch.setattr(task_table, "KEEP_FUNCTIONS_BYTES", 0)
+    with dagron.LocalCluster(n_workers=2) as cluster:
+        for _ in range(2):
+            tasks = {f"n{i}": functools.partial(f, i) for i in range(200)}
+            result = DAGExecutor(dag, backend=cluster).execute(tasks)
+            values = [result[f"n{i}"].result for i in range(200)]
+            assert [v[3] for v in values] == list(range(200))
+            assert len({v[:2] for v in values}) <= 2, "f travelled with every task"
+            for pid in {v[0] for v in values}:  # released last run: each worker's f is new
+                ran = [v[2] for v in values if v[0] == pid]
+                assert max(ran) == len(ran), "the released f was still used"
 
 
 @pytest.mark.timeout(120)

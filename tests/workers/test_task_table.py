@@ -53,6 +53,55 @@ def test_add_pickles_a_partial_by_value_with_its_arguments() -> None:
     assert pickle.loads(table.fn_frames[fn_id])(*p.loads(frames)) == 42
 
 
+class Counted:
+    """Counts its picklings: a function whose closure holds one counts its own."""
+
+    pickled = 0
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        Counted.pickled += 1
+        return (Counted, ())
+
+
+def test_add_pickles_the_function_of_fresh_partials_once() -> None:
+    mark = Counted()
+
+    def f(i: int, j: int) -> int:  # by value, as a function of __main__ would be
+        return i * 10 + j + 0 * id(mark)
+
+    table = TaskTable()
+    Counted.pickled = 0
+    for key in range(200):
+        assert table.add(key, functools.partial(f, key), (1,), f"n{key}", False) is None
+    assert Counted.pickled == 1 and len(table.fn_frames) == 1
+    fn_id, frames = table.tasks[table.tid_of[7]]
+    assert isinstance(frames, list)
+    assert pickle.loads(table.fn_frames[fn_id])(*p.loads(frames)) == 71
+
+
+def test_add_partial_with_keywords_or_a_subclass_still_runs_as_given() -> None:
+    class Shifted(functools.partial[int]):
+        def __call__(self, *args: object, **kw: object) -> int:
+            return super().__call__(*args, **kw) + 1
+
+    table = TaskTable()
+    table.add(0, functools.partial(add, y=2), (40,), "kw", False)
+    table.add(1, Shifted(add, 40), (1,), "sub", False)
+    for key, want in ((0, 42), (1, 42)):
+        fn_id, frames = table.tasks[table.tid_of[key]]
+        assert isinstance(frames, list)
+        assert pickle.loads(table.fn_frames[fn_id])(*p.loads(frames)) == want
+
+
+def test_add_partial_over_an_unpicklable_value_fails_as_its_task() -> None:
+    def pair(x: object, y: object) -> tuple[object, object]:
+        return (x, y)
+
+    failed = TaskTable().add(0, functools.partial(pair, threading.Lock()), (1,), "p", False)
+    assert isinstance(failed, Failed) and isinstance(failed.error, SerializationError)
+    assert (failed.error.what, failed.error.type_name) == ("task", "_thread.lock")
+
+
 def test_add_keeps_argument_frames_until_handed_on() -> None:
     table = TaskTable()
     table.add(1, add, (1, 2), "a", False)

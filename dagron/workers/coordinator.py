@@ -2,8 +2,11 @@
 machine together, and is the ``"processes"`` backend of :class:`~dagron.DAGExecutor`.
 
 :class:`~dagron.workers.transport.RouterTransport` carries the messages,
-:class:`~dagron.workers.pool.LocalPool` runs the local worker processes and
-:class:`~dagron.workers.state.CoordinatorState` decides what goes where. There is no
+:class:`~dagron.workers.pool.LocalPool` runs the local worker processes,
+:class:`~dagron.workers.membership.Membership` answers the workers' own messages (hellos,
+heartbeats, output), :class:`~dagron.workers.intake.ReportIntake` turns their task reports
+into completions and :class:`~dagron.workers.state.CoordinatorState` decides what goes
+where. There is no
 background thread. Whoever drives a run calls :meth:`Coordinator.wait`, which polls the
 socket and the workers' exit notifications, feeds what happened to the state, carries out
 its instructions and returns the completions for the executor's loop.

@@ -260,6 +260,7 @@ class WorkerNanny:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         # A session of its own: killing its process group ends what its tasks started.
         popen = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+        self._cpu.started(identity, time.monotonic())
         self.procs[slot] = LocalProcess(name=name, popen=popen, identity=identity)
         if self._janitor is not None:
             self._janitor.watch_group(popen.pid)

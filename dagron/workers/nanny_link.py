@@ -103,6 +103,12 @@ class CpuWatch:
         self.share = share
         self._last: dict[bytes, tuple[float, float]] = {}
 
+    def started(self, identity: bytes, now: float) -> None:
+        """The worker ``identity`` started at ``now`` (a ``time.monotonic()`` reading), with
+        no CPU time used: the first :meth:`busy` for it then measures from here, so it can
+        say busy at once, for a task begun before anyone asked."""
+        self._last[identity] = (0.0, now)
+
     def busy(self, identity: bytes, cpu_time: float, now: float) -> bool:
         """True if ``cpu_time`` (the worker's CPU seconds so far, negative once it is gone)
         grew by ``share`` of the time since the last call for ``identity`` (``now``, a

@@ -334,3 +334,12 @@ def test_nanny_link_task_whose_argument_loading_holds_the_gil_times_out(
         cluster.wait_for_workers(1, timeout=30)  # its worker was replaced
         after = DAGExecutor(one_node(), backend=cluster).execute({"n0": os.getpid})
         assert after.node_results["n0"].status is NodeStatus.COMPLETED
+
+
+def test_nanny_link_cpu_watch_first_look_at_a_started_worker_can_say_busy() -> None:
+    # A worker whose task began before its nanny first looked must still count as busy on
+    # that first look: a vouch a period later may come after its heartbeat timeout.
+    watch = CpuWatch()
+    watch.started(b"w1", now=10.0)
+    assert watch.busy(b"w1", cpu_time=0.9, now=11.0)
+    assert not watch.busy(b"w1", cpu_time=0.905, now=12.0)  # idle since

@@ -71,7 +71,8 @@ def test_nanny_link_vouches_for_a_worker_holding_the_gil_past_the_heartbeat_time
 
 def spawn_then_hold_the_gil(marker: str) -> int:
     child = subprocess.Popen(["sleep", "600"])
-    Path(marker).write_text(f"{os.getpid()} {child.pid}")
+    Path(marker + ".tmp").write_text(f"{os.getpid()} {child.pid}")
+    os.rename(marker + ".tmp", marker)  # never seen half written
     return sum(range(10**12))  # holds the GIL for good
 
 
@@ -118,7 +119,9 @@ def test_nanny_link_cpu_watch_calls_busy_only_a_worker_using_its_share_of_a_cpu(
 
 
 def touch_then_sleep(marker: str) -> None:
-    Path(marker).write_text(str(os.getpid()))
+    # Written whole, then renamed: the test must never read the marker half written.
+    Path(marker + ".tmp").write_text(str(os.getpid()))
+    os.rename(marker + ".tmp", marker)
     time.sleep(600)
 
 

@@ -64,8 +64,13 @@ class ReportIntake:
         self._done = done
 
     def on_started(self, ident: bytes, frames: list[Any]) -> None:
-        """A STARTED message: the worker began a task."""
-        self.started(ident, *rc.decode_started(frames[0]))
+        """A STARTED message: the worker began a task. From a remote worker it is also a
+        sign of life: its task may hold the GIL from now on, and until its nanny's next
+        vouch nothing else will say it lives."""
+        key, started = rc.decode_started(frames[0])
+        if ident in self._remote:
+            self._heartbeats.seen(ident, time.monotonic())
+        self.started(ident, key, started)
 
     def started(self, ident: bytes, key: int, started: float) -> None:
         """``ident`` began task ``key`` at ``started`` (its clock, aligned to ours)."""

@@ -99,7 +99,7 @@ class CpuWatch:
     last asked about. A waiting worker's threads use about 0.5 %; one in a task, all it
     gets, which on a loaded host may be much less than a whole CPU."""
 
-    def __init__(self, share: float = 0.05) -> None:
+    def __init__(self, share: float = 0.02) -> None:
         self.share = share
         self._last: dict[bytes, tuple[float, float]] = {}
 

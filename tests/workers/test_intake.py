@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from dagron.backends.base import Completion, Failed, Started, Succeeded
@@ -9,7 +10,7 @@ from dagron.errors import WorkerLostError
 from dagron.workers import results_codec as rc
 from dagron.workers.heartbeat import Heartbeats
 from dagron.workers.intake import ReportIntake
-from dagron.workers.remote import RemoteWorkers
+from dagron.workers.remote import RemoteWorker, RemoteWorkers
 from dagron.workers.state import (
     CoordinatorState,
     Dispatch,
@@ -34,8 +35,21 @@ def setup(n_tasks: int) -> tuple[ReportIntake, list[Completion], list[int]]:
     done: list[Completion] = []
     beats: Heartbeats[bytes] = Heartbeats(1.0, 5.0)
     names = {A: "host/a"}
-    intake = ReportIntake(state, table, names, {A: object()}, RemoteWorkers(beats), beats, done)
+    remotes = RemoteWorkers(beats)
+    intake = ReportIntake(state, table, names, {A: object()}, remotes, beats, done)
+    _parts[id(intake)] = (beats, remotes)
     return intake, done, list(dispatch.keys)
+
+
+_parts: dict[int, tuple[Heartbeats[bytes], RemoteWorkers]] = {}
+
+
+def intake_heartbeats(intake: ReportIntake) -> Heartbeats[bytes]:
+    return _parts[id(intake)][0]
+
+
+def intake_remotes(intake: ReportIntake) -> RemoteWorkers:
+    return _parts[id(intake)][1]
 
 
 def result_message(*reports: Any, started: Any = None) -> list[Any]:
@@ -80,3 +94,15 @@ def test_intake_stale_report_is_dropped() -> None:
     intake.on_result(A, result_message(rc.encode_value(t1, 2, 1.0, 2.0, 0.5)))  # again
     assert len([c for c in done if type(c) is Succeeded]) == 1
     assert not any(isinstance(c, Failed) and isinstance(c.error, WorkerLostError) for c in done)
+
+
+def test_intake_started_notice_of_a_remote_worker_is_a_sign_of_life() -> None:
+    # Its task may hold the GIL from then on: its own heartbeats stop until it ends.
+    intake, done, (t1,) = setup(1)
+    beats = intake_heartbeats(intake)
+    remotes = intake_remotes(intake)
+    long_ago = time.monotonic() - 4.5
+    remotes.join(A, RemoteWorker("host/a", "far", 1), long_ago)
+    intake.on_started(A, [rc.encode_started(t1, 1.0)[1]])
+    assert [type(c) for c in done] == [Started]
+    assert list(beats.expired(time.monotonic() + 1.0)) == []  # 5 s from now, not from then

@@ -417,9 +417,11 @@ class Coordinator(Backend):
         events = dict(self._poller.poll(wait_ms))
         if sock in events:
             self._transport.read_messages(self._handlers)
-        if looking and time.monotonic() >= self._next_page_look:
-            self._next_page_look = time.monotonic() + PAGE_LOOK_PERIOD
-            self._intake.from_pages(pool.begun())
+        if looking:
+            now = time.monotonic()
+            if now >= self._next_page_look:
+                self._next_page_look = now + PAGE_LOOK_PERIOD
+                self._intake.from_pages(pool.begun())
         # Replaced only once running: a worker lost during start() fails it.
         for exited in pool.exited(events, self.status is Status.RUNNING):
             self._on_exit(exited)

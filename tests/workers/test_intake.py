@@ -24,8 +24,11 @@ from dagron.workers.task_table import TaskTable
 A = b"wA"
 
 
-def setup(n_tasks: int) -> tuple[ReportIntake, list[Completion], list[int]]:
-    """An intake with worker A joined and ``n_tasks`` tasks dispatched to it."""
+def setup(
+    n_tasks: int, remotes: RemoteWorkers | None = None
+) -> tuple[ReportIntake, list[Completion], list[int]]:
+    """An intake with worker A joined and ``n_tasks`` tasks dispatched to it; ``remotes``
+    (and their heartbeats), the registry of remote workers, if the test looks at it."""
     state, table = CoordinatorState(prefetch=4), TaskTable()
     state.handle(WorkerJoined(A, "host/a"))
     for key in range(n_tasks):
@@ -33,23 +36,11 @@ def setup(n_tasks: int) -> tuple[ReportIntake, list[Completion], list[int]]:
     out = state.handle(TasksAdded(table.take_added()))
     (dispatch,) = [i for i in out if isinstance(i, Dispatch)]
     done: list[Completion] = []
-    beats: Heartbeats[bytes] = Heartbeats(1.0, 5.0)
+    if remotes is None:
+        remotes = RemoteWorkers(Heartbeats(1.0, 5.0))
     names = {A: "host/a"}
-    remotes = RemoteWorkers(beats)
-    intake = ReportIntake(state, table, names, {A: object()}, remotes, beats, done)
-    _parts[id(intake)] = (beats, remotes)
+    intake = ReportIntake(state, table, names, {A: object()}, remotes, remotes.heartbeats, done)
     return intake, done, list(dispatch.keys)
-
-
-_parts: dict[int, tuple[Heartbeats[bytes], RemoteWorkers]] = {}
-
-
-def intake_heartbeats(intake: ReportIntake) -> Heartbeats[bytes]:
-    return _parts[id(intake)][0]
-
-
-def intake_remotes(intake: ReportIntake) -> RemoteWorkers:
-    return _parts[id(intake)][1]
 
 
 def result_message(*reports: Any, started: Any = None) -> list[Any]:
@@ -98,9 +89,9 @@ def test_intake_stale_report_is_dropped() -> None:
 
 def test_intake_started_notice_of_a_remote_worker_is_a_sign_of_life() -> None:
     # Its task may hold the GIL from then on: its own heartbeats stop until it ends.
-    intake, done, (t1,) = setup(1)
-    beats = intake_heartbeats(intake)
-    remotes = intake_remotes(intake)
+    beats: Heartbeats[bytes] = Heartbeats(1.0, 5.0)
+    remotes = RemoteWorkers(beats)
+    intake, done, (t1,) = setup(1, remotes)
     long_ago = time.monotonic() - 4.5
     remotes.join(A, RemoteWorker("host/a", "far", 1), long_ago)
     intake.on_started(A, [rc.encode_started(t1, 1.0)[1]])

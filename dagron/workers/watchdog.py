@@ -16,10 +16,21 @@ import psutil
 from . import control_codec as cc
 from .output import OutputBuffer
 
-__all__ = ["FORWARD_EVERY", "DeathWatch", "MemoryWatch", "OutputForwarder", "heartbeat_tick"]
+__all__ = [
+    "FORWARD_EVERY",
+    "STALL_SLACK",
+    "DeathWatch",
+    "MemoryWatch",
+    "OutputForwarder",
+    "heartbeat_tick",
+]
 
 # Seconds between shipments of a running task's output: often enough to read as live.
 FORWARD_EVERY = 0.05
+
+# How much later than its tick the heartbeat thread may look before the delay counts as a
+# stall (its process's GIL held by a task) rather than a busy machine.
+STALL_SLACK = 0.5
 
 
 def heartbeat_tick(period: float, forwarding: bool) -> float:
@@ -31,18 +42,30 @@ def heartbeat_tick(period: float, forwarding: bool) -> float:
 
 class DeathWatch:
     """Says when the coordinator has been silent for more than ``timeout`` seconds (never
-    when ``timeout`` is None). Times are ``time.monotonic()`` readings of the caller's."""
+    when ``timeout`` is None). Times are ``time.monotonic()`` readings of the caller's.
 
-    def __init__(self, timeout: Optional[float], now: float) -> None:
+    Silence counts only while the caller listens: it asks :meth:`expired` at least every
+    ``tick`` seconds. A longer gap between two questions means its thread did not run (a
+    task held the GIL); the coordinator's answers could not be read meanwhile, so that
+    time is not held against it."""
+
+    def __init__(self, timeout: Optional[float], now: float, tick: float) -> None:
         self.timeout = timeout
+        self.tick = tick
         self.last_heard = now
+        self._last_asked = now
 
     def heard(self, now: float) -> None:
-        """The coordinator answered at ``now``."""
-        self.last_heard = now
+        """The coordinator answered at ``now`` (so the caller was listening then)."""
+        self.last_heard = self._last_asked = now
 
     def expired(self, now: float) -> bool:
-        """True once the silence up to ``now`` is longer than the timeout."""
+        """True once the silence up to ``now``, not counting the time the caller could not
+        listen, is longer than the timeout."""
+        gap = now - self._last_asked
+        self._last_asked = now
+        if gap > self.tick + STALL_SLACK:
+            self.last_heard += gap - self.tick
         return self.timeout is not None and now - self.last_heard > self.timeout
 
 

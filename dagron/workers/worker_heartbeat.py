@@ -171,10 +171,10 @@ class HeartbeatLink:
         """Pings the coordinator every period, measuring the clock offset with each answer,
         and ticks the watchdogs: ships tasks' output, leaves when the coordinator has been
         silent for ``death_timeout`` or memory goes over the limit."""
-        death = DeathWatch(self.death_timeout, time.monotonic())
+        tick = heartbeat_tick(self.period, self.forwarder is not None)
+        death = DeathWatch(self.death_timeout, time.monotonic(), tick)
         memory = MemoryWatch(self.memory_limit)
         next_beat = death.last_heard
-        tick = heartbeat_tick(self.period, self.forwarder is not None)
         while True:
             now = time.monotonic()
             if now >= next_beat:

@@ -11,6 +11,7 @@ from dagron.workers import protocol as p
 from dagron.workers.output import OutputBuffer
 from dagron.workers.watchdog import (
     FORWARD_EVERY,
+    STALL_SLACK,
     DeathWatch,
     MemoryWatch,
     OutputForwarder,
@@ -25,21 +26,39 @@ def test_heartbeat_tick_is_the_period_unless_output_is_forwarded() -> None:
 
 
 def test_death_watch_expires_only_after_more_than_the_timeout() -> None:
-    death = DeathWatch(5.0, now=100.0)
-    assert not death.expired(104.0)
+    death = DeathWatch(5.0, now=100.0, tick=1.0)
+    for t in (101.0, 102.0, 103.0, 104.0):
+        assert not death.expired(t)
     assert not death.expired(105.0)  # exactly the timeout is not yet too long
     assert death.expired(105.1)
 
 
 def test_death_watch_an_answer_restarts_the_silence() -> None:
-    death = DeathWatch(5.0, now=100.0)
+    death = DeathWatch(5.0, now=100.0, tick=5.0)
     death.heard(104.0)
     assert not death.expired(108.0)
     assert death.expired(109.5)
 
 
+def test_death_watch_does_not_count_the_time_its_caller_could_not_listen() -> None:
+    death = DeathWatch(5.0, now=100.0, tick=1.0)
+    assert not death.expired(101.0)
+    # Its thread did not run for 8 s (a task held the GIL): one tick of that is silence.
+    assert not death.expired(109.0)
+    for t in (110.0, 111.0, 112.0):
+        assert not death.expired(t)
+    assert death.expired(113.5)  # 5 s of silence it could hear, then it gives up
+
+
+def test_death_watch_a_late_look_within_the_slack_is_still_silence() -> None:
+    death = DeathWatch(5.0, now=100.0, tick=1.0)
+    for t in (101.0 + STALL_SLACK, 102.0 + 2 * STALL_SLACK, 103.5 + 2 * STALL_SLACK):
+        assert not death.expired(t)
+    assert death.expired(105.1 + 2 * STALL_SLACK)
+
+
 def test_death_watch_without_timeout_never_expires() -> None:
-    death = DeathWatch(None, now=0.0)
+    death = DeathWatch(None, now=0.0, tick=1.0)
     assert not death.expired(1e9)
 
 

@@ -50,13 +50,14 @@ lint: install ## ruff, mypy, cargo fmt --check, clippy -D warnings, stubs agains
 	$(PY) -m mypy.stubtest dagron._core
 
 # ray ships wheels for some Python versions only: when it cannot be installed its rows say why.
-bench: install ## Every benchmark (graph, executor, processes, import) against its peers
+bench: install ## Every benchmark (graph, executor, processes, import, user code) against its peers
 	$(PY) -m pip install --quiet "networkx>=3.2" "rustworkx>=0.15" "dask>=2024.1" "loky>=3.4" "joblib>=1.3"
 	-$(PY) -m pip install --quiet "ray>=2.9"
 	$(PY) bench/graph_bench.py
 	$(PY) bench/executor_bench.py
 	$(PY) bench/processes_bench.py
 	$(PY) bench/import_bench.py
+	$(PY) bench/user_code_bench.py
 
 clean: ## Remove the virtualenv and build products
 	rm -rf $(VENV) target

@@ -3,8 +3,12 @@ arguments, and the translation of reports back to the executor's keys.
 
 The executor's keys restart with every run, while a cluster's workers outlive runs; tasks get
 ids unique for the table's life, so a late report from an earlier run can never be taken for a
-task of this one. Functions are pickled once (by value, so workers need not import the
-driver's modules) and sent to each worker with its first task that uses them.
+task of this one. A function is pickled once per run (by value, so workers need not import
+the driver's modules), so that each run sends it as it is then, and sent to each worker with
+its first task that needs it: a pickle equal to one sent in an earlier run keeps that one's
+id, so workers keep functions that did not change for the table's life. Within a run, fresh
+function objects alike in everything (a lambda made per node by a comprehension) share one
+pickle.
 
 No sockets, no workers: :class:`TaskTable` is driven by plain calls.
 """
@@ -14,7 +18,9 @@ from __future__ import annotations
 import itertools
 import pickle
 import re
+import sys
 from functools import partial
+from types import FunctionType
 from typing import Any, Callable, Optional, Union
 
 import cloudpickle
@@ -78,9 +84,14 @@ class TaskTable:
         # Names of recently finished tasks: output shipped on the heartbeat socket can
         # arrive after the result.
         self.finished_nodes: dict[int, str] = {}
-        self._fn_ids: dict[int, int] = {}  # id(callable) -> fn id
-        self._fn_refs: dict[int, Any] = {}  # fn id -> callable (keeps id() stable)
-        self.fn_frames: dict[int, bytes] = {}
+        # This run's callables: id(callable) -> fn id, with the callables kept alive so that
+        # their ids stay theirs; and the likeness (see _likeness) of its plain functions ->
+        # fn id, with the objects the likeness names kept alive for the same reason.
+        self._fn_ids: dict[int, int] = {}
+        self._fn_refs: list[Any] = []
+        self._alike: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
+        self.fn_frames: dict[int, bytes] = {}  # fn id -> pickle
+        self._by_pickle: dict[bytes, int] = {}  # pickle -> fn id, across runs
         self._next_fn_id = itertools.count()  # never reused: workers may still hold old ones
         self._fn_bytes = 0  # the pickles' sizes in fn_frames, added up
         # task id -> (fn id, argument frames, or forwarded results' pickles)
@@ -139,31 +150,52 @@ class TaskTable:
         return None
 
     def function_id(self, fn: Callable[..., Any]) -> int:
-        """The id of ``fn``, pickling it by value the first time it is seen."""
+        """The id of ``fn``, pickling it by value the first time this run sees it (or a
+        function alike in everything, see :func:`_likeness`)."""
         fn_id = self._fn_ids.get(id(fn))
-        if fn_id is None:
-            frames = p.dumps(fn, by_value=True)
-            if len(frames) != 1:  # a callable carrying raw buffers (an array in a closure)
-                frames = [cloudpickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)]  # in-band
+        if fn_id is not None:
+            return fn_id
+        like = _likeness(fn)
+        if like is not None:
+            known = self._alike.get(like[0])
+            if known is not None:
+                self._fn_ids[id(fn)] = known[0]
+                self._fn_refs.append(fn)
+                return known[0]
+        frames = p.dumps(fn, by_value=True)
+        if len(frames) != 1:  # a callable carrying raw buffers (an array in a closure)
+            frames = [cloudpickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)]  # in-band
+        pickled = bytes(frames[0])
+        fn_id = self._by_pickle.get(pickled)
+        if fn_id is None:  # not sent before, or changed since
             fn_id = next(self._next_fn_id)
-            self._fn_ids[id(fn)] = fn_id
-            self._fn_refs[fn_id] = fn
-            self.fn_frames[fn_id] = pickled = bytes(frames[0])
+            self._by_pickle[pickled] = fn_id
+            self.fn_frames[fn_id] = pickled
             self._fn_bytes += len(pickled)
+        self._fn_ids[id(fn)] = fn_id
+        self._fn_refs.append(fn)
+        if like is not None:
+            self._alike[like[0]] = (fn_id, like[1])
         return fn_id
 
     def release_functions(self) -> tuple[int, ...]:
-        """Called between runs: if the functions kept add up to more than
-        KEEP_FUNCTIONS_BYTES, forgets them all (pickles and references) and returns their
-        ids, which workers may forget too; else keeps them for the next run and returns
-        ``()``. Tasks still recorded keep their functions."""
+        """Called between runs. The next run pickles its functions anew (they may have
+        changed), so this forgets which objects had which id. If the pickles kept add up to
+        more than KEEP_FUNCTIONS_BYTES, forgets them all too and returns their ids, which
+        workers may forget; else keeps them, so that a function pickled the same way next
+        run is not sent again, and returns ``()``. Tasks still recorded keep their
+        functions."""
+        self._fn_ids.clear()
+        self._fn_refs.clear()
+        self._alike.clear()
         if self._fn_bytes <= KEEP_FUNCTIONS_BYTES:
             return ()
         in_use = {fn_id for fn_id, _ in self.tasks.values()}
         released = tuple(fn_id for fn_id in self.fn_frames if fn_id not in in_use)
         for fn_id in released:
-            self._fn_bytes -= len(self.fn_frames.pop(fn_id))
-            del self._fn_ids[id(self._fn_refs.pop(fn_id))]
+            pickled = self.fn_frames.pop(fn_id)
+            self._fn_bytes -= len(pickled)
+            del self._by_pickle[pickled]
         return released
 
     def tasks_message(self, tids: tuple[int, ...], with_fn: tuple[bool, ...]) -> list[Any]:
@@ -231,6 +263,37 @@ class TaskTable:
                         del finished[old]
             out.append(_new(kind, (key, *c[1:])))
         return out
+
+
+def _likeness(fn: Any) -> Optional[tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    """For a plain function without attributes of its own: a key equal for functions alike
+    in everything pickling them by value records (name, and by identity its code, globals,
+    defaults, closure contents, annotations), and the objects the key names by id (to keep
+    alive while the key is in use, so that no other object can take their ids). None for
+    anything else."""
+    if type(fn) is not FunctionType or fn.__dict__:
+        return None
+    if sys.version_info >= (3, 12) and fn.__type_params__:  # a tuple made for each function
+        return None
+    closure = fn.__closure__
+    try:
+        cells = () if closure is None else tuple(c.cell_contents for c in closure)
+    except ValueError:  # an empty cell
+        return None
+    # Each function has annotations of its own (a dict made for it): compared by content.
+    notes = tuple(fn.__annotations__.items())
+    named = (
+        fn.__code__,
+        fn.__globals__,
+        fn.__defaults__,
+        fn.__kwdefaults__,
+        fn.__module__,
+        fn.__doc__,
+        *cells,
+        *(v for _, v in notes),
+    )
+    key = (fn.__name__, fn.__qualname__, len(cells), *(n for n, _ in notes))
+    return key + tuple(map(id, named)), named
 
 
 def _unpicklable(obj: Any) -> bool:

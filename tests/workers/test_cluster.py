@@ -137,6 +137,24 @@ def test_cluster_local_fresh_partials_send_their_function_once_per_worker(
                 assert max(ran) == len(ran), "the released f was still used"
 
 
+@pytest.mark.timeout(60)
+def test_cluster_local_run_sees_what_its_functions_close_over_now() -> None:
+    # As on threads: a function changed between runs (here, what its closure holds) runs as
+    # it is now, though the workers keep functions across runs.
+    settings = {"factor": 1}
+
+    def scaled(i: int) -> int:  # a local function: pickled by value
+        return i * settings["factor"]
+
+    dag = wide(4)
+    with dagron.LocalCluster(n_workers=2) as cluster:
+        for factor in (1, 10, 10, 3):
+            settings["factor"] = factor
+            tasks = {f"n{i}": functools.partial(scaled, i) for i in range(4)}
+            result = DAGExecutor(dag, backend=cluster).execute(tasks)
+            assert [result[f"n{i}"].result for i in range(4)] == [i * factor for i in range(4)]
+
+
 @pytest.mark.timeout(120)
 def test_cluster_local_many_runs_of_fresh_big_closures_do_not_grow_memory() -> None:
     me = psutil.Process()

@@ -237,3 +237,73 @@ def test_release_functions_drops_large_ones_unless_a_task_still_needs_them() -> 
     assert table.fn_frames == {}
     table.add(2, big, (), "big", False)  # the same callable again: a new id, pickled anew
     assert table.tasks[table.tid_of[2]][0] not in (big_id, small_id)
+
+
+def test_a_function_is_pickled_anew_for_each_run_so_a_run_sees_its_current_state() -> None:
+    data = [1]
+
+    def count() -> int:  # by value, closing over data, as a script's function would
+        return len(data)
+
+    table = TaskTable()
+    table.add(0, count, (), "count", False)
+    first = table.tasks[table.tid_of[0]][0]
+    table.cancel(0)
+    table.release_functions()  # the run is over
+    data.append(2)  # the user changes what the function sees, then runs again
+    table.add(0, count, (), "count", False)
+    fn_id = table.tasks[table.tid_of[0]][0]
+    assert fn_id != first
+    assert pickle.loads(table.fn_frames[fn_id])() == 2
+
+
+def test_a_function_unchanged_since_an_earlier_run_keeps_its_id() -> None:
+    table = TaskTable()
+    table.add(0, add, (1, 2), "a", False)
+    fn_id = table.tasks[table.tid_of[0]][0]
+    table.cancel(0)
+    table.release_functions()
+    table.add(0, add, (1, 2), "a", False)  # pickled again, to the same bytes
+    assert table.tasks[table.tid_of[0]][0] == fn_id  # workers holding it need not get it
+    assert len(table.fn_frames) == 1
+
+
+def test_fresh_closures_alike_in_everything_are_pickled_once() -> None:
+    mark = Counted()
+
+    def helper(x: int) -> int:
+        return x + 0 * id(mark)
+
+    table = TaskTable()
+    Counted.pickled = 0
+    for key in range(200):  # a fresh lambda per node, as a comprehension makes them
+        assert table.add(key, lambda: helper(1), (), f"n{key}", False) is None
+    assert Counted.pickled == 1 and len(table.fn_frames) == 1
+    fn_id = table.tasks[table.tid_of[7]][0]
+    assert pickle.loads(table.fn_frames[fn_id])() == 1
+
+
+def test_fresh_closures_over_different_values_keep_their_own_values() -> None:
+    def make(i: int) -> object:
+        return lambda: i * 2
+
+    table = TaskTable()
+    for key in range(5):
+        table.add(key, make(key), (), f"n{key}", False)
+    got = [pickle.loads(table.fn_frames[table.tasks[table.tid_of[k]][0]])() for k in range(5)]
+    assert got == [0, 2, 4, 6, 8]
+
+
+def test_closures_alike_but_for_defaults_or_attributes_are_told_apart() -> None:
+    table = TaskTable()
+    for key in range(3):
+        table.add(key, lambda k=key: k, (), f"d{key}", False)  # defaults differ
+    tagged = []
+    for key in range(3, 5):
+        fn = lambda: 0  # noqa: E731
+        fn.tag = key  # type: ignore[attr-defined]
+        tagged.append(fn)
+        table.add(key, fn, (), f"t{key}", False)
+    fns = [pickle.loads(table.fn_frames[table.tasks[table.tid_of[k]][0]]) for k in range(5)]
+    assert [f() for f in fns[:3]] == [0, 1, 2]
+    assert [f.tag for f in fns[3:]] == [3, 4]

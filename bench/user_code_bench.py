@@ -13,8 +13,9 @@ for an installed package. Cases:
     interpreter, for ``backend="processes"``, ``backend="threads"`` and a
     ProcessPoolExecutor (fork) running the same tasks level by level;
 (b) 5,000 no-op ``functools.partial(f, i)``, ``f`` in ``__main__``, built afresh for every
-    repetition, on a warm ``LocalCluster(n_workers=2)``, against one shared callable for
-    every node and ``ProcessPoolExecutor(2).submit``: microseconds per task;
+    repetition, on a warm ``LocalCluster(n_workers=2)``, against fresh closures
+    ``lambda i=i: f(i)``, one shared callable for every node and
+    ``ProcessPoolExecutor(2).submit``: microseconds per task;
 (c) a 2,000-node layered DAG (20 levels x 100, 3 parents each) whose nodes get their
     parents' results, ``__main__`` functions: dagron with ``pass_results=True`` on a warm
     cluster against a ready-queue loop over ``ProcessPoolExecutor(2)``;
@@ -158,6 +159,10 @@ def main():
             r = ex.execute({f"n{i}": functools.partial(f, i) for i in range(N)})
             assert r.succeeded == N
         out["partials_us"] = best(partials) / N * 1e6
+        def closures():
+            r = ex.execute({f"n{i}": (lambda i=i: f(i)) for i in range(N)})
+            assert r.succeeded == N
+        out["closures_us"] = best(closures) / N * 1e6
         def shared():
             g0 = lambda: None
             r = ex.execute({f"n{i}": g0 for i in range(N)})
@@ -227,8 +232,10 @@ if __name__ == "__main__":
 def fresh(script: str, *args: str) -> object:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     out = subprocess.run(
-        [sys.executable, "-c", script, *args], env=env, check=True, capture_output=True, text=True
+        [sys.executable, "-c", script, *args], env=env, capture_output=True, text=True
     )
+    if out.returncode != 0:
+        sys.exit(f"a case failed (exit {out.returncode}):\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -257,6 +264,7 @@ def main() -> None:
         print(f"{label:<8}{p:>11.3f}{t:>10.3f}{e:>10.3f}{p / t:>11.2f}x  <= 1.15x")
     print(f"\n(b) {n:,} no-op tasks on a warm 2-worker cluster (us/task)")
     print(f"  fresh partial(f, i), f in __main__: {warm['partials_us']:.1f}  (target <= 15)")
+    print(f"  fresh closure per node over f:     {warm['closures_us']:.1f}")
     print(f"  one shared callable:              {warm['shared_us']:.1f}  (target <= 10)")
     print(
         f"  ProcessPoolExecutor.submit:        {warm['ppe_submit_us']:.1f}  "

@@ -660,9 +660,17 @@ class LoadsBadly:
 
 def unloadable_task(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A task that pickles here but cannot be loaded on a worker, and the error it gets
-    there: its unpickling raises, or it lives in a module only this process can import."""
+    there: its unpickling raises (or that of a helper it calls, which travels on its own), or
+    it lives in a module only this process can import."""
     if case == "unpickling raises":
         return LoadsBadly(), "ValueError", "ValueError: invalid literal for int()"
+    if case == "its helper's unpickling raises":
+        bad = LoadsBadly()
+
+        def helper() -> int:  # a local function: by value, shared by the tasks calling it
+            return bad()
+
+        return lambda: helper(), "ValueError", "ValueError: invalid literal for int()"
     module = f"dagron_caller_only_{os.getpid()}_{tmp_path.name}"
     (tmp_path / f"{module}.py").write_text("def task() -> int:\n    return 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))  # here only: workers are already running
@@ -672,7 +680,9 @@ def unloadable_task(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("retries", [0, 2])
-@pytest.mark.parametrize("case", ["unpickling raises", "module only here"])
+@pytest.mark.parametrize(
+    "case", ["unpickling raises", "its helper's unpickling raises", "module only here"]
+)
 def test_processes_task_unloadable_on_worker_fails_after_its_attempts(
     case: str, retries: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -390,7 +390,7 @@ class Coordinator(Backend):
     def wait(self, timeout: Optional[float]) -> list[Completion]:
         """Returns the completions available, waiting up to ``timeout`` for the first."""
         if self._table.added:
-            self._apply(self.state.handle(TasksAdded(self._table.take_added())))
+            self._apply(self.state.handle(TasksAdded(*self._table.take_added())))
         if not self._done:
             deadline = None if timeout is None else time.monotonic() + timeout
             while not self._done:
@@ -463,7 +463,7 @@ class Coordinator(Backend):
     def _apply(self, instructions: list[Instruction]) -> None:
         for ins in instructions:
             if isinstance(ins, Dispatch):
-                self._send(ins.worker, self._table.tasks_message(ins.keys, ins.with_fn))
+                self._send(ins.worker, self._table.tasks_message(ins.keys, ins.fn_ids))
             elif isinstance(ins, TaskLost):
                 self._tasks.pop(ins.key, None)
                 now = _clock.now()

@@ -16,8 +16,10 @@ type       direction    header / frames
 HELLO      w -> c       ``(version, pid, host, name, clock)``; ``clock`` is ``(offset, error)``
                         of the worker's clock (see below), or None if not measured yet
 WELCOME    c -> w       ``(version,)``
-TASKS      c -> w       ``((key, fn_id, has_fn, args), ...)``, one entry per task; then per
-                        task the cloudpickled callable when ``has_fn``, then its argument
+TASKS      c -> w       ``(fn_ids, ((key, fn_id, args), ...))``: first one frame per
+                        function in ``fn_ids``, its pickle (function_codec.py; each refers to
+                        functions before it, or sent earlier, by id), in that order; then one
+                        entry per task, each followed by its argument
                         frames: ``args`` is how many (none: no arguments), or is the
                         arguments' pickle itself when that is small and has no out-of-band
                         buffers (a frame of its own costs more than the copy), or, when every
@@ -116,7 +118,7 @@ __all__ = [
 # text beside its pickle; a task that did not load says whether its callable or its
 # arguments failed; a worker host's nanny vouches for its workers (VOUCH) and takes kill
 # orders (KILL).
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 
 HELLO = b"H"
 WELCOME = b"W"

@@ -54,10 +54,13 @@ WorkerId = bytes
 @dataclass
 class TasksAdded:
     """New tasks, ``key -> function id`` in submission order (one event for a whole burst,
-    so that it is handed out as one batch per worker)."""
+    so that it is handed out as one batch per worker), and for new functions that refer to
+    shared ones, ``function id -> the ids a worker must hold to load it``, in load order,
+    itself last (a function missing from ``loads`` and not known before needs only itself)."""
 
-    __slots__ = ("tasks",)
+    __slots__ = ("loads", "tasks")
     tasks: Mapping[int, int]
+    loads: Mapping[int, tuple[int, ...]]
 
 
 @dataclass
@@ -169,13 +172,13 @@ Event = Union[
 
 @dataclass
 class Dispatch:
-    """Send these tasks to ``worker``; ``with_fn[i]`` says whether task ``keys[i]`` must carry
-    its callable (the worker has not seen that function yet)."""
+    """Send these tasks to ``worker``, with the functions ``fn_ids`` first, in this order:
+    those the tasks need that the worker has not been sent yet."""
 
-    __slots__ = ("keys", "with_fn", "worker")
+    __slots__ = ("fn_ids", "keys", "worker")
     worker: WorkerId
     keys: tuple[int, ...]
-    with_fn: tuple[bool, ...]
+    fn_ids: tuple[int, ...]
 
 
 @dataclass
@@ -271,6 +274,8 @@ class CoordinatorState:
         self.workers: dict[WorkerId, WorkerSlot] = {}
         self.pending: Deque[int] = deque()
         self.fn_of: dict[int, int] = {}
+        # Function id -> what a worker must hold to load it (see TasksAdded), until released.
+        self.loads: dict[int, tuple[int, ...]] = {}
         self.where: dict[int, WorkerId] = {}
         # Tasks requeued once after their worker died before beginning them (pruned when a
         # worker dies, not per task: keys are never reused).
@@ -310,6 +315,7 @@ class CoordinatorState:
             twice = next(key for key in tasks if key in fn_of)
             raise ValueError(f"task key {twice} submitted twice")
         fn_of.update(tasks)
+        self.loads.update(event.loads)
         self.pending.extend(tasks)
         return True
 
@@ -383,6 +389,8 @@ class CoordinatorState:
 
     def _functions_released(self, event: FunctionsReleased, out: list[Instruction]) -> bool:
         released = set(event.fn_ids)
+        for fn_id in released:
+            self.loads.pop(fn_id, None)
         for slot in self.workers.values():
             held = slot.functions & released
             if held:
@@ -520,14 +528,18 @@ class CoordinatorState:
             else:
                 batch.append(key)
             heapq.heapreplace(heap, (load + 1, n))
+        fn_of, loads = self.fn_of, self.loads
         for worker, keys in batches.items():
-            slot = self.workers[worker]
-            with_fn = []
+            held = self.workers[worker].functions
+            send: list[int] = []
             for key in keys:
-                fn = self.fn_of[key]
-                with_fn.append(fn not in slot.functions)
-                slot.functions.add(fn)
-            out.append(Dispatch(worker, tuple(keys), tuple(with_fn)))
+                fn = fn_of[key]
+                if fn not in held:
+                    for needed in loads.get(fn, (fn,)):
+                        if needed not in held:
+                            held.add(needed)
+                            send.append(needed)
+            out.append(Dispatch(worker, tuple(keys), tuple(send)))
 
 
 _QUEUED = " (this task was queued on it)"

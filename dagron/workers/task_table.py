@@ -3,12 +3,8 @@ arguments, and the translation of reports back to the executor's keys.
 
 The executor's keys restart with every run, while a cluster's workers outlive runs; tasks get
 ids unique for the table's life, so a late report from an earlier run can never be taken for a
-task of this one. A function is pickled once per run (by value, so workers need not import
-the driver's modules), so that each run sends it as it is then, and sent to each worker with
-its first task that needs it: a pickle equal to one sent in an earlier run keeps that one's
-id, so workers keep functions that did not change for the table's life. Within a run, fresh
-function objects alike in everything (a lambda made per node by a comprehension) share one
-pickle.
+task of this one. Functions are kept in a :class:`~dagron.workers.function_store.FunctionStore`
+and sent to each worker with its first task that needs them.
 
 No sockets, no workers: :class:`TaskTable` is driven by plain calls.
 """
@@ -16,14 +12,9 @@ No sockets, no workers: :class:`TaskTable` is driven by plain calls.
 from __future__ import annotations
 
 import itertools
-import pickle
 import re
-import sys
 from functools import partial
-from types import FunctionType
 from typing import Any, Callable, Optional, Union
-
-import cloudpickle
 
 from .. import _clock
 from ..backends.base import Completion, Failed, Started
@@ -31,16 +22,14 @@ from ..errors import SerializationError
 from ..node_result import error_message
 from . import protocol as p
 from . import shm
+from .function_store import FunctionStore
 
-__all__ = ["KEEP_FUNCTIONS_BYTES", "TaskTable", "culprit", "unpicklable_part"]
+__all__ = ["TaskTable", "culprit", "unpicklable_part"]
 
 _new = tuple.__new__  # builds a report without a named tuple's keyword handling
 
 # How many finished tasks keep their node names (output can arrive after the result).
 _FINISHED_KEPT = 4096
-# Functions stay pickled (and on workers) across the runs of a cluster while their pickles
-# add up to at most this; past it, a run's end releases them all (see release_functions).
-KEEP_FUNCTIONS_BYTES = 16 << 20
 
 _CANNOT_PICKLE = re.compile(r"cannot pickle '([^']+)' object")
 
@@ -72,8 +61,8 @@ class TaskTable:
     """What the coordinator knows of the tasks submitted to it.
 
     ``tasks`` maps a task id to its function id and its argument frames (or forwarded
-    results' pickles) until the task is reported; ``fn_frames`` maps a function id to its
-    pickle. The coordinator reads both when it sends tasks; they are never rebound.
+    results' pickles) until the task is reported; ``functions`` holds the functions' pickles.
+    The coordinator reads both when it sends tasks; they are never rebound.
     """
 
     def __init__(self) -> None:
@@ -84,16 +73,7 @@ class TaskTable:
         # Names of recently finished tasks: output shipped on the heartbeat socket can
         # arrive after the result.
         self.finished_nodes: dict[int, str] = {}
-        # This run's callables: id(callable) -> fn id, with the callables kept alive so that
-        # their ids stay theirs; and the likeness (see _likeness) of its plain functions ->
-        # fn id, with the objects the likeness names kept alive for the same reason.
-        self._fn_ids: dict[int, int] = {}
-        self._fn_refs: list[Any] = []
-        self._alike: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
-        self.fn_frames: dict[int, bytes] = {}  # fn id -> pickle
-        self._by_pickle: dict[bytes, int] = {}  # pickle -> fn id, across runs
-        self._next_fn_id = itertools.count()  # never reused: workers may still hold old ones
-        self._fn_bytes = 0  # the pickles' sizes in fn_frames, added up
+        self.functions = FunctionStore()
         # task id -> (fn id, argument frames, or forwarded results' pickles)
         self.tasks: dict[int, tuple[int, Union[list[Any], p.ForwardedArgs]]] = {}
         # task id -> fn id, submitted since take_added(): tasks submitted together travel
@@ -110,20 +90,18 @@ class TaskTable:
         self.tid_of[key] = tid
         self.key_of[tid] = key
         self.node_of[tid] = name
-        fn_id = self._fn_ids.get(id(fn))
         bound: Optional[partial[Any]] = None
         part: Any
         try:
-            if fn_id is None:
-                if type(fn) is partial and not fn.keywords:
-                    # partial(f, *a)(*args) is f(*a, *args): f is sent once per worker and
-                    # a travels as arguments, so fresh partials over one f (one per node)
-                    # do not pickle f by value again for every task.
-                    bound = fn
-                    fn_id = self.function_id(fn.func)
-                    args = fn.args + args
-                else:
-                    fn_id = self.function_id(fn)
+            if type(fn) is partial and not fn.keywords:
+                # partial(f, *a)(*args) is f(*a, *args): f is sent once per worker and a
+                # travels as arguments, so fresh partials over one f (one per node) do not
+                # pickle f by value again for every task.
+                bound = fn
+                fn_id = self.function_id(fn.func)
+                args = fn.args + args
+            else:
+                fn_id = self.function_id(fn)
         except Exception as exc:
             return _failed(
                 tid, SerializationError(name, culprit(exc, fn), "task", error_message(exc))
@@ -150,78 +128,38 @@ class TaskTable:
         return None
 
     def function_id(self, fn: Callable[..., Any]) -> int:
-        """The id of ``fn``, pickling it by value the first time this run sees it (or a
-        function alike in everything, see :func:`_likeness`)."""
-        fn_id = self._fn_ids.get(id(fn))
-        if fn_id is not None:
-            return fn_id
-        like = _likeness(fn)
-        if like is not None:
-            known = self._alike.get(like[0])
-            if known is not None:
-                self._fn_ids[id(fn)] = known[0]
-                self._fn_refs.append(fn)
-                return known[0]
-        frames = p.dumps(fn, by_value=True)
-        if len(frames) != 1:  # a callable carrying raw buffers (an array in a closure)
-            frames = [cloudpickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)]  # in-band
-        pickled = bytes(frames[0])
-        fn_id = self._by_pickle.get(pickled)
-        if fn_id is None:  # not sent before, or changed since
-            fn_id = next(self._next_fn_id)
-            self._by_pickle[pickled] = fn_id
-            self.fn_frames[fn_id] = pickled
-            self._fn_bytes += len(pickled)
-        self._fn_ids[id(fn)] = fn_id
-        self._fn_refs.append(fn)
-        if like is not None:
-            self._alike[like[0]] = (fn_id, like[1])
-        return fn_id
+        """The id of ``fn`` in :attr:`functions`, pickling it if this run has not yet."""
+        return self.functions.id_of(fn)
 
     def release_functions(self) -> tuple[int, ...]:
-        """Called between runs. The next run pickles its functions anew (they may have
-        changed), so this forgets which objects had which id. If the pickles kept add up to
-        more than KEEP_FUNCTIONS_BYTES, forgets them all too and returns their ids, which
-        workers may forget; else keeps them, so that a function pickled the same way next
-        run is not sent again, and returns ``()``. Tasks still recorded keep their
-        functions."""
-        self._fn_ids.clear()
-        self._fn_refs.clear()
-        self._alike.clear()
-        if self._fn_bytes <= KEEP_FUNCTIONS_BYTES:
-            return ()
-        in_use = {fn_id for fn_id, _ in self.tasks.values()}
-        released = tuple(fn_id for fn_id in self.fn_frames if fn_id not in in_use)
-        for fn_id in released:
-            pickled = self.fn_frames.pop(fn_id)
-            self._fn_bytes -= len(pickled)
-            del self._by_pickle[pickled]
-        return released
+        """Called between runs: see :meth:`FunctionStore.end_run`; tasks still recorded
+        keep their functions. Returns the ids released, which workers may forget."""
+        return self.functions.end_run(fn_id for fn_id, _ in self.tasks.values())
 
-    def tasks_message(self, tids: tuple[int, ...], with_fn: tuple[bool, ...]) -> list[Any]:
-        """The TASKS message carrying tasks ``tids``, each with its function's pickle where
-        ``with_fn`` says the worker has not seen that function yet."""
-        tasks: list[tuple[int, int, bool, Union[int, bytes, p.ForwardedArgs]]] = []
-        body: list[Any] = []
+    def tasks_message(self, tids: tuple[int, ...], fn_ids: tuple[int, ...]) -> list[Any]:
+        """The TASKS message carrying tasks ``tids`` and, first, the pickles of the
+        functions ``fn_ids`` (in that order: the order a worker loads them in)."""
+        tasks: list[tuple[int, int, Union[int, bytes, p.ForwardedArgs]]] = []
+        frames = self.functions.frames
+        body: list[Any] = [frames[fn_id] for fn_id in fn_ids]
         inline = p.INLINE_BYTES
-        task_of, fn_frames = self.tasks, self.fn_frames
-        for tid, fn_too in zip(tids, with_fn):
+        task_of = self.tasks
+        for tid in tids:
             fn_id, args = task_of[tid]
-            if fn_too:
-                body.append(fn_frames[fn_id])
             if type(args) is tuple:  # forwarded results' pickles (see add)
-                tasks.append((tid, fn_id, fn_too, args))
+                tasks.append((tid, fn_id, args))
             elif len(args) == 1 and type(args[0]) is bytes and len(args[0]) <= inline:
-                tasks.append((tid, fn_id, fn_too, args[0]))
+                tasks.append((tid, fn_id, args[0]))
             else:
-                tasks.append((tid, fn_id, fn_too, len(args)))
+                tasks.append((tid, fn_id, len(args)))
                 body.extend(args)
-        return [p.TASKS, p.dump_header(tuple(tasks)), *body]
+        return [p.TASKS, p.dump_header((fn_ids, tuple(tasks))), *body]
 
-    def take_added(self) -> dict[int, int]:
-        """The tasks added since the last call (task id -> function id), now handed on."""
+    def take_added(self) -> tuple[dict[int, int], dict[int, tuple[int, ...]]]:
+        """The tasks added since the last call (task id -> function id), now handed on,
+        and the functions' new :attr:`FunctionStore.loads` entries."""
         added, self.added = self.added, {}
-        return added
+        return added, self.functions.take_new_loads()
 
     def cancel(self, key: int) -> Optional[int]:
         """Forgets the task under ``key``; returns its task id if it had been handed on by
@@ -263,37 +201,6 @@ class TaskTable:
                         del finished[old]
             out.append(_new(kind, (key, *c[1:])))
         return out
-
-
-def _likeness(fn: Any) -> Optional[tuple[tuple[Any, ...], tuple[Any, ...]]]:
-    """For a plain function without attributes of its own: a key equal for functions alike
-    in everything pickling them by value records (name, and by identity its code, globals,
-    defaults, closure contents, annotations), and the objects the key names by id (to keep
-    alive while the key is in use, so that no other object can take their ids). None for
-    anything else."""
-    if type(fn) is not FunctionType or fn.__dict__:
-        return None
-    if sys.version_info >= (3, 12) and fn.__type_params__:  # a tuple made for each function
-        return None
-    closure = fn.__closure__
-    try:
-        cells = () if closure is None else tuple(c.cell_contents for c in closure)
-    except ValueError:  # an empty cell
-        return None
-    # Each function has annotations of its own (a dict made for it): compared by content.
-    notes = tuple(fn.__annotations__.items())
-    named = (
-        fn.__code__,
-        fn.__globals__,
-        fn.__defaults__,
-        fn.__kwdefaults__,
-        fn.__module__,
-        fn.__doc__,
-        *cells,
-        *(v for _, v in notes),
-    )
-    key = (fn.__name__, fn.__qualname__, len(cells), *(n for n, _ in notes))
-    return key + tuple(map(id, named)), named
 
 
 def _unpicklable(obj: Any) -> bool:

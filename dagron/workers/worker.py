@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import pickle
 import signal
 import socket
 import sys
@@ -32,6 +31,7 @@ import zmq
 
 from ..errors import SecurityError
 from . import control_codec as cc
+from . import function_codec as fc
 from . import protocol as p
 from . import results_codec as rc
 from . import shm
@@ -118,7 +118,7 @@ class Worker:
         )
         self.now = self.heartbeat.now
         self.sock = self._socket(self.identity)
-        self.functions: dict[int, Callable[..., Any]] = {}
+        self.functions: dict[int, Any] = {}  # with what they share (function_codec.py)
         # Functions that did not unpickle here, and why: every task using one is reported
         # failed with that reason (the coordinator sends a function once per worker).
         self.unloadable: dict[int, rc.LoadFailure] = {}
@@ -254,15 +254,13 @@ class Worker:
     # ----- handlers ------------------------------------------------------------------------
 
     def _on_tasks(self, frames: list[Any]) -> None:
+        fn_ids, tasks = p.load_header(frames[0].bytes)
         at = 1
-        for key, fn_id, has_fn, args in p.load_header(frames[0].bytes):
+        for fn_id in fn_ids:  # in load order: what a function refers to comes before it
+            self._load_function(fn_id, frames[at].buffer)
+            at += 1
+        for key, fn_id, args in tasks:
             n_args = args if type(args) is int else 0
-            if has_fn:
-                try:
-                    self.functions[fn_id] = pickle.loads(frames[at].buffer)
-                except BaseException as exc:  # its tasks are reported failed when their turn comes
-                    self.unloadable[fn_id] = rc.load_failure(exc, "task")
-                at += 1
             if n_args:
                 self.queue.append((key, fn_id, [f.buffer for f in frames[at : at + n_args]]))
                 at += n_args
@@ -270,6 +268,21 @@ class Worker:
                 self.queue.append((key, fn_id, args))
             else:  # the arguments' pickle came in the header, or there are none
                 self.queue.append((key, fn_id, [args] if args else []))
+
+    def _load_function(self, fn_id: int, data: Any) -> None:
+        try:
+            self.functions[fn_id] = fc.loads_function(data, self._shared)
+        except fc.MissingShared as exc:  # it needs one that did not load: fails as that did
+            failure = self.unloadable.get(exc.shared_id)
+            self.unloadable[fn_id] = failure or rc.load_failure(exc, "task")
+        except BaseException as exc:  # its tasks are reported failed when their turn comes
+            self.unloadable[fn_id] = rc.load_failure(exc, "task")
+
+    def _shared(self, fn_id: int) -> Any:
+        try:
+            return self.functions[fn_id]
+        except KeyError:
+            raise fc.MissingShared(fn_id) from None
 
     def _on_cancel(self, frames: list[Any]) -> None:
         key = cc.decode_cancel(frames[0].bytes)

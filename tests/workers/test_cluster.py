@@ -30,8 +30,8 @@ import zmq
 import dagron
 from dagron import Cluster, DAGExecutor, NodeStatus
 from dagron.errors import SecurityError, SerializationError
+from dagron.workers import function_store
 from dagron.workers import protocol as p
-from dagron.workers import task_table
 from dagron.workers.netns import Host, TestNetwork, netns_available
 from dagron.workers.security import generate_keys
 from dagron.workers.testing import wait_for_gone
@@ -124,7 +124,7 @@ def test_cluster_local_fresh_partials_send_their_function_once_per_worker(
 
     dag = wide(200)
     # Past this, a run's end releases its functions on both sides.
-    monkeypatch.setattr(task_table, "KEEP_FUNCTIONS_BYTES", 0)
+    monkeypatch.setattr(function_store, "KEEP_FUNCTIONS_BYTES", 0)
     with dagron.LocalCluster(n_workers=2) as cluster:
         for _ in range(2):
             tasks = {f"n{i}": functools.partial(f, i) for i in range(200)}

@@ -473,7 +473,7 @@ def test_coordinator_unreadable_result_still_fails_its_task(case: str) -> None:
             peer.send_multipart([p.HELLO, p.dump_header(hello)])
             c.wait_for_workers(1, timeout=10)
             c.submit(1, abs, (-3,), "n")
-            ((tid, *_),) = p.load_header(next_tasks(c, peer))
+            _, ((tid, *_),) = p.load_header(next_tasks(c, peer))
             peer.send_multipart([p.STARTED, p.dump_header((tid, 1.0))])
             peer.send_multipart([p.RESULT, *UNREADABLE_RESULTS[case](tid)])
             done = collect(c, {1}, timeout=10)

@@ -33,7 +33,7 @@ def setup(
     state.handle(WorkerJoined(A, "host/a"))
     for key in range(n_tasks):
         assert table.add(key, abs, (-key,), f"n{key}", False) is None
-    out = state.handle(TasksAdded(table.take_added()))
+    out = state.handle(TasksAdded(*table.take_added()))
     (dispatch,) = [i for i in out if isinstance(i, Dispatch)]
     done: list[Completion] = []
     if remotes is None:

@@ -39,7 +39,7 @@ def dispatched(instructions: list[Instruction]) -> dict[bytes, list[int]]:
 
 
 def added(keys: Iterable[int], fn_id: int = 0) -> TasksAdded:
-    return TasksAdded({k: fn_id for k in keys})
+    return TasksAdded({k: fn_id for k in keys}, {})
 
 
 def run(s: CoordinatorState, worker: bytes, key: int, took: float | None = None) -> None:
@@ -77,19 +77,36 @@ def test_handle_events_passed_together_make_one_batch() -> None:
     s = CoordinatorState(prefetch=4)
     s.handle(WorkerJoined(A, ""))
     out = s.handle(added([1, 2]), added([3]))
-    assert out == [Dispatch(A, (1, 2, 3), (True, False, False))]
+    assert out == [Dispatch(A, (1, 2, 3), (0,))]
 
 
 def test_handle_sends_each_function_once_per_worker() -> None:
     s = CoordinatorState(prefetch=4)
     s.handle(WorkerJoined(A, ""))
-    (d,) = s.handle(TasksAdded({1: 7, 2: 7, 3: 8}))
+    (d,) = s.handle(TasksAdded({1: 7, 2: 7, 3: 8}, {}))
     assert isinstance(d, Dispatch)
-    assert d.with_fn == (True, False, True)
+    assert d.fn_ids == (7, 8)
     for k in (1, 2, 3):
         run(s, A, k)
-    (d2,) = s.handle(TasksAdded({4: 7}))
-    assert isinstance(d2, Dispatch) and d2.with_fn == (False,)
+    (d2,) = s.handle(TasksAdded({4: 7}, {}))
+    assert isinstance(d2, Dispatch) and d2.fn_ids == ()
+
+
+def test_handle_sends_what_a_function_needs_first_and_once_per_worker() -> None:
+    s = CoordinatorState(prefetch=4)
+    s.handle(WorkerJoined(A, ""))
+    # 7 needs shared objects 1 and 2 loaded first; 8 needs 2 and 3.
+    (d,) = s.handle(TasksAdded({10: 7}, {7: (1, 2, 7)}))
+    assert isinstance(d, Dispatch) and d.fn_ids == (1, 2, 7)
+    run(s, A, 10)
+    (d,) = s.handle(TasksAdded({11: 8, 12: 7}, {8: (2, 3, 8)}))
+    assert isinstance(d, Dispatch) and d.fn_ids == (3, 8)  # 2 and 7 are there already
+    s.handle(WorkerJoined(B, ""))
+    for k in (11, 12):
+        run(s, A, k)
+    out = s.handle(TasksAdded({13: 8, 14: 8, 15: 8, 16: 8, 17: 8, 18: 8}, {}))
+    sent = {ins.worker: ins.fn_ids for ins in out if isinstance(ins, Dispatch)}
+    assert sent == {A: (), B: (2, 3, 8)}
 
 
 def test_handle_task_finished_frees_room_without_refilling() -> None:
@@ -205,7 +222,7 @@ def test_handle_cancel_pending_queued_and_running() -> None:
     s.handle(WorkerJoined(A, ""), added([1, 2, 3]))
     s.handle(TaskStarted(A, 1))
     out = s.handle(TaskCancelled(2))
-    assert out == [CancelOnWorker(A, 2), Dispatch(A, (3,), (False,))]
+    assert out == [CancelOnWorker(A, 2), Dispatch(A, (3,), ())]
     out = s.handle(TaskCancelled(1))
     assert out[0] == KillWorker(A, "task 1 abandoned")
     assert not any(isinstance(i, TaskLost) for i in out)  # a cancelled task is not "lost"
@@ -240,7 +257,7 @@ def test_handle_kill_for_memory_reports_reason() -> None:
 def test_handle_accounts_for_every_task_exactly_once() -> None:
     s = CoordinatorState(prefetch=2)
     s.handle(WorkerJoined(A, ""), WorkerJoined(B, ""))
-    s.handle(TasksAdded({k: k % 3 for k in range(20)}))
+    s.handle(TasksAdded({k: k % 3 for k in range(20)}, {}))
     ended: list[int] = []
     lost_once = False
     while s.outstanding():
@@ -308,14 +325,14 @@ def test_handle_ignores_nonsense_durations() -> None:
 def test_handle_released_functions_are_forgotten_where_held_and_sent_again() -> None:
     s = CoordinatorState(prefetch=4)
     s.handle(WorkerJoined(A, ""), WorkerJoined(B, ""))
-    s.handle(TasksAdded({1: 7}))  # one task: one worker gets function 7
+    s.handle(TasksAdded({1: 7}, {7: (6, 7)}))  # one task: one worker gets function 7
     (holder,) = [w for w, slot in s.workers.items() if 7 in slot.functions]
     assert s.handle(TopUp()) == []
     run(s, holder, 1)
-    assert s.handle(FunctionsReleased((7, 8))) == [ForgetOnWorker(holder, (7,))]
-    assert all(not slot.functions for slot in s.workers.values())
-    out = s.handle(TasksAdded({2: 7}))  # released ids come back only as new functions
-    assert [ins.with_fn for ins in out if isinstance(ins, Dispatch)] == [(True,)]
+    assert s.handle(FunctionsReleased((6, 7, 8))) == [ForgetOnWorker(holder, (6, 7))]
+    assert all(not slot.functions for slot in s.workers.values()) and s.loads == {}
+    out = s.handle(TasksAdded({2: 7}, {}))  # released ids come back only as new functions
+    assert [ins.fn_ids for ins in out if isinstance(ins, Dispatch)] == [(7,)]
 
 
 def test_handle_start_of_a_later_task_means_the_earlier_ones_finished() -> None:

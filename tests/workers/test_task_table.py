@@ -4,22 +4,32 @@ frames, serialization errors and the translation of reports back to executor key
 from __future__ import annotations
 
 import functools
-import pickle
 import threading
+from typing import Any
 
 from dagron.backends.base import Failed, Started, Succeeded
 from dagron.errors import SerializationError
+from dagron.workers import function_codec
 from dagron.workers import protocol as p
-from dagron.workers.task_table import (
-    KEEP_FUNCTIONS_BYTES,
-    TaskTable,
-    culprit,
-    unpicklable_part,
-)
+from dagron.workers.function_store import KEEP_FUNCTIONS_BYTES
+from dagron.workers.task_table import TaskTable, culprit, unpicklable_part
 
 
 def add(x: int, y: int) -> int:
     return x + y
+
+
+def load(table: TaskTable, fn_id: int) -> Any:
+    """Function ``fn_id`` as a worker loads it: what it refers to first."""
+    store, loaded = table.functions, dict[int, Any]()
+    for needed in store.loads.get(fn_id, (fn_id,)):
+        loaded[needed] = function_codec.loads_function(store.frames[needed], loaded.__getitem__)
+    return loaded[fn_id]
+
+
+def task_functions(table: TaskTable) -> set[int]:
+    """The function ids the table's tasks call."""
+    return {fn_id for fn_id, _ in table.tasks.values()}
 
 
 def succeeded(tid: int, value: object = None) -> Succeeded:
@@ -41,8 +51,8 @@ def test_add_pickles_a_function_once_for_many_tasks() -> None:
     for key in range(100):
         assert table.add(key, add, (key, 1), f"n{key}", False) is None
     fn_ids = {table.tasks[table.tid_of[key]][0] for key in range(100)}
-    assert len(fn_ids) == 1 and list(table.fn_frames) == list(fn_ids)
-    assert pickle.loads(table.fn_frames[fn_ids.pop()])(2, 3) == 5
+    assert len(fn_ids) == 1 and list(table.functions.frames) == list(fn_ids)
+    assert load(table, fn_ids.pop())(2, 3) == 5
 
 
 def test_add_pickles_a_partial_by_value_with_its_arguments() -> None:
@@ -50,7 +60,7 @@ def test_add_pickles_a_partial_by_value_with_its_arguments() -> None:
     assert table.add(7, functools.partial(add, 40), (2,), "part", False) is None
     fn_id, frames = table.tasks[table.tid_of[7]]
     assert isinstance(frames, list)
-    assert pickle.loads(table.fn_frames[fn_id])(*p.loads(frames)) == 42
+    assert load(table, fn_id)(*p.loads(frames)) == 42
 
 
 class Counted:
@@ -73,10 +83,10 @@ def test_add_pickles_the_function_of_fresh_partials_once() -> None:
     Counted.pickled = 0
     for key in range(200):
         assert table.add(key, functools.partial(f, key), (1,), f"n{key}", False) is None
-    assert Counted.pickled == 1 and len(table.fn_frames) == 1
+    assert Counted.pickled == 1 and len(task_functions(table)) == 1
     fn_id, frames = table.tasks[table.tid_of[7]]
     assert isinstance(frames, list)
-    assert pickle.loads(table.fn_frames[fn_id])(*p.loads(frames)) == 71
+    assert load(table, fn_id)(*p.loads(frames)) == 71
 
 
 def test_add_partial_with_keywords_or_a_subclass_still_runs_as_given() -> None:
@@ -90,7 +100,7 @@ def test_add_partial_with_keywords_or_a_subclass_still_runs_as_given() -> None:
     for key, want in ((0, 42), (1, 42)):
         fn_id, frames = table.tasks[table.tid_of[key]]
         assert isinstance(frames, list)
-        assert pickle.loads(table.fn_frames[fn_id])(*p.loads(frames)) == want
+        assert load(table, fn_id)(*p.loads(frames)) == want
 
 
 def test_add_partial_over_an_unpicklable_value_fails_as_its_task() -> None:
@@ -108,9 +118,9 @@ def test_add_keeps_argument_frames_until_handed_on() -> None:
     table.add(2, len, (), "b", False)
     tid1, tid2 = table.tid_of[1], table.tid_of[2]
     assert table.tasks[tid2][1] == []  # no arguments, no frames
-    added = table.take_added()
+    added, _ = table.take_added()
     assert added == {tid1: table.tasks[tid1][0], tid2: table.tasks[tid2][0]}
-    assert table.take_added() == {}
+    assert table.take_added() == ({}, {})
     frames = table.tasks[tid1][1]
     assert isinstance(frames, list) and p.loads(frames) == (1, 2)
 
@@ -183,7 +193,7 @@ def test_cancel_before_handing_on_just_drops_the_task() -> None:
     table = TaskTable()
     table.add(5, add, (1, 2), "a", False)
     assert table.cancel(5) is None
-    assert table.tasks == {} and table.take_added() == {} and table.tid_of == {}
+    assert table.tasks == {} and table.take_added() == ({}, {}) and table.tid_of == {}
 
 
 def test_node_name_keeps_only_recent_finished_tasks() -> None:
@@ -195,7 +205,7 @@ def test_node_name_keeps_only_recent_finished_tasks() -> None:
     assert table.node_name(4999) == "n4999" and table.node_name(0) is None
 
 
-def test_tasks_message_carries_functions_where_asked_and_small_arguments_inline() -> None:
+def test_tasks_message_carries_the_functions_asked_first_and_small_arguments_inline() -> None:
     table = TaskTable()
     big = bytes(1 << 20)  # too big for the header: its frame follows it
     table.add(1, add, (big,), "big", False)
@@ -204,13 +214,16 @@ def test_tasks_message_carries_functions_where_asked_and_small_arguments_inline(
     (fn_id, big_frames), (_, small_frames) = table.tasks[tid1], table.tasks[tid2]
     assert isinstance(big_frames, list) and isinstance(small_frames, list)
     assert len(big_frames[0]) > p.INLINE_BYTES >= len(small_frames[0])
-    kind, header, *body = table.tasks_message((tid1, tid2), (True, False))
+    kind, header, *body = table.tasks_message((tid1, tid2), (fn_id,))
     assert kind == p.TASKS
     assert p.load_header(header) == (
-        (tid1, fn_id, True, len(big_frames)),
-        (tid2, fn_id, False, bytes(small_frames[0])),
+        (fn_id,),
+        ((tid1, fn_id, len(big_frames)), (tid2, fn_id, bytes(small_frames[0]))),
     )
-    assert body == [table.fn_frames[fn_id], *big_frames]
+    assert body == [table.functions.frames[fn_id], *big_frames]  # functions first
+    _, header, *body = table.tasks_message((tid2,), ())  # the worker has it already
+    assert p.load_header(header) == ((), ((tid2, fn_id, bytes(small_frames[0])),))
+    assert body == []
 
 
 def test_release_functions_keeps_small_ones_for_the_next_run() -> None:
@@ -230,80 +243,12 @@ def test_release_functions_drops_large_ones_unless_a_task_still_needs_them() -> 
     table.add(0, big, (), "big", False)
     table.add(1, add, (1, 2), "small", False)
     big_id, small_id = (table.tasks[table.tid_of[k]][0] for k in (0, 1))
+    big_needs = table.functions.needed([big_id])  # with the lambda's code, shared
+    assert len(big_needs) == 2
     table.cancel(1)
     assert table.release_functions() == (small_id,)  # "big" is still a task's
     table.cancel(0)
-    assert table.release_functions() == (big_id,)
-    assert table.fn_frames == {}
+    assert set(table.release_functions()) == big_needs
+    assert table.functions.frames == {} and table.functions.loads == {}
     table.add(2, big, (), "big", False)  # the same callable again: a new id, pickled anew
     assert table.tasks[table.tid_of[2]][0] not in (big_id, small_id)
-
-
-def test_a_function_is_pickled_anew_for_each_run_so_a_run_sees_its_current_state() -> None:
-    data = [1]
-
-    def count() -> int:  # by value, closing over data, as a script's function would
-        return len(data)
-
-    table = TaskTable()
-    table.add(0, count, (), "count", False)
-    first = table.tasks[table.tid_of[0]][0]
-    table.cancel(0)
-    table.release_functions()  # the run is over
-    data.append(2)  # the user changes what the function sees, then runs again
-    table.add(0, count, (), "count", False)
-    fn_id = table.tasks[table.tid_of[0]][0]
-    assert fn_id != first
-    assert pickle.loads(table.fn_frames[fn_id])() == 2
-
-
-def test_a_function_unchanged_since_an_earlier_run_keeps_its_id() -> None:
-    table = TaskTable()
-    table.add(0, add, (1, 2), "a", False)
-    fn_id = table.tasks[table.tid_of[0]][0]
-    table.cancel(0)
-    table.release_functions()
-    table.add(0, add, (1, 2), "a", False)  # pickled again, to the same bytes
-    assert table.tasks[table.tid_of[0]][0] == fn_id  # workers holding it need not get it
-    assert len(table.fn_frames) == 1
-
-
-def test_fresh_closures_alike_in_everything_are_pickled_once() -> None:
-    mark = Counted()
-
-    def helper(x: int) -> int:
-        return x + 0 * id(mark)
-
-    table = TaskTable()
-    Counted.pickled = 0
-    for key in range(200):  # a fresh lambda per node, as a comprehension makes them
-        assert table.add(key, lambda: helper(1), (), f"n{key}", False) is None
-    assert Counted.pickled == 1 and len(table.fn_frames) == 1
-    fn_id = table.tasks[table.tid_of[7]][0]
-    assert pickle.loads(table.fn_frames[fn_id])() == 1
-
-
-def test_fresh_closures_over_different_values_keep_their_own_values() -> None:
-    def make(i: int) -> object:
-        return lambda: i * 2
-
-    table = TaskTable()
-    for key in range(5):
-        table.add(key, make(key), (), f"n{key}", False)
-    got = [pickle.loads(table.fn_frames[table.tasks[table.tid_of[k]][0]])() for k in range(5)]
-    assert got == [0, 2, 4, 6, 8]
-
-
-def test_closures_alike_but_for_defaults_or_attributes_are_told_apart() -> None:
-    table = TaskTable()
-    for key in range(3):
-        table.add(key, lambda k=key: k, (), f"d{key}", False)  # defaults differ
-    tagged = []
-    for key in range(3, 5):
-        fn = lambda: 0  # noqa: E731
-        fn.tag = key  # type: ignore[attr-defined]
-        tagged.append(fn)
-        table.add(key, fn, (), f"t{key}", False)
-    fns = [pickle.loads(table.fn_frames[table.tasks[table.tid_of[k]][0]]) for k in range(5)]
-    assert [f() for f in fns[:3]] == [0, 1, 2]
-    assert [f.tag for f in fns[3:]] == [3, 4]

@@ -40,22 +40,24 @@ from .errors import (
 )
 from .executor import DAGExecutor
 from .pipeline import Pipeline, task
-from .profiling import profile
 from .result import ExecutionResult, NodeResult, NodeStatus
-from .tracing import Trace
 
 if TYPE_CHECKING:
     from .async_executor import AsyncDAGExecutor
     from .backends.dask_backend import DaskBackend
+    from .profiling import profile
+    from .tracing import Trace
     from .workers import Cluster, LocalCluster
 
 # Imported on first use: the worker engine (zmq, psutil), asyncio and dask are a large part
-# of what importing everything costs, and many programs never touch them.
+# of what importing everything costs, and many programs never touch them; nor tracing.
 _LAZY = {
     "AsyncDAGExecutor": "dagron.async_executor",
     "DaskBackend": "dagron.backends.dask_backend",
     "Cluster": "dagron.workers",
     "LocalCluster": "dagron.workers",
+    "Trace": "dagron.tracing",
+    "profile": "dagron.profiling",
 }
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import inspect
 import os
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from . import _clock
 from ._core import DAG
 from ._run import RetryDelay, RunState, per_node
 from .callbacks import ExecutionCallbacks, merge
 from .errors import MissingTaskError, TaskNotCallableError, UnknownTaskError
-from .tracing import Recorder
+
+if TYPE_CHECKING:
+    from .tracing import Recorder
 
 Tasks = Mapping[str, Callable[..., Any]]
 PerNode = Union[float, int, None, Mapping[str, Any]]
@@ -118,6 +120,8 @@ def plan(
     _clock.anchor()  # the run's timeline: the wall clock now, advanced by the monotonic one
     recorder: Recorder | None = None
     if enable_tracing:
+        from .tracing import Recorder  # only for traced runs: it brings the trace formats
+
         recorder = Recorder()
         callbacks = merge(recorder.callbacks(), callbacks)
     state = RunState(

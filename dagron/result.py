@@ -2,22 +2,23 @@
 (`NodeResult`, `NodeStatus`, ... from :mod:`dagron.node_result`, re-exported here).
 
 It sits above tracing, profiling and the timeline, so that a result offers its profile and
-its picture as methods.
+its picture as methods (which import them when called: a run without a trace never needs
+them).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Union
 
 from .errors import ExecutionFailedError
 from .node_result import Deferred, NodeResult, NodeStatus, TraceEvent, describe_error
-from .profiling import Profile, profile
-from .timeline import write_timeline
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ._core import DAG
+    from .profiling import Profile
     from .tracing import Trace
 
 __all__ = [
@@ -129,6 +130,8 @@ class ExecutionResult:
         Needs the run's trace (``enable_tracing=True``); without one, pass the ``dag`` that
         ran and the profile is built from the node results alone.
         """
+        from .profiling import profile
+
         return profile(self, dag=dag, workers=workers)
 
     def timeline(
@@ -137,6 +140,8 @@ class ExecutionResult:
         """Write the run as a self-contained HTML Gantt chart (one row per worker, bars
         coloured by status, critical path outlined) to ``path``; returns the path. Needs the
         trace or the ``dag``, as :meth:`profile` does."""
+        from .timeline import write_timeline
+
         return write_timeline(self, path, dag=dag, title=title)
 
     def __repr__(self) -> str:

@@ -23,18 +23,22 @@ def test_package_unknown_name_is_an_attribute_error() -> None:
 
 def test_package_lazy_names_are_the_real_objects() -> None:
     from dagron.async_executor import AsyncDAGExecutor
+    from dagron.profiling import profile
+    from dagron.tracing import Trace
     from dagron.workers import Cluster, LocalCluster
 
     assert dagron.AsyncDAGExecutor is AsyncDAGExecutor
     assert (dagron.Cluster, dagron.LocalCluster) == (Cluster, LocalCluster)
+    assert (dagron.Trace, dagron.profile) == (Trace, profile)
 
 
 HEAVY = ["asyncio", "zmq", "psutil", "dask", "distributed", "cloudpickle", "msgpack"]
+HEAVY += ["dagron.tracing", "dagron.profiling", "dagron.timeline", "json", "pathlib"]
 
 
 def test_package_import_and_a_threads_run_leave_the_heavy_modules_alone() -> None:
     # What a script that only builds graphs and runs them on threads pays for: not the
-    # worker engine, not asyncio, not dask.
+    # worker engine, not asyncio, not dask, not the trace formats.
     script = (
         "import sys, dagron\n"
         "dag = dagron.DAG(); dag.add_nodes(['a', 'b']); dag.add_edge('a', 'b')\n"

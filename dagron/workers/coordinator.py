@@ -262,8 +262,7 @@ class Coordinator(Backend):
             if self.status is not Status.RUNNING:
                 raise RuntimeError(f"this cluster is {self.status.value}")
             self._turns.take()
-            # Those joined, and the local ones still starting (they join as they come).
-            workers = max(1, len(self.state.workers) + self._pool.starting())
+            workers = max(1, len(self.state.workers) + self._pool.starting())  # and coming
         self.slots = workers
         # Enough submissions in flight that every worker has its next tasks queued, as many
         # as the state may hand one worker when tasks are short (it holds the rest).
@@ -306,8 +305,7 @@ class Coordinator(Backend):
                 self._janitor.remove_path(self._segments.path)
                 self._by_name = not self.accepts_remote
             self._pool.start(self._segments.path if self._segments is not None else None)
-            # Tasks wait for them rather than queue up on the first to join.
-            self.state.handle(WorkersComing(self.n_workers))
+            self.state.handle(WorkersComing(self.n_workers))  # no queues on the first to join
             deadline = time.monotonic() + self.start_timeout
             while self.n_workers and not self._by_id:  # local workers only
                 left = deadline - time.monotonic()
@@ -463,7 +461,9 @@ class Coordinator(Backend):
 
     def _on_exit(self, exited: ProcessExited) -> None:
         ident = exited.identity
-        if ident is None:  # it never joined: no tasks to account for
+        if ident is None:  # it never joined: no tasks to account for; a failed start if none did
+            if self.status is Status.STARTING:
+                raise WorkerStartError(f"{exited.reason} at start")
             return
         if self._segments is not None:  # results it wrote but never sent
             self._segments.remove_strays(ident.decode() + "-")

@@ -110,15 +110,20 @@ def _answer(sock: socket.socket, own: tuple[int, ...]) -> bool:
         return True
     sys.stdout.flush()
     sys.stderr.flush()
+    ready_r, ready_w = os.pipe()
     try:
         pid = os.fork()
     except OSError as exc:
-        _close(fds)
+        _close([*fds, ready_r, ready_w])
         sock.send(fc.encode_failed(f"fork failed: {exc}"))
         return True
     if pid == 0:
-        _child(request, fds[0], fds[1], own)  # never returns
-    _close(fds)
+        _child(request, fds[0], fds[1], (*own, ready_r), ready_w)  # never returns
+    _close([*fds, ready_w])
+    # Told only once it leads its session and holds nothing of ours: a caller may kill its
+    # process group, or look at its descriptors, at once.
+    os.read(ready_r, 1)
+    os.close(ready_r)
     # Opened before any waitpid() of ours: the pid cannot have been reused yet.
     pidfd = os.pidfd_open(pid)
     try:
@@ -133,8 +138,11 @@ def _close(fds: list[int]) -> None:
         os.close(fd)
 
 
-def _child(request: fc.ForkRequest, stdout: int, stderr: int, own: tuple[int, ...]) -> None:
-    """Becomes the worker asked for; exits with its code."""
+def _child(
+    request: fc.ForkRequest, stdout: int, stderr: int, own: tuple[int, ...], ready: int
+) -> None:
+    """Becomes the worker asked for (closing ``ready`` once it leads a session and has
+    closed the fork server's descriptors, ``own``); exits with its code."""
     code = 1
     try:
         signal.set_wakeup_fd(-1)
@@ -142,6 +150,7 @@ def _child(request: fc.ForkRequest, stdout: int, stderr: int, own: tuple[int, ..
         for fd in own:
             os.close(fd)
         os.setsid()
+        os.close(ready)
         _take_stdio(stdout, stderr)
         os.chdir(request.cwd)
         os.environ.clear()

@@ -82,7 +82,7 @@ def decode_request(data: bytes) -> ForkRequest:
             str(body["cwd"]),
             [str(p) for p in body["path"]],
         )
-    except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise ValueError(f"not a fork request: {exc!r}") from None
 
 

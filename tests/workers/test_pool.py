@@ -198,3 +198,17 @@ def test_pool_names_are_unique_across_pools(make_pool: MakePool) -> None:
     first.start()
     second.start()
     assert set(first.procs).isdisjoint(second.procs)
+
+
+def test_pool_stops_replacing_workers_that_keep_dying_before_hello(make_pool: MakePool) -> None:
+    from dagron.errors import WorkerStartError
+
+    pool = make_pool(1)
+    pool.start()
+    (proc,) = pool.procs.values()
+    proc.kill()
+    wait_for_exits(pool, replace=True)  # once: replaced
+    (proc,) = pool.procs.values()
+    proc.kill()
+    with pytest.raises(WorkerStartError, match="at start"):
+        wait_for_exits(pool, replace=True)  # again, with none joined since: a lasting fault

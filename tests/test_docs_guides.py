@@ -41,3 +41,13 @@ def test_docs_guides_examples_run_and_print_as_shown(
         printed = capsys.readouterr().out
         if expected is not None:
             assert printed == expected, f"{guide} block {n} printed:\n{printed}"
+
+
+def test_docs_guides_processes_start_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    # The processes guide's other blocks are fragments (``dag``, ``tasks`` are the reader's);
+    # the one about how workers start is whole, and runs.
+    text = (DOCS / "processes.md").read_text()
+    section = text[text.index("## How workers start") :]
+    (code,) = BLOCK.findall(section)[:1]
+    exec(compile(code[1], "processes.md[how workers start]", "exec"), {})
+    assert capsys.readouterr().out.splitlines() == ["42"]

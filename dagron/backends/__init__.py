@@ -30,7 +30,7 @@ BackendFactory = Callable[[], Backend]
 
 _registry: dict[str, Union[str, BackendFactory]] = {
     "threads": "dagron.backends.threads:ThreadsBackend",
-    "processes": "dagron.workers.coordinator:Coordinator",
+    "processes": "dagron.workers.backend:processes_backend",
     "dask": "dagron.backends.dask_backend:DaskBackend",
 }
 

@@ -12,6 +12,7 @@ from typing import Any, Optional
 from .._sizes import Size, parse_size
 from ..backends.base import BackendSource
 from .coordinator import Coordinator
+from .start_method import StartMethod
 from .status import Status
 from .turns import Turns
 
@@ -86,6 +87,9 @@ class LocalCluster(_ClusterBase):
     queued behind it; more, up to 32, when tasks take well under a millisecond);
     ``memory_limit`` (bytes, or text such as ``"2GB"`` or ``"512MiB"``) restarts a worker
     whose resident memory goes over it and fails the node it was running.
+    ``start_method`` is how workers start: ``"forkserver"`` (forked by a fork server, in
+    milliseconds; the default on Linux) or ``"spawn"`` (a fresh interpreter each). It is
+    ready once one worker has joined; the others join as they come.
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class LocalCluster(_ClusterBase):
         prefetch: int = 2,
         memory_limit: Optional[Size] = None,
         start_timeout: float = 60.0,
+        start_method: Optional[StartMethod] = None,
     ) -> None:
         self.prefetch = prefetch
         self.memory_limit = None if memory_limit is None else parse_size(memory_limit)
@@ -105,9 +110,15 @@ class LocalCluster(_ClusterBase):
             memory_limit=self.memory_limit,
             start_timeout=start_timeout,
             turns=turns,
+            start_method=start_method,
         )
         self._setup(coordinator, turns)
         coordinator.open()
+
+    @property
+    def n_workers(self) -> int:
+        """How many worker processes it keeps (some may still be starting)."""
+        return self._coordinator.n_workers
 
     def __repr__(self) -> str:
         return f"LocalCluster(n_workers={self.n_workers}, status={self.status.value})"

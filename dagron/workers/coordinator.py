@@ -42,6 +42,7 @@ from ..errors import (
 from . import control_codec as cc
 from . import protocol as p
 from . import shm
+from . import start_method as sm
 from .heartbeat import Heartbeats
 from .intake import ReportIntake
 from .janitor import Janitor
@@ -67,6 +68,7 @@ from .state import (
     TasksAdded,
     WorkerExited,
     WorkerLeft,
+    WorkersComing,
 )
 from .status import Status
 from .task_table import TaskTable
@@ -161,6 +163,8 @@ class Coordinator(Backend):
     through shared-memory segments rather than frames (see :mod:`dagron.workers.shm`).
     With ``turns`` it belongs to a cluster and serves one run after another (see
     :meth:`start` and :meth:`shutdown`); without, it serves a single run.
+    ``start_method``: local workers are forked by a fork server (``"forkserver"``, the
+    default on Linux) or ``"spawn"``-ed; see :mod:`~dagron.workers.start_method`.
     """
 
     name = "processes"
@@ -181,8 +185,10 @@ class Coordinator(Backend):
         shared_memory: bool = True,
         insecure: bool = False,
         turns: Optional[Turns] = None,
+        start_method: Optional[sm.StartMethod] = None,
     ) -> None:
         curve = _server_keys(1 if n_workers is None else n_workers, listen, keys, insecure)
+        self.start_method = sm.resolve(start_method)
         self._sized_by_run = n_workers is None
         self.n_workers = n_workers or 0
         self._turns = turns
@@ -207,6 +213,7 @@ class Coordinator(Backend):
             janitor=self._janitor,
             heartbeat_period=heartbeat_period,
             heartbeat_timeout=heartbeat_timeout,
+            start_method=self.start_method,
         )
         # The pool's map of local workers by identity (result decoding checks a sender
         # against it); the pool changes it in place.
@@ -255,7 +262,7 @@ class Coordinator(Backend):
             if self.status is not Status.RUNNING:
                 raise RuntimeError(f"this cluster is {self.status.value}")
             self._turns.take()
-            workers = max(1, len(self.state.workers))
+            workers = max(1, len(self.state.workers) + self._pool.starting())  # and coming
         self.slots = workers
         # Enough submissions in flight that every worker has its next tasks queued, as many
         # as the state may hand one worker when tasks are short (it holds the rest).
@@ -289,7 +296,8 @@ class Coordinator(Backend):
     # ----- life cycle ----------------------------------------------------------------------
 
     def open(self) -> None:
-        """Starts the local workers and waits until every one has said hello."""
+        """Starts the local workers and waits until one has said hello (the others join as
+        they come); :class:`WorkerStartError` if one ends first, or none is in time."""
         try:
             root = shm.shm_root() if self._shared_memory and self.n_workers else None
             if root is not None:
@@ -297,13 +305,14 @@ class Coordinator(Backend):
                 self._janitor.remove_path(self._segments.path)
                 self._by_name = not self.accepts_remote
             self._pool.start(self._segments.path if self._segments is not None else None)
+            self.state.handle(WorkersComing(self.n_workers))  # no queues on the first to join
             deadline = time.monotonic() + self.start_timeout
-            while len(self._by_id) < self.n_workers:  # local workers only
+            while self.n_workers and not self._by_id:  # local workers only
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise WorkerStartError(
-                        f"{self.n_workers - len(self._by_id)} of {self.n_workers} workers did "
-                        f"not connect within {self.start_timeout:.0f} s"
+                        f"none of {self.n_workers} workers connected within "
+                        f"{self.start_timeout:.0f} s"
                     )
                 self._poll(left)
                 self._pool.check_start()
@@ -438,8 +447,9 @@ class Coordinator(Backend):
 
     def _on_hello(self, ident: bytes, frames: list[Any]) -> None:
         joined = self._members.hello(ident, frames)
-        if joined is not None:
-            self._apply(self.state.handle(joined))
+        if joined is not None:  # while local workers are starting, say how many still are
+            coming = (WorkersComing(self._pool.starting()),) if self.state.coming else ()
+            self._apply(self.state.handle(joined, *coming))
 
     def _on_memory(self, ident: bytes, frames: list[Any]) -> None:
         over = self._members.memory(ident, frames)
@@ -451,7 +461,9 @@ class Coordinator(Backend):
 
     def _on_exit(self, exited: ProcessExited) -> None:
         ident = exited.identity
-        if ident is None:  # it never joined: no tasks to account for
+        if ident is None:  # it never joined: no tasks to account for; a failed start if none did
+            if self.status is Status.STARTING:
+                raise WorkerStartError(f"{exited.reason} at start")
             return
         if self._segments is not None:  # results it wrote but never sent
             self._segments.remove_strays(ident.decode() + "-")

@@ -1,5 +1,7 @@
 """Starts, watches and stops worker processes: the coordinator's local ones
-(:func:`spawn_worker`) and a worker host's (:class:`WorkerNanny`, behind ``dagron-worker``).
+(:func:`spawn_worker`: forked by the fork server, see :mod:`~dagron.workers.forkserver`, or
+spawned as a fresh interpreter) and a worker host's (:class:`WorkerNanny`, behind
+``dagron-worker``).
 
 Death is noticed at once: each process has a Linux pidfd that becomes readable when it
 exits, and the coordinator polls those alongside its socket. Where pidfds are missing the
@@ -15,17 +17,29 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import psutil
 
-from . import status_page
+from . import forkserver_client, status_page
 from .janitor import Janitor
 from .lifeline import popen_lasting
 from .nanny_link import CpuWatch, NannyLink
+from .process_handle import WorkerProcess
+from .start_method import StartMethod
 from .status_page import StatusPage
 
-__all__ = ["LocalProcess", "WorkerNanny", "describe_exit", "spawn_worker", "worker_command"]
+__all__ = [
+    "LocalProcess",
+    "WorkerNanny",
+    "describe_exit",
+    "spawn_worker",
+    "worker_args",
+    "worker_command",
+]
+
+
+log = logging.getLogger("dagron.workers")
 
 
 @dataclass
@@ -33,7 +47,7 @@ class LocalProcess:
     """A worker process this coordinator started."""
 
     name: str
-    popen: subprocess.Popen[bytes]
+    popen: WorkerProcess  # a Popen, or a ForkedProcess whose exit code its fork server tells
     pidfd: Optional[int] = None
     identity: Optional[bytes] = None  # its socket identity, once it said hello
     status_file: Optional[str] = None
@@ -124,7 +138,13 @@ def describe_exit(code: Optional[int]) -> str:
     return f"exited with code {code}"
 
 
-def worker_command(
+def worker_command(address: str, name: str, **options: Any) -> list[str]:
+    """The command line of a worker (``python -m dagron.workers.worker``) started by this
+    process; ``options`` are :func:`worker_args`'s."""
+    return [sys.executable, "-m", "dagron.workers.worker", *worker_args(address, name, **options)]
+
+
+def worker_args(
     address: str,
     name: str,
     *,
@@ -136,12 +156,13 @@ def worker_command(
     memory_limit: Optional[int] = None,
     log_level: Optional[int] = None,
     identity: Optional[str] = None,
+    parent_pid: Optional[int] = None,
 ) -> list[str]:
-    """The command line of a worker (``python -m dagron.workers.worker``) started by this
-    process: it watches this process, forwards its tasks' output, and gets the options
-    given (the worker's defaults for those left None)."""
-    cmd = [sys.executable, "-m", "dagron.workers.worker", address, "--name", name]
-    cmd += ["--parent-pid", str(os.getpid())]
+    """The arguments of a worker (what follows ``python -m dagron.workers.worker``): it
+    watches its parent (``parent_pid``, by default this process), forwards its tasks'
+    output, and gets the options given (the worker's defaults for those left None)."""
+    cmd = [address, "--name", name]
+    cmd += ["--parent-pid", str(os.getpid() if parent_pid is None else parent_pid)]
     if death_timeout is not None:
         cmd += ["--death-timeout", str(death_timeout)]
     if heartbeat is not None:
@@ -169,14 +190,18 @@ def spawn_worker(
     keys: Optional[str] = None,
     shm_dir: Optional[str] = None,
     heartbeat: Optional[float] = None,
+    start_method: StartMethod = "spawn",
 ) -> LocalProcess:
-    """Starts ``python -m dagron.workers.worker`` connected to ``address``, sending a
-    heartbeat every ``heartbeat`` seconds (None: the worker's default).
+    """Starts a worker connected to ``address``, sending a heartbeat every ``heartbeat``
+    seconds (None: the worker's default): with ``start_method="forkserver"`` forked by this
+    process's fork server, else (or when the fork server cannot) as ``python -m
+    dagron.workers.worker``.
 
-    The child gets this interpreter's ``sys.path`` so it can import what the caller can (as
-    multiprocessing's spawn does), runs in its own session (so a terminal's Ctrl-C reaches
-    only the coordinator, and killing its process group ends whatever its tasks started),
-    and watches this process so it leaves when we are gone.
+    Either way the worker gets this interpreter's ``sys.path`` so it can import what the
+    caller can (as multiprocessing's spawn does), runs in its own session (so a terminal's
+    Ctrl-C reaches only the coordinator, and killing its process group ends whatever its
+    tasks started), and watches its parent (this process, or the fork server, which dies
+    with this process) so it leaves when that is gone.
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
@@ -184,15 +209,23 @@ def spawn_worker(
     env["PYTHONUNBUFFERED"] = "1"
     if status_file is not None:
         status_page.create(status_file)
-    cmd = worker_command(
-        address,
-        name,
+    options: dict[str, Any] = dict(
         status_file=status_file,
         keys=keys,
         shm_dir=shm_dir,
         heartbeat=heartbeat,
         log_level=logging.getLogger().getEffectiveLevel(),
     )
+    server = forkserver_client.shared() if start_method == "forkserver" else None
+    if server is not None:
+        try:
+            forked, forked_fd = server.fork(
+                worker_args(address, name, parent_pid=server.pid, **options), env
+            )
+            return LocalProcess(name=name, popen=forked, pidfd=forked_fd, status_file=status_file)
+        except forkserver_client.ForkUnavailable as exc:
+            log.info("fork server unavailable (%s): spawning worker %s", exc, name)
+    cmd = worker_command(address, name, **options)
     # From a thread that lasts: the worker dies with the thread that started it (lifeline.py).
     popen = popen_lasting(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
     pidfd: Optional[int] = None

@@ -19,8 +19,10 @@ import time
 from typing import Callable, NamedTuple, Optional, Sequence
 
 from ..errors import WorkerStartError
+from . import forkserver_client
 from .janitor import Janitor
 from .nanny import LocalProcess, describe_exit, spawn_worker
+from .start_method import StartMethod
 
 __all__ = ["MEMORY_CHECK_PERIOD", "LocalPool", "MemoryExceeded", "ProcessExited"]
 
@@ -52,6 +54,10 @@ class MemoryExceeded(NamedTuple):
 _NOTHING: tuple[ProcessExited, ...] = ()
 
 
+def _start_error(proc: LocalProcess) -> WorkerStartError:
+    return WorkerStartError(f"worker {proc.name} {describe_exit(proc.popen.returncode)} at start")
+
+
 class LocalPool:
     """Keeps ``size`` worker processes connected to ``address``, named ``host/wN``, with
     their status pages in ``private_dir``. ``keys`` is the CURVE key directory they use;
@@ -60,6 +66,7 @@ class LocalPool:
     process dies. Workers send a heartbeat every ``heartbeat_period`` seconds; one not heard
     from for ``heartbeat_timeout`` seconds that has used no CPU time since is killed by
     :meth:`watch` (one busy in a long call that holds the GIL is left alone).
+    ``start_method`` says how workers start (see :mod:`~dagron.workers.start_method`).
 
     Each worker leads a process group: a worker killed (a timeout, a cancel) or gone takes
     the processes its tasks started with it."""
@@ -75,8 +82,13 @@ class LocalPool:
         janitor: Optional[Janitor] = None,
         heartbeat_period: Optional[float] = None,
         heartbeat_timeout: Optional[float] = None,
+        start_method: StartMethod = "spawn",
     ) -> None:
         self.size = size
+        self.start_method: StartMethod = start_method
+        if start_method == "forkserver" and size:
+            # Its imports overlap the coordinator's setup; workers are forked once it is ready.
+            forkserver_client.prestart()
         self.address = address
         self.memory_limit = memory_limit
         self.heartbeat_period = heartbeat_period
@@ -105,6 +117,9 @@ class LocalPool:
         # those silent too long, as last read (unchanged at the next check: not answering).
         self._heard: dict[bytes, float] = {}
         self._silent_cpu: dict[bytes, float] = {}
+        # Workers that ended before saying hello since one last did: replacing them stops
+        # (the start fails) once more did than the pool holds, the sign of a lasting fault.
+        self._failed_starts = 0
         self._changed()
 
     # ----- starting ------------------------------------------------------------------------
@@ -118,8 +133,7 @@ class LocalPool:
         """Raises :class:`WorkerStartError` if a worker ended before it said hello."""
         for proc in list(self.procs.values()):
             if proc.identity is None and not proc.alive():
-                code = proc.popen.returncode
-                raise WorkerStartError(f"worker {proc.name} {describe_exit(code)} at start")
+                raise _start_error(proc)
 
     def joined(self, name: str, pid: int, identity: bytes) -> bool:
         """A hello from ``name``: True (and its identity noted) if it is one of ours."""
@@ -128,8 +142,13 @@ class LocalPool:
             proc.identity = identity
             self.by_id[identity] = proc
             self._heard[identity] = time.monotonic()
+            self._failed_starts = 0
             return True
         return False
+
+    def starting(self) -> int:
+        """How many of its workers have not said hello yet."""
+        return len(self.procs) - len(self.by_id)
 
     def _fill(self) -> None:
         while len(self.procs) < self.size:
@@ -147,6 +166,7 @@ class LocalPool:
             keys=self._keys,
             shm_dir=self._shm_dir,
             heartbeat=self.heartbeat_period,
+            start_method=self.start_method,
         )
         self.procs[name] = proc
         if self._janitor is not None:
@@ -175,7 +195,9 @@ class LocalPool:
 
     def exited(self, events: dict[int, int], replace: bool) -> Sequence[ProcessExited]:
         """The processes that ended, given a poll's ``events`` (fd -> event): reaped and
-        forgotten, and with ``replace`` replaced (the newcomers join when they say hello)."""
+        forgotten, and with ``replace`` replaced (the newcomers join when they say hello).
+        Raises :class:`WorkerStartError` instead of replacing once more workers than the
+        pool holds ended before saying hello, with none saying it in between."""
         found = [proc for fd, proc in self.exit_fds.items() if fd in events]
         for proc in self._unwatched:
             if not proc.alive():
@@ -183,6 +205,11 @@ class LocalPool:
         if not found:
             return _NOTHING
         out = [self._forget(proc) for proc in found]
+        never_joined = [proc for proc in found if proc.identity is None]
+        self._failed_starts += len(never_joined)
+        if replace and never_joined and self._failed_starts > self.size:
+            self._changed()
+            raise _start_error(never_joined[-1])
         if replace:
             self._fill()
         else:
@@ -307,7 +334,11 @@ class LocalPool:
                 proc.kill()
 
     def close(self) -> None:
-        """Waits up to 2 s in all for the workers to leave, kills those that do not."""
+        """Waits up to 2 s in all for the workers to leave, kills those that do not (and at
+        once those that never said hello: nobody could tell them to leave)."""
+        for proc in self.procs.values():
+            if proc.identity is None:
+                proc.kill()
         deadline = time.monotonic() + 2.0
         for proc in self.procs.values():
             if proc.reap(max(0.0, deadline - time.monotonic())) is None:

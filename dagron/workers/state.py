@@ -41,6 +41,7 @@ __all__ = [
     "WorkerLeft",
     "WorkerSlot",
     "WorkerWrittenOff",
+    "WorkersComing",
 ]
 
 WorkerId = bytes
@@ -111,6 +112,16 @@ class WorkerJoined:
 
 
 @dataclass
+class WorkersComing:
+    """``count`` more workers are starting and join soon (0: none is expected). Until they
+    have, a worker holds only the task it runs: tasks queued behind it would wait there while
+    a newcomer sits idle (a run begins as soon as its first worker joins)."""
+
+    __slots__ = ("count",)
+    count: int
+
+
+@dataclass
 class WorkerLeft:
     """``worker`` is gone (timed out on heartbeats, left) and nothing says which of its
     tasks it began: a worker cut off from us runs its queue on. Every task handed to it is
@@ -165,6 +176,7 @@ Event = Union[
     WorkerLeft,
     WorkerExited,
     WorkerWrittenOff,
+    WorkersComing,
 ]
 
 # ----- instructions ------------------------------------------------------------------------
@@ -280,6 +292,8 @@ class CoordinatorState:
         # Tasks requeued once after their worker died before beginning them (pruned when a
         # worker dies, not per task: keys are never reused).
         self.requeued: set[int] = set()
+        # Workers expected to join soon (see WorkersComing): while any are, no prefetching.
+        self.coming = 0
 
     def handle(self, *events: Event) -> list[Instruction]:
         """Applies ``events`` in order and returns what the I/O layer must do about them.
@@ -405,6 +419,10 @@ class CoordinatorState:
         self.workers[worker] = WorkerSlot(worker, event.name or worker.hex())
         return True
 
+    def _workers_coming(self, event: WorkersComing, out: list[Instruction]) -> bool:
+        self.coming = max(0, event.count)
+        return True
+
     def _worker_left(self, event: WorkerLeft, out: list[Instruction]) -> bool:
         slot = self.workers.pop(event.worker, None)
         if slot is None:
@@ -503,7 +521,7 @@ class CoordinatorState:
         if not self.pending or not self.workers:
             return
         batches: dict[WorkerId, list[int]] = {}
-        depth = self.depth
+        depth = 1 if self.coming else self.depth
         # Top a worker up only once it is down to half its queue, so that each message
         # carries a good batch rather than one task per task finished.
         slots = [s for s in self.workers.values() if s.load <= depth // 2]
@@ -558,4 +576,5 @@ _HANDLERS: dict[type, Callable[[CoordinatorState, Any, list[Instruction]], bool]
     WorkerLeft: CoordinatorState._worker_left,
     WorkerExited: CoordinatorState._worker_exited,
     WorkerWrittenOff: CoordinatorState._worker_written_off,
+    WorkersComing: CoordinatorState._workers_coming,
 }

@@ -27,6 +27,7 @@ __all__ = [
     "allocate_at_once",
     "collect",
     "hog_memory",
+    "live_fork_servers",
     "live_worker_pids",
     "running_coordinator",
     "segment_dirs",
@@ -53,11 +54,12 @@ def allocate_at_once(mib: int = 2048, seconds: float = 30.0) -> int:
 
 @contextmanager
 def running_coordinator(n_workers: int = 2, **options: Any) -> Iterator[Coordinator]:
-    """A started :class:`Coordinator` with ``n_workers`` local workers, closed on exit
-    whatever happens inside."""
+    """A started :class:`Coordinator` with ``n_workers`` local workers, all joined, closed on
+    exit whatever happens inside."""
     coordinator = Coordinator(n_workers, **options)
     try:
         coordinator.open()
+        coordinator.wait_for_workers(n_workers, coordinator.start_timeout)
         yield coordinator
     finally:
         coordinator.close()
@@ -79,19 +81,40 @@ def collect(coordinator: Coordinator, keys: set[int], timeout: float = 60.0) -> 
 
 
 def live_worker_pids(parent: Optional[int] = None) -> list[int]:
-    """Pids of dagron worker processes that are children of ``parent`` (default: us)."""
+    """Pids of dagron worker processes that are descendants of ``parent`` (default: us):
+    spawned ones, and those forked by a fork server (which is not counted itself)."""
     me = psutil.Process(parent or os.getpid())
     pids = []
     for child in me.children(recursive=True):
         try:
-            if (
-                "dagron.workers.worker" in " ".join(child.cmdline())
-                and child.status() != psutil.STATUS_ZOMBIE
-            ):
+            if _is_worker(child) and child.status() != psutil.STATUS_ZOMBIE:
                 pids.append(child.pid)
         except psutil.Error:
             continue
     return pids
+
+
+def live_fork_servers(parent: Optional[int] = None) -> list[int]:
+    """Pids of fork servers that are descendants of ``parent`` (default: us)."""
+    me = psutil.Process(parent or os.getpid())
+    pids = []
+    for child in me.children(recursive=True):
+        try:
+            if _FORKSERVER in " ".join(child.cmdline()) and not _is_worker(child):
+                pids.append(child.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
+_FORKSERVER = "dagron.workers.forkserver"
+
+
+def _is_worker(proc: psutil.Process) -> bool:
+    if "dagron.workers.worker" in " ".join(proc.cmdline()):
+        return True
+    parent = proc.parent()  # a fork of a fork server runs a worker under its command line
+    return parent is not None and _FORKSERVER in " ".join(parent.cmdline())
 
 
 def wait_for_no_workers(parent: Optional[int] = None, timeout: float = 10.0) -> list[int]:

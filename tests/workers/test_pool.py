@@ -173,6 +173,7 @@ def test_pool_close_stops_every_worker(make_pool: MakePool) -> None:
     pool.start()
     procs = list(pool.procs.values())
     assert pool.joined(procs[0].name, procs[0].pid, b"w-1")
+    assert pool.joined(procs[1].name, procs[1].pid, b"w-2")
     pool.kill_busy(lambda ident: ident == b"w-1")
     started = time.monotonic()
     pool.close()  # the other one is never asked to leave: killed after the grace period
@@ -182,8 +183,32 @@ def test_pool_close_stops_every_worker(make_pool: MakePool) -> None:
     assert pool.procs == {} and pool.by_id == {} and pool.exit_fds == {}
 
 
+def test_pool_close_kills_workers_that_never_said_hello_at_once(make_pool: MakePool) -> None:
+    pool = make_pool(2)
+    pool.start()
+    procs = list(pool.procs.values())
+    started = time.monotonic()
+    pool.close()  # nobody could have told them to leave
+    assert time.monotonic() - started < 1.5
+    assert all(p.popen.returncode == -signal.SIGKILL for p in procs)
+
+
 def test_pool_names_are_unique_across_pools(make_pool: MakePool) -> None:
     first, second = make_pool(1), make_pool(1)
     first.start()
     second.start()
     assert set(first.procs).isdisjoint(second.procs)
+
+
+def test_pool_stops_replacing_workers_that_keep_dying_before_hello(make_pool: MakePool) -> None:
+    from dagron.errors import WorkerStartError
+
+    pool = make_pool(1)
+    pool.start()
+    (proc,) = pool.procs.values()
+    proc.kill()
+    wait_for_exits(pool, replace=True)  # once: replaced
+    (proc,) = pool.procs.values()
+    proc.kill()
+    with pytest.raises(WorkerStartError, match="at start"):
+        wait_for_exits(pool, replace=True)  # again, with none joined since: a lasting fault

@@ -356,3 +356,15 @@ def test_handle_lost_worker_loses_the_tasks_whose_reports_were_on_the_way() -> N
     out = s.handle(WorkerLeft(A, "gone"))
     lost = sorted(i.key for i in out if isinstance(i, TaskLost))
     assert lost == [1, 2, 3]
+
+
+def test_state_workers_coming_hold_back_prefetch_until_they_joined() -> None:
+    from dagron.workers.state import WorkersComing
+
+    s = CoordinatorState(prefetch=2)
+    s.handle(WorkersComing(2), WorkerJoined(b"a", "a"))
+    (first,) = s.handle(TasksAdded({1: 0, 2: 0, 3: 0}))
+    assert isinstance(first, Dispatch) and first.keys == (1,)  # no queue behind its task
+    out = s.handle(WorkerJoined(b"b", "b"), WorkersComing(0))
+    sent = {d.worker: d.keys for d in out if isinstance(d, Dispatch)}
+    assert sent[b"b"] and sorted(sum(sent.values(), ())) == [2, 3]

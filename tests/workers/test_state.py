@@ -363,7 +363,7 @@ def test_state_workers_coming_hold_back_prefetch_until_they_joined() -> None:
 
     s = CoordinatorState(prefetch=2)
     s.handle(WorkersComing(2), WorkerJoined(b"a", "a"))
-    (first,) = s.handle(TasksAdded({1: 0, 2: 0, 3: 0}))
+    (first,) = s.handle(TasksAdded({1: 0, 2: 0, 3: 0}, {}))
     assert isinstance(first, Dispatch) and first.keys == (1,)  # no queue behind its task
     out = s.handle(WorkerJoined(b"b", "b"), WorkersComing(0))
     sent = {d.worker: d.keys for d in out if isinstance(d, Dispatch)}

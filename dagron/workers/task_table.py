@@ -3,8 +3,11 @@ arguments, and the translation of reports back to the executor's keys.
 
 The executor's keys restart with every run, while a cluster's workers outlive runs; tasks get
 ids unique for the table's life, so a late report from an earlier run can never be taken for a
-task of this one. Functions are pickled once (by value, so workers need not import the
-driver's modules) and sent to each worker with its first task that uses them.
+task of this one. Functions are pickled once per run (by value, so workers need not import the
+driver's modules) and sent to each worker with its first task that uses them. Across runs a
+function keeps its id while its pickle stays the same, so workers that loaded it need not
+again; one that changed meanwhile (a global it reads, a list it captures) gets a new id and
+travels again, so no run uses what an earlier one pickled.
 
 No sockets, no workers: :class:`TaskTable` is driven by plain calls.
 """
@@ -78,9 +81,12 @@ class TaskTable:
         # Names of recently finished tasks: output shipped on the heartbeat socket can
         # arrive after the result.
         self.finished_nodes: dict[int, str] = {}
-        self._fn_ids: dict[int, int] = {}  # id(callable) -> fn id
-        self._fn_refs: dict[int, Any] = {}  # fn id -> callable (keeps id() stable)
+        # id(callable) -> fn id, for this run's callables; each is kept alive meanwhile (so
+        # its id() cannot be taken by another object) and forgotten when the run ends.
+        self._fn_ids: dict[int, int] = {}
+        self._fn_refs: dict[int, Any] = {}  # id(callable) -> callable
         self.fn_frames: dict[int, bytes] = {}
+        self._fn_by_pickle: dict[bytes, int] = {}  # the inverse of fn_frames
         self._next_fn_id = itertools.count()  # never reused: workers may still hold old ones
         self._fn_bytes = 0  # the pickles' sizes in fn_frames, added up
         # task id -> (fn id, argument frames, or forwarded results' pickles)
@@ -139,31 +145,41 @@ class TaskTable:
         return None
 
     def function_id(self, fn: Callable[..., Any]) -> int:
-        """The id of ``fn``, pickling it by value the first time it is seen."""
+        """The id of ``fn``, pickling it by value the first time this run sees it: the id
+        it had in an earlier run if its pickle is the same, else a new one."""
         fn_id = self._fn_ids.get(id(fn))
         if fn_id is None:
             frames = p.dumps(fn, by_value=True)
             if len(frames) != 1:  # a callable carrying raw buffers (an array in a closure)
                 frames = [cloudpickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)]  # in-band
-            fn_id = next(self._next_fn_id)
+            pickled = bytes(frames[0])
+            fn_id = self._fn_by_pickle.get(pickled)
+            if fn_id is None:
+                fn_id = next(self._next_fn_id)
+                self.fn_frames[fn_id] = pickled
+                self._fn_by_pickle[pickled] = fn_id
+                self._fn_bytes += len(pickled)
             self._fn_ids[id(fn)] = fn_id
-            self._fn_refs[fn_id] = fn
-            self.fn_frames[fn_id] = pickled = bytes(frames[0])
-            self._fn_bytes += len(pickled)
+            self._fn_refs[id(fn)] = fn
         return fn_id
 
     def release_functions(self) -> tuple[int, ...]:
-        """Called between runs: if the functions kept add up to more than
-        KEEP_FUNCTIONS_BYTES, forgets them all (pickles and references) and returns their
-        ids, which workers may forget too; else keeps them for the next run and returns
-        ``()``. Tasks still recorded keep their functions."""
+        """Called between runs: forgets the run's callables (the next run pickles each
+        again, to see whether it changed), and if the pickles kept add up to more than
+        KEEP_FUNCTIONS_BYTES, forgets them too and returns their ids, which workers may
+        forget too; else keeps them for the next run and returns ``()``. Tasks still
+        recorded keep their functions."""
+        in_use = {fn_id for fn_id, _ in self.tasks.values()}
+        for ref, fn_id in list(self._fn_ids.items()):
+            if fn_id not in in_use:
+                del self._fn_ids[ref], self._fn_refs[ref]
         if self._fn_bytes <= KEEP_FUNCTIONS_BYTES:
             return ()
-        in_use = {fn_id for fn_id, _ in self.tasks.values()}
         released = tuple(fn_id for fn_id in self.fn_frames if fn_id not in in_use)
         for fn_id in released:
-            self._fn_bytes -= len(self.fn_frames.pop(fn_id))
-            del self._fn_ids[id(self._fn_refs.pop(fn_id))]
+            pickled = self.fn_frames.pop(fn_id)
+            del self._fn_by_pickle[pickled]
+            self._fn_bytes -= len(pickled)
         return released
 
     def tasks_message(self, tids: tuple[int, ...], with_fn: tuple[bool, ...]) -> list[Any]:

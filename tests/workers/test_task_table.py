@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 import pickle
 import threading
+import weakref
+from typing import Any
 
 from dagron.backends.base import Failed, Started, Succeeded
 from dagron.errors import SerializationError
@@ -220,7 +222,42 @@ def test_release_functions_keeps_small_ones_for_the_next_run() -> None:
     table.cancel(0)
     assert table.release_functions() == ()
     table.add(0, add, (1, 2), "a", False)
-    assert table.tasks[table.tid_of[0]][0] == fn_id  # not pickled again
+    assert table.tasks[table.tid_of[0]][0] == fn_id  # the same pickle: workers keep it
+    assert list(table.fn_frames) == [fn_id]
+
+
+def test_release_functions_lets_a_function_changed_since_travel_again() -> None:
+    settings = {"factor": 2}
+
+    def scale(x: int) -> int:  # a local function: pickled by value, its closure too
+        return x * settings["factor"]
+
+    table = TaskTable()
+    table.add(0, scale, (1,), "a", False)
+    first = table.tasks[table.tid_of[0]][0]
+    table.cancel(0)
+    table.release_functions()
+    settings["factor"] = 3  # between runs: the next run must not use the old pickle
+    table.add(0, scale, (1,), "a", False)
+    second = table.tasks[table.tid_of[0]][0]
+    assert second != first
+    assert pickle.loads(table.fn_frames[second])(1) == 3
+    assert pickle.loads(table.fn_frames[first])(1) == 2  # kept, as any small one
+
+
+def test_release_functions_forgets_the_runs_callables() -> None:
+    table = TaskTable()
+
+    def make() -> Any:
+        return lambda: 1
+
+    fn = make()
+    ref = weakref.ref(fn)
+    table.add(0, fn, (), "a", False)
+    table.cancel(0)
+    table.release_functions()
+    del fn
+    assert ref() is None  # the table no longer keeps it alive
 
 
 def test_release_functions_drops_large_ones_unless_a_task_still_needs_them() -> None:

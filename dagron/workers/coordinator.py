@@ -255,7 +255,9 @@ class Coordinator(Backend):
             if self.status is not Status.RUNNING:
                 raise RuntimeError(f"this cluster is {self.status.value}")
             self._turns.take()
-            workers = max(1, len(self.state.workers))
+            # Its local workers count while one of them is being replaced (a timeout of an
+            # earlier run killed it): it is back within moments.
+            workers = max(1, self.n_workers, len(self.state.workers))
         self.slots = workers
         # Enough submissions in flight that every worker has its next tasks queued, as many
         # as the state may hand one worker when tasks are short (it holds the rest).

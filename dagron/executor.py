@@ -177,8 +177,12 @@ def _drive(
     try:
         _loop(state, backend, max_workers, cancel_event)
     except KeyboardInterrupt:
-        # Ctrl-C may land anywhere in the loop; cancel() only trusts per-node results, so a
-        # half-recorded event cannot confuse it.
+        # Ctrl-C may land anywhere in the loop, the backend's own code included: a backend
+        # that keeps its workers for later runs hears of it first, so it trusts nothing
+        # this run left. cancel() only trusts per-node results, so a half-recorded event
+        # cannot confuse it.
+        if backend.capabilities.interrupt:
+            backend.interrupt()
         for key in state.cancel():
             backend.cancel(key)
         logger.warning("dagron: interrupted; unfinished nodes were cancelled")

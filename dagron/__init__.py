@@ -47,7 +47,7 @@ from .tracing import Trace
 if TYPE_CHECKING:
     from .async_executor import AsyncDAGExecutor
     from .backends.dask_backend import DaskBackend
-    from .workers import Cluster, LocalCluster
+    from .workers import Cluster, LocalCluster, shutdown_default_pool
 
 # Imported on first use: the worker engine (zmq, psutil), asyncio and dask are a large part
 # of what importing everything costs, and many programs never touch them.
@@ -56,6 +56,7 @@ _LAZY = {
     "DaskBackend": "dagron.backends.dask_backend",
     "Cluster": "dagron.workers",
     "LocalCluster": "dagron.workers",
+    "shutdown_default_pool": "dagron.workers",
 }
 
 
@@ -92,6 +93,7 @@ __all__ = [
     "task",
     "Trace",
     "profile",
+    "shutdown_default_pool",
     "CycleError",
     "DagronError",
     "DuplicateEdgeError",

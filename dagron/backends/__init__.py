@@ -30,7 +30,7 @@ BackendFactory = Callable[[], Backend]
 
 _registry: dict[str, Union[str, BackendFactory]] = {
     "threads": "dagron.backends.threads:ThreadsBackend",
-    "processes": "dagron.workers.coordinator:Coordinator",
+    "processes": "dagron.workers.processes_backend:ProcessesBackend",
     "dask": "dagron.backends.dask_backend:DaskBackend",
 }
 

@@ -11,9 +11,10 @@ background thread. Whoever drives a run calls :meth:`Coordinator.wait`, which po
 socket and the workers' exit notifications, feeds what happened to the state, carries out
 its instructions and returns the completions for the executor's loop.
 
-As a backend it serves one run and stops its workers afterwards
-(``DAGExecutor(dag, backend="processes")``, sized by the run's ``max_workers``), or it
-belongs to a cluster that keeps its workers warm: runs then take turns driving it
+As a backend it serves one run and stops its workers afterwards (sized by the run's
+``max_workers``: what a ``backend="processes"`` run uses while another run holds the
+default pool), or it keeps its workers warm for one run after another, a cluster's or the
+default pool's (:mod:`~dagron.workers.default_pool`): runs then take turns driving it
 (:class:`~dagron.workers.turns.Turns`) and each leaves it clean.
 
 Workers stamp tasks on this process's ``time.monotonic()`` clock (they measure their offset
@@ -159,8 +160,8 @@ class Coordinator(Backend):
     using CPU time (stopped, or hung).
     With ``shared_memory`` (where ``/dev/shm`` exists), local workers return large buffers
     through shared-memory segments rather than frames (see :mod:`dagron.workers.shm`).
-    With ``turns`` it belongs to a cluster and serves one run after another (see
-    :meth:`start` and :meth:`shutdown`); without, it serves a single run.
+    With ``turns`` it serves one run after another, for a cluster or the default pool
+    (see :meth:`start` and :meth:`shutdown`); without, it serves a single run.
     """
 
     name = "processes"

@@ -59,7 +59,9 @@ class DAGExecutor:
       descendants are SKIPPED and every other branch runs.
     * ``backend``: ``"threads"`` (a name from :func:`dagron.backends.available_backends`),
       an object with a ``backend()`` method (a cluster), or a zero-argument factory returning
-      a :class:`~dagron.backends.Backend`.
+      a :class:`~dagron.backends.Backend`. ``"processes"`` keeps its ``max_workers`` worker
+      processes warm for later runs until idle for a while
+      (see :func:`dagron.shutdown_default_pool`).
     * ``timeout``: seconds per node, counted from that node's own start; a float for every
       node or a mapping ``{name: seconds}``. A node over it is TIMED_OUT, its descendants
       SKIPPED. A thread cannot be killed: it runs on in the background, unobserved.

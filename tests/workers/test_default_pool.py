@@ -5,6 +5,7 @@ with a forked child."""
 from __future__ import annotations
 
 import _thread
+import doctest
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ import pytest
 import dagron
 from dagron import DAG, DAGExecutor, NodeStatus
 from dagron.errors import RunInterrupted
+from dagron.workers import default_pool
 from dagron.workers.coordinator import Coordinator
 from dagron.workers.default_pool import (
     DEFAULT_IDLE_TIMEOUT,
@@ -54,6 +56,10 @@ def pool_pids() -> set[int]:
     """The pids of the default pool's workers now (empty: no pool)."""
     coordinator = DEFAULT_POOL.coordinator
     return set() if coordinator is None else {w["pid"] for w in coordinator.workers}
+
+
+def test_default_pool_module_doctests() -> None:
+    assert doctest.testmod(default_pool).failed == 0
 
 
 def test_default_pool_runs_reuse_its_workers() -> None:

@@ -159,7 +159,7 @@ class DefaultPool:
             fresh.open()
         except BaseException:
             with self._lock:
-                self._leased = False
+                self._leased = self._retire = False
             raise
         idle = threading.Thread(
             target=self._stop_when_idle, args=(fresh,), name="dagron-pool-idle", daemon=True
@@ -193,11 +193,11 @@ class DefaultPool:
             self._forget_inherited()
             return
         with self._lock:
+            if self._leased:  # using it, or starting it
+                self._retire = True
+                return
             coordinator = self._coordinator
             if coordinator is None:
-                return
-            if self._leased:
-                self._retire = True
                 return
             self._coordinator = self._setup = None
             self._changed.notify_all()
@@ -205,8 +205,8 @@ class DefaultPool:
 
     def close_at_exit(self) -> None:
         """:meth:`shutdown`, then waits a while for an idle thread that is stopping a pool
-        (a daemon thread: the interpreter would not wait for it). Nothing in a forked
-        child, whose pool is its parent's."""
+        (a daemon thread: the interpreter would not wait for it). In a forked child only
+        the child's own pool is stopped."""
         if self._pid != os.getpid():
             return
         self.shutdown()

@@ -257,6 +257,20 @@ def test_default_pool_replaces_a_worker_killed_between_runs() -> None:
     assert survivor in pool_pids() and victim not in pool_pids()
 
 
+def test_default_pool_replaces_a_worker_a_timeout_killed_for_the_next_run() -> None:
+    stuck = DAGExecutor(nodes(2), backend="processes", max_workers=2, fail_fast=False).execute(
+        {"n0": lambda: time.sleep(60), "n1": int}, timeout={"n0": 0.5}
+    )
+    assert stuck["n0"].status is NodeStatus.TIMED_OUT and stuck["n1"].result == 0
+    coordinator = DEFAULT_POOL.coordinator
+    tasks = {f"n{i}": os.getpid for i in range(8)}
+    executor = DAGExecutor(nodes(8), backend="processes", max_workers=2, enable_tracing=True)
+    result = executor.execute(tasks)
+    assert result.ok and all(r.attempts == 1 for r in result.node_results.values())
+    assert result.trace is not None and result.trace.slots == 2
+    assert DEFAULT_POOL.coordinator is coordinator and len(pool_pids()) == 2
+
+
 def test_default_pool_lends_itself_to_one_run_at_a_time() -> None:
     pool = DefaultPool()
     first = pool.lease(1, None)

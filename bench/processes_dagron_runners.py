@@ -171,5 +171,7 @@ def run_extras(spec: Spec, table: dict[str, Result]) -> None:
     def cold() -> None:
         executor = dagron.DAGExecutor(dag, backend="processes", max_workers=2)
         assert executor.execute(tasks).succeeded == spec.n_noop
+        # Its workers would stay warm for the next repeat: cold means started and stopped.
+        dagron.shutdown_default_pool()
 
     table["dagron processes, cold (embedded)"] = {"noop": best(cold, spec.repeat)}

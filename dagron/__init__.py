@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from .backends.dask_backend import DaskBackend
     from .profiling import profile
     from .tracing import Trace
-    from .workers import Cluster, LocalCluster
+    from .workers import Cluster, LocalCluster, shutdown_default_pool
 
 # Imported on first use: the worker engine (zmq, psutil), asyncio and dask are a large part
 # of what importing everything costs, and many programs never touch them; nor tracing.
@@ -58,6 +58,7 @@ _LAZY = {
     "LocalCluster": "dagron.workers",
     "Trace": "dagron.tracing",
     "profile": "dagron.profiling",
+    "shutdown_default_pool": "dagron.workers",
 }
 
 
@@ -94,6 +95,7 @@ __all__ = [
     "task",
     "Trace",
     "profile",
+    "shutdown_default_pool",
     "CycleError",
     "DagronError",
     "DuplicateEdgeError",

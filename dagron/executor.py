@@ -59,7 +59,9 @@ class DAGExecutor:
       descendants are SKIPPED and every other branch runs.
     * ``backend``: ``"threads"`` (a name from :func:`dagron.backends.available_backends`),
       an object with a ``backend()`` method (a cluster), or a zero-argument factory returning
-      a :class:`~dagron.backends.Backend`.
+      a :class:`~dagron.backends.Backend`. ``"processes"`` keeps its ``max_workers`` worker
+      processes warm for later runs until idle for a while
+      (see :func:`dagron.shutdown_default_pool`).
     * ``timeout``: seconds per node, counted from that node's own start; a float for every
       node or a mapping ``{name: seconds}``. A node over it is TIMED_OUT, its descendants
       SKIPPED. A thread cannot be killed: it runs on in the background, unobserved.
@@ -177,8 +179,12 @@ def _drive(
     try:
         _loop(state, backend, max_workers, cancel_event)
     except KeyboardInterrupt:
-        # Ctrl-C may land anywhere in the loop; cancel() only trusts per-node results, so a
-        # half-recorded event cannot confuse it.
+        # Ctrl-C may land anywhere in the loop, the backend's own code included: a backend
+        # that keeps its workers for later runs hears of it first, so it trusts nothing
+        # this run left. cancel() only trusts per-node results, so a half-recorded event
+        # cannot confuse it.
+        if backend.capabilities.interrupt:
+            backend.interrupt()
         for key in state.cancel():
             backend.cancel(key)
         logger.warning("dagron: interrupted; unfinished nodes were cancelled")

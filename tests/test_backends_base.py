@@ -55,6 +55,9 @@ class Serial(Backend):
     def clock_offsets(self) -> dict[str, ClockOffset]:
         raise AssertionError("not declared: the loop must not call it")
 
+    def interrupt(self) -> None:
+        raise AssertionError("not declared: the loop must not call it")
+
 
 class SerialWithClocks(Serial):
     capabilities = Capabilities(clock_offsets=True)
@@ -87,6 +90,45 @@ def test_backend_declared_clock_offsets_reach_the_trace() -> None:
     )
     assert result.trace is not None
     assert result.trace.clock_offsets == {"serial": ClockOffset(0.5, 0.001)}
+
+
+class SerialHearingInterrupts(Serial):
+    capabilities = Capabilities(interrupt=True)
+
+    def start(self, max_workers: int) -> None:
+        super().start(max_workers)
+        self.heard: list[str] = []
+
+    def interrupt(self) -> None:
+        self.heard.append("interrupt")
+
+    def cancel(self, key: int) -> None:
+        self.heard.append("cancel")
+        super().cancel(key)
+
+    def shutdown(self, wait: bool) -> None:
+        self.heard.append("shutdown")
+
+
+def stop_at_a(name: str) -> None:
+    if name == "a":
+        raise KeyboardInterrupt  # as Ctrl-C on the coordinating thread would
+
+
+@pytest.mark.parametrize("backend", [Serial, SerialHearingInterrupts])
+def test_backend_hears_of_ctrl_c_only_if_declared_and_before_cancels(
+    backend: type[Serial],
+) -> None:
+    made = backend()
+    callbacks = dagron.ExecutionCallbacks(on_complete=lambda name, *_: stop_at_a(name))
+    dag = dagron.DAG()
+    dag.add_nodes(["a", "b"])
+    with pytest.raises(dagron.RunInterrupted):
+        dagron.DAGExecutor(dag, backend=lambda: made, callbacks=callbacks).execute(
+            {"a": lambda: 1, "b": lambda: 2}
+        )
+    if isinstance(made, SerialHearingInterrupts):
+        assert made.heard[0] == "interrupt" and made.heard[-1] == "shutdown"
 
 
 def test_backend_failed_report_fails_the_node() -> None:

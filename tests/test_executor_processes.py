@@ -38,10 +38,14 @@ from dagron.workers.testing import (
     wait_for_no_workers,
 )
 
+# backend="processes" keeps its workers warm between runs (the default pool): stopping the
+# pool must end them and remove their directories, and nothing else may be left.
+
 
 @pytest.fixture(autouse=True)
 def no_leaked_workers() -> Iterator[None]:
     yield
+    dagron.shutdown_default_pool()
     assert wait_for_no_workers() == [], "worker processes outlived the run"
 
 
@@ -49,6 +53,7 @@ def no_leaked_workers() -> Iterator[None]:
 def no_leaked_segments() -> Iterator[None]:
     before = segment_dirs()
     yield
+    dagron.shutdown_default_pool()
     assert wait_for_no_segment_dirs(before) == set(), "segment directories outlived the run"
 
 

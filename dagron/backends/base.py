@@ -126,6 +126,10 @@ class Capabilities:
     #: :meth:`Backend.limit_memory` sets the most memory each worker may use: one over it
     #: is restarted and the node it ran fails (``DAGExecutor(memory_limit=)``).
     memory_limit: bool = False
+    #: :meth:`Backend.interrupt` is called when Ctrl-C stops the run, before the loop
+    #: cancels what is unfinished: a backend that keeps workers for later runs stops them
+    #: instead (the interrupt may have landed in the middle of its own code).
+    interrupt: bool = False
 
 
 class Backend(ABC):
@@ -216,6 +220,11 @@ class Backend(ABC):
         with :class:`~dagron.errors.WorkerLostError`). Called before :meth:`start`; raises
         ``ValueError`` if the workers are not this backend's to set up."""
         raise _undeclared(self, "limit_memory")
+
+    def interrupt(self) -> None:
+        """Ctrl-C stopped the run (called before the loop cancels the unfinished keys and
+        before :meth:`shutdown`): keep nothing of this run's workers for another run."""
+        raise _undeclared(self, "interrupt")
 
 
 def _undeclared(backend: Backend, method: str) -> TypeError:

@@ -8,15 +8,23 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .cluster import Cluster, LocalCluster
+    from .default_pool import shutdown_default_pool
 
-__all__ = ["Cluster", "LocalCluster"]
+__all__ = ["Cluster", "LocalCluster", "shutdown_default_pool"]
+
+# Imported on first use: a worker process (and the fork server) imports this package but
+# needs none of the coordinator's side, which takes half of its start.
+_HOME = {
+    "Cluster": "dagron.workers.cluster",
+    "LocalCluster": "dagron.workers.cluster",
+    "shutdown_default_pool": "dagron.workers.default_pool",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # Imported on first use: a worker process (and the fork server) imports this package
-    # but needs none of the coordinator's side, which takes half of its start.
-    if name not in __all__:
+    module = _HOME.get(name)
+    if module is None:
         raise AttributeError(f"module 'dagron.workers' has no attribute {name!r}")
-    value = getattr(importlib.import_module("dagron.workers.cluster"), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

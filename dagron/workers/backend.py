@@ -1,4 +1,5 @@
-"""``backend="processes"``: the coordinator a run makes for itself.
+"""``backend="processes"``: the backend a run makes for itself, on the default pool's warm
+workers (:mod:`~dagron.workers.processes_backend`).
 
 The fork server (see :mod:`~dagron.workers.forkserver_client`) is started before the
 coordinator's module is imported, so that the two interpreters import at the same time: a
@@ -13,15 +14,16 @@ from . import forkserver_client
 from .start_method import default_start_method
 
 if TYPE_CHECKING:
-    from .coordinator import Coordinator
+    from .processes_backend import ProcessesBackend
 
 __all__ = ["processes_backend"]
 
 
-def processes_backend() -> Coordinator:
-    """A coordinator sized by the run it serves, starting workers the default way."""
+def processes_backend() -> ProcessesBackend:
+    """A run's backend on local worker processes (the default pool's, see
+    :class:`~dagron.workers.processes_backend.ProcessesBackend`)."""
     if default_start_method() == "forkserver":
         forkserver_client.prestart()
-    from .coordinator import Coordinator  # the heavy part: zmq, the state machine, ...
+    from .processes_backend import ProcessesBackend  # the heavy part: zmq, the coordinator
 
-    return Coordinator()
+    return ProcessesBackend()

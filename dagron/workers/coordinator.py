@@ -11,9 +11,10 @@ background thread. Whoever drives a run calls :meth:`Coordinator.wait`, which po
 socket and the workers' exit notifications, feeds what happened to the state, carries out
 its instructions and returns the completions for the executor's loop.
 
-As a backend it serves one run and stops its workers afterwards
-(``DAGExecutor(dag, backend="processes")``, sized by the run's ``max_workers``), or it
-belongs to a cluster that keeps its workers warm: runs then take turns driving it
+As a backend it serves one run and stops its workers afterwards (sized by the run's
+``max_workers``: what a ``backend="processes"`` run uses while another run holds the
+default pool), or it keeps its workers warm for one run after another, a cluster's or the
+default pool's (:mod:`~dagron.workers.default_pool`): runs then take turns driving it
 (:class:`~dagron.workers.turns.Turns`) and each leaves it clean.
 
 Workers stamp tasks on this process's ``time.monotonic()`` clock (they measure their offset
@@ -145,9 +146,9 @@ def _bind(
 class Coordinator(Backend):
     """Runs tasks on worker processes over ZeroMQ.
 
-    By default it starts ``n_workers`` local workers (``None``: as many as the run it
-    serves asks for, see :meth:`start`) and talks to them over ``ipc://`` in a
-    fresh private directory (mode 0700), so only this user can reach it. With ``listen``
+    By default it starts ``n_workers`` local workers (``None``: as many as the run it serves
+    asks for) and talks to them over ``ipc://`` in a fresh private directory (mode 0700),
+    so only this user can reach it. With ``listen``
     (e.g. ``"tcp://0.0.0.0:7878"``) it also accepts workers that connect from elsewhere;
     listening on TCP needs ``keys`` (a ``dagron keygen`` directory): CURVE then
     authenticates both sides and encrypts the traffic. Keyless TCP on a loopback address
@@ -158,11 +159,10 @@ class Coordinator(Backend):
     Remote workers that stay silent for ``heartbeat_timeout`` seconds are declared lost
     and every task handed to them reported lost; local ones are watched through their
     process, and killed and replaced when they go that long without a heartbeat and without
-    using CPU time (stopped, or hung).
-    With ``shared_memory`` (where ``/dev/shm`` exists), local workers return large buffers
-    through shared-memory segments rather than frames (see :mod:`dagron.workers.shm`).
-    With ``turns`` it belongs to a cluster and serves one run after another (see
-    :meth:`start` and :meth:`shutdown`); without, it serves a single run.
+    using CPU time (stopped, or hung). With ``shared_memory`` (where ``/dev/shm`` exists),
+    local workers return large buffers through shared-memory segments rather than frames
+    (see :mod:`dagron.workers.shm`). With ``turns`` it serves one run after another, for a
+    cluster or the default pool (see :meth:`start`); without, it serves a single run.
     ``start_method``: local workers are forked by a fork server (``"forkserver"``, the
     default on Linux) or ``"spawn"``-ed; see :mod:`~dagron.workers.start_method`.
     """
@@ -262,7 +262,8 @@ class Coordinator(Backend):
             if self.status is not Status.RUNNING:
                 raise RuntimeError(f"this cluster is {self.status.value}")
             self._turns.take()
-            workers = max(1, len(self.state.workers) + self._pool.starting())  # and coming
+            # Local workers count while being replaced or started: they are there soon.
+            workers = max(1, self.n_workers, len(self.state.workers) + self._pool.starting())
         self.slots = workers
         # Enough submissions in flight that every worker has its next tasks queued, as many
         # as the state may hand one worker when tasks are short (it holds the rest).

@@ -1,5 +1,6 @@
 """Every test under tests/workers must leave no worker process and no shared-memory
-segment directory behind."""
+segment directory behind, once the default pool (which keeps the workers of
+``backend="processes"`` runs warm by design) is stopped."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from dagron.workers import shutdown_default_pool
 from dagron.workers.testing import segment_dirs, wait_for_no_segment_dirs, wait_for_no_workers
 
 
 @pytest.fixture(autouse=True)
 def no_leaked_workers() -> Iterator[None]:
     yield
+    shutdown_default_pool()
     assert wait_for_no_workers() == [], "worker processes outlived the test"
 
 
@@ -39,4 +42,5 @@ def hosts() -> Iterator[list[subprocess.Popen[bytes]]]:
 def no_leaked_segments() -> Iterator[None]:
     before = segment_dirs()
     yield
+    shutdown_default_pool()
     assert wait_for_no_segment_dirs(before) == set(), "segment directories outlived the test"

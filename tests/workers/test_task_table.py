@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from typing import Any
 
 from dagron.backends.base import Failed, Started, Succeeded
@@ -233,7 +234,23 @@ def test_release_functions_keeps_small_ones_for_the_next_run() -> None:
     table.cancel(0)
     assert table.release_functions() == ()
     table.add(0, add, (1, 2), "a", False)
-    assert table.tasks[table.tid_of[0]][0] == fn_id  # not pickled again
+    assert table.tasks[table.tid_of[0]][0] == fn_id  # the same pickle: workers keep it
+    assert list(table.functions.frames) == [fn_id]
+
+
+def test_release_functions_forgets_the_runs_callables() -> None:
+    table = TaskTable()
+
+    def make() -> Any:
+        return lambda: 1
+
+    fn = make()
+    ref = weakref.ref(fn)
+    table.add(0, fn, (), "a", False)
+    table.cancel(0)
+    table.release_functions()
+    del fn
+    assert ref() is None  # the table no longer keeps it alive
 
 
 def test_release_functions_drops_large_ones_unless_a_task_still_needs_them() -> None:

@@ -13,7 +13,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ._core import DAG, DAGBuilder, __version__
-from .callbacks import ExecutionCallbacks
 from .errors import (
     CycleError,
     DagronError,
@@ -38,20 +37,29 @@ from .errors import (
     WorkerLostError,
     WorkerStartError,
 )
-from .executor import DAGExecutor
-from .pipeline import Pipeline, task
-from .result import ExecutionResult, NodeResult, NodeStatus
 
 if TYPE_CHECKING:
     from .async_executor import AsyncDAGExecutor
     from .backends.dask_backend import DaskBackend
+    from .callbacks import ExecutionCallbacks
+    from .executor import DAGExecutor
+    from .pipeline import Pipeline, task
     from .profiling import profile
+    from .result import ExecutionResult, NodeResult, NodeStatus
     from .tracing import Trace
     from .workers import Cluster, LocalCluster, shutdown_default_pool
 
-# Imported on first use: the worker engine (zmq, psutil), asyncio and dask are a large part
-# of what importing everything costs, and many programs never touch them; nor tracing.
+# Imported on first use: the executor and what it reports, the worker engine (zmq,
+# psutil), asyncio, dask and tracing. A program pays for what it touches, and a worker
+# process, which imports this package for its engine alone, for none of them.
 _LAZY = {
+    "DAGExecutor": "dagron.executor",
+    "ExecutionCallbacks": "dagron.callbacks",
+    "ExecutionResult": "dagron.result",
+    "NodeResult": "dagron.result",
+    "NodeStatus": "dagron.result",
+    "Pipeline": "dagron.pipeline",
+    "task": "dagron.pipeline",
     "AsyncDAGExecutor": "dagron.async_executor",
     "DaskBackend": "dagron.backends.dask_backend",
     "Cluster": "dagron.workers",

@@ -9,12 +9,13 @@ they are tested with plain values, without sockets or processes.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
-
-import psutil
+from typing import TYPE_CHECKING, Callable, Optional
 
 from . import control_codec as cc
 from .output import OutputBuffer
+
+if TYPE_CHECKING:
+    import psutil
 
 __all__ = [
     "FORWARD_EVERY",
@@ -77,6 +78,8 @@ class MemoryWatch:
     def __init__(self, limit: Optional[int], rss: Optional[Callable[[], int]] = None) -> None:
         self.limit = limit
         if rss is None and limit is not None:
+            import psutil  # only with a limit: a worker without one starts without it
+
             rss = _resident_memory(psutil.Process())
         self._rss = rss
 

@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Deque, Optional, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Deque, Optional, Union, cast
 
 import zmq
 
@@ -39,10 +39,12 @@ from .lifeline import die_with_parent
 from .output import ForwardingHandler, OutputBuffer, TaskStream
 from .pieces import MAX_FRAME
 from .report_outbox import ReportOutbox
-from .security import WorkerKeys, load_worker_keys
 from .status_page import StatusPage
 from .watchdog import OutputForwarder
 from .worker_heartbeat import HeartbeatLink, refusal_monitor, ship_output
+
+if TYPE_CHECKING:
+    from .security import WorkerKeys
 
 __all__ = ["Worker", "main"]
 
@@ -422,7 +424,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     # process group, and they decide what happens to running tasks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        keys = load_worker_keys(args.keys) if args.keys else None
+        keys: Optional[WorkerKeys] = None
+        if args.keys:  # CURVE keys: for remote workers (local ones talk over ipc)
+            from .security import load_worker_keys
+
+            keys = load_worker_keys(args.keys)
     except SecurityError as exc:
         print(f"dagron worker {args.name}: {exc}", file=sys.stderr, flush=True)
         return p.EXIT_BAD_CONFIG

@@ -144,3 +144,19 @@ def kill_leftover_worker(pid: int) -> None:
             proc.kill()
     except psutil.Error:
         pass
+
+
+def test_worker_engine_imports_only_what_a_worker_uses() -> None:
+    # Every worker, and the fork server that forks them, pays for what this imports: not the
+    # executor's side of the package, not psutil (only with a memory limit), not the CURVE
+    # key handling (only with keys).
+    unwanted = ["dagron.executor", "dagron.callbacks", "dagron.result", "dagron.tracing"]
+    unwanted += ["dagron.workers.coordinator", "dagron.workers.security", "psutil", "asyncio"]
+    script = (
+        "import sys, dagron.workers.forkserver\n"
+        f"print(sorted(m for m in {unwanted!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout

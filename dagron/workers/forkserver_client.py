@@ -8,7 +8,7 @@ fresh interpreter, from a thread that lasts (:func:`~dagron.workers.lifeline.pop
 so it dies with this process (``PR_SET_PDEATHSIG``), and its workers die with it. A fork
 server that dies is replaced at the next request (a few times per process at most); the
 request that found it gone is told so (:class:`ForkUnavailable`) and its caller spawns the
-worker instead.
+worker instead. It stops when the last pool of workers it forks closes (:func:`let_go`).
 
 A forked worker is not this process's child: :class:`ForkedProcess` stands in for its
 ``Popen``, its exit code coming from the fork server over the socket.
@@ -30,7 +30,15 @@ from typing import Optional
 from . import forkserver_codec as fc
 from .lifeline import popen_lasting
 
-__all__ = ["ForkServer", "ForkUnavailable", "ForkedProcess", "prestart", "shared"]
+__all__ = [
+    "ForkServer",
+    "ForkUnavailable",
+    "ForkedProcess",
+    "hold",
+    "let_go",
+    "prestart",
+    "shared",
+]
 
 # How long a fork request may wait for its answer: the fork server's first request waits
 # for its imports (a tenth of a second; more on a loaded machine).
@@ -207,7 +215,8 @@ def _close(fds: list[int]) -> None:
 
 
 _shared: Optional[ForkServer] = None
-_starts = 0
+_starts = 0  # fork servers started and not closed on purpose: those that died count
+_holders = 0  # pools whose workers it forks (see hold)
 _shared_lock = threading.Lock()
 _inherited: list[ForkServer] = []  # a forked child's copies, kept from being collected
 
@@ -235,12 +244,37 @@ def prestart() -> None:
     shared()
 
 
+def hold() -> None:
+    """A pool of workers forked by the fork server starts: the fork server stays up (or
+    is started, as by :func:`prestart`) until every pool holding it has let go."""
+    global _holders
+    with _shared_lock:
+        _holders += 1
+    prestart()
+
+
+def let_go() -> None:
+    """A pool that called :func:`hold` is closed (its workers are gone): the last one to
+    let go stops the fork server, so that no process outlives the workers it is for. The
+    next pool starts another."""
+    global _holders, _shared, _starts
+    with _shared_lock:
+        _holders = max(0, _holders - 1)
+        server = _shared
+        if _holders or server is None:
+            return
+        _shared = None
+        if server.alive:
+            _starts -= 1  # closed on purpose: not one of those that died
+    server.close()
+
+
 def _forget_in_child() -> None:
     # A forked child must not talk over its parent's socket: it starts its own if it must.
-    global _shared, _starts, _shared_lock
+    global _shared, _starts, _holders, _shared_lock
     if _shared is not None:
         _inherited.append(_shared)
-    _shared, _starts, _shared_lock = None, 0, threading.Lock()
+    _shared, _starts, _holders, _shared_lock = None, 0, 0, threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_in_child)

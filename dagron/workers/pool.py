@@ -86,6 +86,7 @@ class LocalPool:
     ) -> None:
         self.size = size
         self.start_method: StartMethod = start_method
+        self._holding = False  # holds the fork server up (see forkserver_client.hold)
         if start_method == "forkserver" and size:
             # Its imports overlap the coordinator's setup; workers are forked once it is ready.
             forkserver_client.prestart()
@@ -126,6 +127,9 @@ class LocalPool:
 
     def start(self, shm_dir: Optional[str] = None) -> None:
         """Starts the workers; ``shm_dir`` is where they put shared-memory results."""
+        if self.start_method == "forkserver" and self.size and not self._holding:
+            forkserver_client.hold()  # until close(): replacements are forked too
+            self._holding = True
         self._shm_dir = shm_dir
         self._fill()
 
@@ -349,3 +353,6 @@ class LocalPool:
         self.procs.clear()
         self.by_id.clear()
         self._changed()
+        if self._holding:  # its workers are gone: the fork server may stop
+            self._holding = False
+            forkserver_client.let_go()

@@ -155,3 +155,26 @@ def test_coordinator_start_fails_clearly_when_a_worker_dies_at_start(
     monkeypatch.setattr(pool, "spawn_worker", lambda *a, **kw: real(*a, **dict(kw, keys=missing)))
     with pytest.raises(WorkerStartError, match="exited with code 6 at start"):
         Coordinator(1).open()
+
+
+def test_coordinator_start_fork_server_stops_with_the_last_pool_it_forks_for() -> None:
+    # In a fresh process, so that no other pool of this one holds the fork server.
+    script = (
+        "from dagron.workers.coordinator import Coordinator\n"
+        "from dagron.workers.testing import live_fork_servers, wait_for_gone\n"
+        "a = Coordinator(1, start_method='forkserver'); a.open()\n"
+        "b = Coordinator(1, start_method='forkserver'); b.open()\n"
+        "(server,) = live_fork_servers()\n"
+        "a.close()\n"
+        "assert live_fork_servers() == [server], 'b still needs it'\n"
+        "b.close()\n"
+        "assert wait_for_gone([server]) == [], 'it outlived the workers it was for'\n"
+        "c = Coordinator(1, start_method='forkserver'); c.open()\n"
+        "assert len(live_fork_servers()) == 1, 'the next pool starts another'\n"
+        "c.close()\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.strip() == "ok", out.stderr

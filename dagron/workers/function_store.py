@@ -9,7 +9,9 @@ its own and referred to by that id (see function_codec.py). A ``__main__`` helpe
 closures call, or a lambda's code, then travels once per worker rather than with each task;
 :attr:`FunctionStore.loads` says which ids a worker must have loaded, in order, before a
 function. Within a run, fresh function objects alike in everything (a lambda made per node by
-a comprehension) share one id without being pickled again.
+a comprehension) share one id without being pickled again, and fresh closures of one shape
+(``lambda i=i: step(i)``) share one template, their own values travelling as arguments
+(:meth:`FunctionStore.template_of`, see rebound.py).
 
 No sockets: the store is driven by plain calls.
 """
@@ -17,19 +19,17 @@ No sockets: the store is driven by plain calls.
 from __future__ import annotations
 
 import itertools
-import sys
-from types import FunctionType
 from typing import Any, Iterable, Optional
 
 from . import function_codec
+from .function_keys import Key, cell_contents, identity_key
+from .rebound import Rebound, split
 
 __all__ = ["KEEP_FUNCTIONS_BYTES", "FunctionStore"]
 
 # Functions stay pickled (and on workers) across the runs of a cluster while their pickles
 # add up to at most this; past it, a run's end releases them all (see end_run).
 KEEP_FUNCTIONS_BYTES = 16 << 20
-
-Likeness = tuple[tuple[Any, ...], tuple[Any, ...]]
 
 
 class FunctionStore:
@@ -51,6 +51,9 @@ class FunctionStore:
         self._refs: list[Any] = []
         self._alike: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
         self._pickling: set[int] = set()  # id() of the objects being pickled now
+        # This run's closure shapes (see rebound.py) -> the id of their Rebound, with the
+        # objects the shape names by id kept alive.
+        self._shapes: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
 
     def id_of(self, fn: Any) -> int:
         """The id of ``fn``, pickling it (and the functions and code it holds) the first
@@ -83,6 +86,23 @@ class FunctionStore:
         if like is not None:
             self._alike[like[0]] = (fn_id, like[1])
         return self._note(fn, fn_id)
+
+    def template_of(self, fn: Any) -> Optional[tuple[int, tuple[Any, Any]]]:
+        """For a fresh closure (see :func:`~dagron.workers.rebound.split`): the id of a
+        :class:`~dagron.workers.rebound.Rebound` over the first function of its shape this
+        run (pickled once), and the two arguments that make that one ``fn`` for a call.
+        None for a function of no such shape: :meth:`id_of` it."""
+        found = split(fn)
+        if found is None:
+            return None
+        (key, varying, named), values = found
+        known = self._shapes.get(key)
+        if known is None:
+            fn_id = self.id_of(Rebound(fn, varying))
+            self._shapes[key] = (fn_id, named)
+        else:
+            fn_id = known[0]
+        return fn_id, values
 
     def _note(self, obj: Any, fn_id: int) -> int:
         self._ids[id(obj)] = fn_id
@@ -124,6 +144,7 @@ class FunctionStore:
         self._ids.clear()
         self._refs.clear()
         self._alike.clear()
+        self._shapes.clear()
         if self._bytes <= KEEP_FUNCTIONS_BYTES:
             return ()
         keep = self.needed(in_use)
@@ -137,32 +158,12 @@ class FunctionStore:
         return released
 
 
-def _likeness(fn: Any) -> Optional[Likeness]:
+def _likeness(fn: Any) -> Optional[Key]:
     """For a plain function without attributes of its own: a key equal for functions alike
-    in everything pickling them by value records (name, and by identity its code, globals,
-    defaults, closure contents, annotations), and the objects the key names by id (to keep
-    alive while the key is in use, so that no other object can take their ids). None for
-    anything else."""
-    if type(fn) is not FunctionType or fn.__dict__:
+    in everything pickling them by value records (see function_keys.py: here with their
+    defaults and closure contents), with the objects it names by id. None for anything
+    else."""
+    contents = cell_contents(fn)
+    if contents is None:
         return None
-    if sys.version_info >= (3, 12) and fn.__type_params__:  # a tuple made for each function
-        return None
-    closure = fn.__closure__
-    try:
-        cells = () if closure is None else tuple(c.cell_contents for c in closure)
-    except ValueError:  # an empty cell
-        return None
-    # Each function has annotations of its own (a dict made for it): compared by content.
-    notes = tuple(fn.__annotations__.items())
-    named = (
-        fn.__code__,
-        fn.__globals__,
-        fn.__defaults__,
-        fn.__kwdefaults__,
-        fn.__module__,
-        fn.__doc__,
-        *cells,
-        *(v for _, v in notes),
-    )
-    key = (fn.__name__, fn.__qualname__, len(cells), *(n for n, _ in notes))
-    return key + tuple(map(id, named)), named
+    return identity_key(fn, (fn.__defaults__, *contents), ())

@@ -90,18 +90,19 @@ class TaskTable:
         self.tid_of[key] = tid
         self.key_of[tid] = key
         self.node_of[tid] = name
-        bound: Optional[partial[Any]] = None
+        own: tuple[Any, ...] = ()  # arguments that are the task's own, not the call's
         part: Any
         try:
             if type(fn) is partial and not fn.keywords:
                 # partial(f, *a)(*args) is f(*a, *args): f is sent once per worker and a
                 # travels as arguments, so fresh partials over one f (one per node) do not
                 # pickle f by value again for every task.
-                bound = fn
-                fn_id = self.function_id(fn.func)
-                args = fn.args + args
+                fn_id, own = self.function_id(fn.func), fn.args
             else:
-                fn_id = self.function_id(fn)
+                # Fresh closures of one shape: one template, their values as arguments.
+                templated = self.functions.template_of(fn)
+                fn_id, own = templated or (self.function_id(fn), ())
+            args = own + args
         except Exception as exc:
             return _failed(
                 tid, SerializationError(name, culprit(exc, fn), "task", error_message(exc))
@@ -116,8 +117,8 @@ class TaskTable:
             frames = p.dumps(args) if args else []
         except Exception as exc:
             what, part = "argument", args
-            if bound is not None and _unpicklable(bound.args):
-                what, part = "task", bound  # the partial's own arguments: the task's fault
+            if own and _unpicklable(own):
+                what, part = "task", fn  # the partial's or closure's values: the task's fault
             return _failed(
                 tid, SerializationError(name, culprit(exc, part), what, error_message(exc))
             )

@@ -59,6 +59,13 @@ def wide(n: int) -> dagron.DAG:
     return dag
 
 
+def chain(n: int) -> dagron.DAG:
+    dag = dagron.DAG()
+    dag.add_nodes([f"c{i}" for i in range(n)])
+    dag.add_edges([(f"c{i}", f"c{i + 1}") for i in range(n - 1)])
+    return dag
+
+
 @pytest.mark.parametrize("listen", ["tcp://127.0.0.1:*", "tcp://localhost:*"])
 def test_cluster_refuses_keyless_loopback_tcp_unless_opted_in(listen: str) -> None:
     # Any local process (any user) can reach a loopback port: without keys it could run
@@ -135,6 +142,33 @@ def test_cluster_local_fresh_partials_send_their_function_once_per_worker(
             for pid in {v[0] for v in values}:  # released last run: each worker's f is new
                 ran = [v[2] for v in values if v[0] == pid]
                 assert max(ran) == len(ran), "the released f was still used"
+
+
+@pytest.mark.timeout(60)
+def test_cluster_local_fresh_closures_send_the_helper_they_call_once_per_worker() -> None:
+    # As for partials above: distinct lists are the copies of f that reached the workers.
+    mark: list[int] = []
+
+    def f(i: int) -> tuple[int, int, int]:  # a local function: pickled by value
+        mark.append(i)
+        return (os.getpid(), id(mark), i)
+
+    def make(i: int) -> Any:
+        return lambda: f(i)
+
+    dag = wide(200)
+    with dagron.LocalCluster(n_workers=2) as cluster:
+        tasks: dict[str, Any] = {f"n{i}": (lambda i=i: f(i)) for i in range(100)}
+        tasks.update({f"n{i}": make(i) for i in range(100, 200)})
+        result = DAGExecutor(dag, backend=cluster).execute(tasks)
+        values = [result[f"n{i}"].result for i in range(200)]
+        assert [v[2] for v in values] == list(range(200))
+        assert len({v[:2] for v in values}) <= 2, "f travelled with every closure"
+        passed = DAGExecutor(chain(3), backend=cluster).execute(
+            {f"c{i}": (lambda inputs, i=i: i + sum(inputs.values())) for i in range(3)},
+            pass_results=True,
+        )
+        assert [passed[f"c{i}"].result for i in range(3)] == [0, 1, 3]
 
 
 @pytest.mark.timeout(60)

@@ -219,3 +219,23 @@ def test_take_new_loads_hands_each_entry_on_once() -> None:
     assert store.take_new_loads() == {}
     store.id_of(helper)  # known already: nothing new
     assert store.take_new_loads() == {}
+
+
+def test_template_of_sends_fresh_closures_of_one_shape_as_one_function() -> None:
+    mark = Counted()
+
+    def helper(i: int) -> int:
+        return i * 10 + 0 * id(mark)
+
+    store = FunctionStore()
+    Counted.pickled = 0
+    found = [store.template_of(lambda i=i: helper(i)) for i in range(100)]
+    assert all(f is not None for f in found)
+    ids = {f[0] for f in found}  # type: ignore[index]
+    assert len(ids) == 1 and Counted.pickled == 1
+    rebound = load(store, ids.pop())
+    assert [rebound(*f[1]) for f in found[:4]] == [0, 10, 20, 30]  # type: ignore[index]
+    assert store.template_of(lambda: helper(1)) is None  # nothing varies: id_of shares it
+    store.end_run(())
+    again = store.template_of(lambda i=1: helper(i))
+    assert again is not None and again[0] not in {f[0] for f in found}  # type: ignore[index]

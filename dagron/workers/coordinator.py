@@ -371,11 +371,11 @@ class Coordinator(Backend):
             self._done.append(failed)
 
     def cancel(self, key: int) -> None:
-        """Gives up on ``key``: dropped if still queued here, else its worker is told to drop
-        it, or killed (and replaced) if it is running it."""
-        # A task submitted since the last wait() has not reached the state: dropping it is all.
-        tid = self._table.cancel(key)
+        """Gives up on ``key``: dropped if queued here, else its worker is told to drop it, or
+        killed (and replaced) if it runs it, or began it (its status page says, unannounced)."""
+        tid = self._table.cancel(key)  # None: not in the state yet, so dropping it is all
         if tid is not None:
+            self._intake.from_pages(self._pool.begun())
             self._apply(self.state.handle(TaskCancelled(tid)))
 
     def cancel_all(self) -> None:

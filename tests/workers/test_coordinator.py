@@ -181,6 +181,25 @@ def test_coordinator_cancel_running_task_kills_its_worker() -> None:
         assert c.workers[0]["pid"] != pid
 
 
+def test_coordinator_cancel_of_a_task_begun_unannounced_kills_its_worker() -> None:
+    # The worker began the task, but its STARTED notice is not read yet (nobody drove the
+    # coordinator meanwhile): a cancel must not take it for queued, or the task runs on,
+    # and with it whatever it started, on a worker that stays for the next run.
+    with running_coordinator(1) as c:
+        pid = c.workers[0]["pid"]
+        c.submit(1, time.sleep, (60,), "stuck")
+        c.wait(0)  # hands it out
+        deadline = time.monotonic() + 30
+        while psutil.Process(pid).cpu_times().user == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)  # it has begun, its notice waits in the socket
+        c.cancel(1)
+        c.submit(2, os.getpid, (), "next")
+        done = collect(c, {2}, timeout=30)
+        assert done[2].value.load() != pid, "the cancelled task kept its worker"
+        assert psutil.pid_exists(pid) is False or psutil.Process(pid).status() == "zombie"
+
+
 def test_coordinator_memory_limit_restarts_worker() -> None:
     with running_coordinator(1, memory_limit=200 * 2**20) as c:
         c.submit(1, hog_memory, (), "hog")

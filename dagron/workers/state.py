@@ -16,6 +16,7 @@ tasks handed out together to one worker travel as one batch.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Iterable, Mapping, Optional, Union
@@ -254,6 +255,10 @@ class WorkerSlot:
     running: Optional[int] = None
     # Finished there (a later task began: it runs them in order), their reports on the way.
     unreported: list[int] = field(default_factory=list)
+    # Told to drop these (cancelled while queued there), the most recent ones, each with the
+    # tasks queued ahead of it then: one it begins all the same (the cancel reached it too
+    # late) is abandoned work holding it.
+    dropped: dict[int, tuple[int, ...]] = field(default_factory=dict)
     tasks_done: int = 0
 
     @property
@@ -336,6 +341,9 @@ class CoordinatorState:
     def _task_started(self, event: TaskStarted, out: list[Instruction]) -> bool:
         worker, key = event.worker, event.key
         if self.where.get(key) != worker:
+            slot = self.workers.get(worker)
+            if slot is not None and key in slot.dropped:
+                return self._began_dropped(slot, key, out)
             out.append(IgnoreReport(worker, key))  # cancelled, or its worker written off
             return False
         slot = self.workers[worker]
@@ -390,9 +398,13 @@ class CoordinatorState:
             self._forget(key)
             return False
         if slot.running != key:
-            slot.queued.remove(key)
+            queued = slot.queued
+            slot.dropped[key] = tuple(itertools.takewhile(key.__ne__, queued))
+            queued.remove(key)
             self._forget(key)
             out.append(CancelOnWorker(worker, key))
+            if len(slot.dropped) > _DROPPED_KEPT:
+                del slot.dropped[next(iter(slot.dropped))]
             return True
         slot.running = None
         self._forget(key)
@@ -455,6 +467,19 @@ class CoordinatorState:
         return True
 
     # ----- internals -----------------------------------------------------------------------
+
+    def _began_dropped(self, slot: WorkerSlot, key: int, out: list[Instruction]) -> bool:
+        """``slot``'s worker began ``key``, cancelled while queued there: kill it. The tasks
+        queued ahead of ``key`` ran there (their reports not here yet: lost); those behind it
+        never began and go elsewhere."""
+        del self.workers[slot.id]
+        out.append(KillWorker(slot.id, f"task {key} abandoned"))
+        ahead = set(slot.dropped[key])
+        ran = [k for k in slot.queued if k in ahead]
+        reason = f"its worker was killed: it began task {key}, which was cancelled"
+        self._lose(slot, ran, reason, _UNREPORTED, out)
+        self._requeue([k for k in slot.queued if k not in ahead], None, "", out)
+        return True
 
     def _lose(
         self,
@@ -560,6 +585,8 @@ class CoordinatorState:
             out.append(Dispatch(worker, tuple(keys), tuple(send)))
 
 
+# How many cancelled tasks a worker's slot remembers (see WorkerSlot.dropped).
+_DROPPED_KEPT = 256
 _QUEUED = " (this task was queued on it)"
 _UNREPORTED = " (it ran there; its report was lost)"
 

@@ -235,10 +235,13 @@ def test_handle_cancelled_task_result_is_stale() -> None:
     s = CoordinatorState(prefetch=2)
     s.handle(WorkerJoined(A, ""), added([1, 2]))
     s.handle(TaskCancelled(2))
-    # The worker had started it before the cancel arrived.
-    assert s.handle(TaskStarted(A, 2)) == [IgnoreReport(A, 2)]
+    # The worker had started it before the cancel arrived: it is killed (see below), and 1,
+    # which ran there before it, its report not in, is lost.
+    out = s.handle(TaskStarted(A, 2))
+    assert KillWorker(A, "task 2 abandoned") in out
+    assert [i.key for i in out if isinstance(i, TaskLost)] == [1]
     assert s.handle(TaskFinished(A, 2, None)) == [IgnoreReport(A, 2)]
-    assert s.outstanding() == 1
+    assert s.outstanding() == 0
 
 
 def test_handle_kill_for_memory_reports_reason() -> None:
@@ -368,3 +371,26 @@ def test_state_workers_coming_hold_back_prefetch_until_they_joined() -> None:
     out = s.handle(WorkerJoined(b"b", "b"), WorkersComing(0))
     sent = {d.worker: d.keys for d in out if isinstance(d, Dispatch)}
     assert sent[b"b"] and sorted(sum(sent.values(), ())) == [2, 3]
+
+
+def test_handle_worker_beginning_a_task_cancelled_while_queued_is_killed() -> None:
+    # The cancel reached the worker too late: it began the task, which nobody wants now.
+    s = CoordinatorState(prefetch=4)
+    s.handle(WorkerJoined(A, ""), added([1, 2, 3]))
+    run(s, A, 1)
+    assert s.handle(TaskCancelled(2)) == [CancelOnWorker(A, 2)]
+    out = s.handle(TaskStarted(A, 2))
+    assert KillWorker(A, "task 2 abandoned") in out
+    assert not any(isinstance(i, TaskLost) for i in out)  # 1 was reported: nothing ran unseen
+    assert A not in s.workers and list(s.pending) == [3]  # 3 never began: it goes elsewhere
+    assert dispatched(s.handle(WorkerJoined(B, ""))) == {B: [3]}
+
+
+def test_handle_worker_dropping_a_cancelled_task_is_left_alone() -> None:
+    s = CoordinatorState(prefetch=4)
+    s.handle(WorkerJoined(A, ""), added([1, 2, 3]))
+    s.handle(TaskCancelled(2))
+    run(s, A, 1)
+    assert s.handle(TaskStarted(A, 3)) == []  # it dropped 2 and went on
+    assert A in s.workers and s.workers[A].running == 3
+    assert s.handle(TaskStarted(B, 2)) == [IgnoreReport(B, 2)]  # news from nobody we know

@@ -410,7 +410,10 @@ class CoordinatorState:
         self._forget(key)
         out.append(KillWorker(worker, f"task {key} abandoned"))
         del self.workers[worker]
-        self._requeue(slot.queued, None, "", out)  # nothing runs there now: nothing is lost
+        # What finished there before it has its reports lost with the worker; what is queued
+        # never began and goes elsewhere.
+        self._lose(slot, (), f"its worker was killed: task {key} there was cancelled", "", out)
+        self._requeue(slot.queued, None, "", out)
         return True
 
     def _functions_released(self, event: FunctionsReleased, out: list[Instruction]) -> bool:

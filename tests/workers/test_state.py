@@ -394,3 +394,17 @@ def test_handle_worker_dropping_a_cancelled_task_is_left_alone() -> None:
     assert s.handle(TaskStarted(A, 3)) == []  # it dropped 2 and went on
     assert A in s.workers and s.workers[A].running == 3
     assert s.handle(TaskStarted(B, 2)) == [IgnoreReport(B, 2)]  # news from nobody we know
+
+
+def test_handle_cancel_of_a_running_task_loses_what_finished_there_unreported() -> None:
+    # The page says 2 began, so 1 finished there, its report not in: killing the worker for
+    # the cancel of 2 loses that report; 1 is lost (not left pointing at a gone worker).
+    s = CoordinatorState(prefetch=4)
+    s.handle(WorkerJoined(A, ""), added([1, 2, 3]))
+    s.handle(TaskStarted(A, 2))
+    out = s.handle(TaskCancelled(2))
+    assert KillWorker(A, "task 2 abandoned") in out
+    assert [i.key for i in out if isinstance(i, TaskLost)] == [1]
+    assert list(s.pending) == [3]
+    assert s.handle(TaskCancelled(1)) == [] and s.handle(TaskCancelled(3)) == []
+    assert s.outstanding() == 0

@@ -54,6 +54,8 @@ class FunctionStore:
         # This run's closure shapes (see rebound.py) -> the id of their Rebound, with the
         # objects the shape names by id kept alive.
         self._shapes: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
+        # id(task callable) -> what call_of said of it this run (the callables kept alive).
+        self._calls: dict[int, tuple[int, tuple[Any, ...]]] = {}
 
     def id_of(self, fn: Any) -> int:
         """The id of ``fn``, pickling it (and the functions and code it holds) the first
@@ -86,6 +88,18 @@ class FunctionStore:
         if like is not None:
             self._alike[like[0]] = (fn_id, like[1])
         return self._note(fn, fn_id)
+
+    def call_of(self, fn: Any) -> tuple[int, tuple[Any, ...]]:
+        """How a worker calls task ``fn``: the id of the function it calls, and the
+        arguments that go before the task's own (those of a closure made from a template,
+        see :meth:`template_of`; none for any other). Found again at once for the same
+        object within a run, as when one callable serves many nodes."""
+        known = self._calls.get(id(fn))
+        if known is None:
+            known = self.template_of(fn) or (self.id_of(fn), ())
+            self._calls[id(fn)] = known
+            self._refs.append(fn)
+        return known
 
     def template_of(self, fn: Any) -> Optional[tuple[int, tuple[Any, Any]]]:
         """For a fresh closure (see :func:`~dagron.workers.rebound.split`): the id of a
@@ -145,6 +159,7 @@ class FunctionStore:
         self._refs.clear()
         self._alike.clear()
         self._shapes.clear()
+        self._calls.clear()
         if self._bytes <= KEEP_FUNCTIONS_BYTES:
             return ()
         keep = self.needed(in_use)

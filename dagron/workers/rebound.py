@@ -82,13 +82,13 @@ def split(fn: Any) -> Optional[tuple[Shape, tuple[Optional[tuple[Any, ...]], tup
     for anything else (a function with attributes of its own, one found by reference, one
     with nothing that varies)."""
     contents = cell_contents(fn)
-    if contents is None or importable(fn):
+    if contents is None:
         return None
     varying = tuple(i for i, c in enumerate(contents) if _small(c))
     defaults = fn.__defaults__
     if defaults is not None and not all(_small(d) for d in defaults):
         return None
-    if not varying and defaults is None:
+    if (not varying and defaults is None) or importable(fn):
         return None
     fixed = tuple(c for i, c in enumerate(contents) if i not in varying)
     key, named = identity_key(fn, fixed, varying)

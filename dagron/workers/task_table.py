@@ -98,10 +98,8 @@ class TaskTable:
                 # travels as arguments, so fresh partials over one f (one per node) do not
                 # pickle f by value again for every task.
                 fn_id, own = self.function_id(fn.func), fn.args
-            else:
-                # Fresh closures of one shape: one template, their values as arguments.
-                templated = self.functions.template_of(fn)
-                fn_id, own = templated or (self.function_id(fn), ())
+            else:  # fresh closures of one shape: one template, their values as arguments
+                fn_id, own = self.functions.call_of(fn)
             args = own + args
         except Exception as exc:
             return _failed(

@@ -239,3 +239,17 @@ def test_template_of_sends_fresh_closures_of_one_shape_as_one_function() -> None
     store.end_run(())
     again = store.template_of(lambda i=1: helper(i))
     assert again is not None and again[0] not in {f[0] for f in found}  # type: ignore[index]
+
+
+def test_call_of_looks_at_one_callable_once_per_run() -> None:
+    def helper(i: int) -> int:
+        return i
+
+    shared = lambda: helper(1)  # noqa: E731  (one callable for every node)
+    closure = lambda i=3: helper(i)  # noqa: E731
+    store = FunctionStore()
+    first, templated = store.call_of(shared), store.call_of(closure)
+    assert first[1] == () and templated[1] == ((3,), ())
+    assert store.call_of(shared) is first and store.call_of(closure) is templated
+    store.end_run(())
+    assert store.call_of(shared) is not first  # the next run looks again

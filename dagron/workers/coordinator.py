@@ -371,11 +371,11 @@ class Coordinator(Backend):
             self._done.append(failed)
 
     def cancel(self, key: int) -> None:
-        """Gives up on ``key``: dropped if queued here, else its worker is told to drop it, or
-        killed (and replaced) if it runs it, or began it (its status page says, unannounced)."""
-        tid = self._table.cancel(key)  # None: not in the state yet, so dropping it is all
+        """Gives up on ``key``: dropped where it waits; a worker that began it is replaced."""
+        tid = self._table.cancel(key)  # None: not in the state yet: dropping it is all
         if tid is not None:
-            self._intake.from_pages(self._pool.begun())
+            if tid in self.state.where:  # on a worker, which may have begun it unannounced
+                self._intake.from_pages(self._pool.begun())
             self._apply(self.state.handle(TaskCancelled(tid)))
 
     def cancel_all(self) -> None:

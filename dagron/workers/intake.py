@@ -23,7 +23,15 @@ from . import shm
 from .heartbeat import Heartbeats
 from .remote import RemoteWorkers
 from .report_frames import from_frames
-from .state import CoordinatorState, Instruction, TaskFinished, TaskStarted, TopUp, WorkerWrittenOff
+from .state import (
+    CoordinatorState,
+    IgnoreReport,
+    Instruction,
+    TasksFinished,
+    TaskStarted,
+    TopUp,
+    WorkerWrittenOff,
+)
 from .task_table import TaskTable
 
 __all__ = ["ReportIntake"]
@@ -98,8 +106,8 @@ class ReportIntake:
             self._heartbeats.seen(ident, time.monotonic())
         out = _NONE
         try:
-            for report in reports:
-                self._finished(ident, report)
+            if reports:
+                self._finished(ident, reports)
             if started is not None:
                 self.started(ident, *started)
         except Exception as exc:  # the reports not read yet are accounted for
@@ -115,27 +123,35 @@ class ReportIntake:
         self._remotes.write_off(ident)
         return self._handle(WorkerWrittenOff(ident, why))
 
-    def _finished(self, ident: bytes, report: rc.Report) -> None:
-        key, status, started, finished, took, extra, _, segment = report
+    def _finished(self, ident: bytes, reports: list[rc.Report]) -> None:
         segments = self.segments
-        if segment is not None and (segments is None or ident not in self._local):
-            why = "a shared-memory segment from a worker that may not send one"
-            report = rc.as_unreadable(report, why)
-            status, segment = rc.UNREADABLE, None
-        if self._handle(TaskFinished(ident, key, took)):  # an IgnoreReport: stale news
-            if segment is not None and segments is not None:
-                segments.discard(segment[0])  # nobody will read it
-            return
-        self._tasks.pop(key, None)
-        worker = self._names[ident]
-        started, finished = _clock.wall(started), _clock.wall(finished)
-        if status == p.OK_INLINE:  # the common case first: a small value, in the header
-            try:
-                value: Any = rc.decode_value(status, extra)
-            except ValueError:  # not a pickle: from_frames fails the task, saying so
-                pass
-            else:
-                self._done.append(_new(Succeeded, (key, value, started, finished, took, worker)))
-                return
-        node = self._table.node_of.get(key, "")
-        self._done.append(from_frames(report, started, finished, worker, node, segments))
+        if segments is None or ident not in self._local:
+            reports = [_no_segment(r) if r[7] is not None else r for r in reports]
+        worker = self._names.get(ident, "?")
+        ignored = self._handle(
+            TasksFinished(ident, [r[0] for r in reports], [r[4] for r in reports])
+        )
+        stale = {i.key for i in ignored if type(i) is IgnoreReport} if ignored else ()
+        wall, pop, done, node_of = _clock.wall, self._tasks.pop, self._done, self._table.node_of
+        for report in reports:
+            key, status, started, finished, took, extra, _, segment = report
+            if key in stale:
+                if segment is not None and segments is not None:
+                    segments.discard(segment[0])  # nobody will read it
+                continue
+            pop(key, None)
+            started, finished = wall(started), wall(finished)
+            if status == p.OK_INLINE:  # the common case first: a small value, in the header
+                try:
+                    value: Any = rc.decode_value(status, extra)
+                except ValueError:  # not a pickle: from_frames fails the task, saying so
+                    pass
+                else:
+                    done.append(_new(Succeeded, (key, value, started, finished, took, worker)))
+                    continue
+            node = node_of.get(key, "")
+            done.append(from_frames(report, started, finished, worker, node, segments))
+
+
+def _no_segment(report: rc.Report) -> rc.Report:
+    return rc.as_unreadable(report, "a shared-memory segment from a worker that may not send one")

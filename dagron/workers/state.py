@@ -1,7 +1,7 @@
 """The coordinator's decisions as a pure state machine: events in, instructions out.
 
 No sockets, no clock, no threads: :meth:`CoordinatorState.handle` takes event records
-(:class:`TasksAdded`, :class:`TaskFinished`, ...) and answers with instruction records
+(:class:`TasksAdded`, :class:`TasksFinished`, ...) and answers with instruction records
 (:class:`Dispatch`, :class:`TaskLost`, ...) for the I/O layer to carry out. That keeps the
 hard part (who runs what, what a lost worker means) testable without processes.
 
@@ -19,7 +19,7 @@ import heapq
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Iterable, Mapping, Optional, Union
+from typing import Any, Callable, Deque, Iterable, Mapping, Optional, Sequence, Union
 
 __all__ = [
     "CancelOnWorker",
@@ -32,10 +32,10 @@ __all__ = [
     "Instruction",
     "KillWorker",
     "TaskCancelled",
-    "TaskFinished",
     "TaskLost",
     "TaskStarted",
     "TasksAdded",
+    "TasksFinished",
     "TopUp",
     "WorkerExited",
     "WorkerJoined",
@@ -48,7 +48,7 @@ __all__ = [
 WorkerId = bytes
 
 # Records are plain slotted dataclasses (not frozen, not NamedTuples): the per-task ones
-# (TaskStarted, TaskFinished) are built for every report, and these build fastest.
+# (TaskStarted, TasksFinished) are built for every message, and these build fastest.
 
 # ----- events ------------------------------------------------------------------------------
 
@@ -75,16 +75,17 @@ class TaskStarted:
 
 
 @dataclass
-class TaskFinished:
-    """``worker`` reported ``key``'s outcome after running ``duration`` seconds (None when
-    unknown). Answered with :class:`IgnoreReport` when stale news, else the outcome is to be
-    passed on. Frees room on the worker without refilling it: reports come in bursts, which
-    the I/O layer ends with :class:`TopUp`."""
+class TasksFinished:
+    """``worker`` reported the outcomes of ``keys``, in the order it ran them, after running
+    ``durations[i]`` seconds each (None when unknown): one event per message of reports.
+    Answered with an :class:`IgnoreReport` for each key that is stale news; the outcomes of
+    the others are to be passed on. Frees room on the worker without refilling it: reports
+    come in bursts, which the I/O layer ends with :class:`TopUp`."""
 
-    __slots__ = ("duration", "key", "worker")
+    __slots__ = ("durations", "keys", "worker")
     worker: WorkerId
-    key: int
-    duration: Optional[float]
+    keys: Sequence[int]
+    durations: Sequence[Optional[float]]
 
 
 @dataclass
@@ -170,7 +171,7 @@ Event = Union[
     FunctionsReleased,
     TasksAdded,
     TaskStarted,
-    TaskFinished,
+    TasksFinished,
     TopUp,
     TaskCancelled,
     WorkerJoined,
@@ -269,7 +270,7 @@ class WorkerSlot:
 class CoordinatorState:
     """Assigns added tasks to workers and accounts for every task until it is reported.
 
-    Every added key ends in exactly one of: a :class:`TaskFinished` report that is not
+    Every added key ends in exactly one of: a :class:`TasksFinished` report that is not
     answered with :class:`IgnoreReport`, a :class:`TaskLost` instruction, or a
     :class:`TaskCancelled` event. A task that may have run is never handed out again
     unseen: it is lost, and whether it runs again is the run's retries' decision. Its
@@ -303,7 +304,7 @@ class CoordinatorState:
     def handle(self, *events: Event) -> list[Instruction]:
         """Applies ``events`` in order and returns what the I/O layer must do about them.
         Work is handed out once, after the last event, so events passed together make one
-        batch per worker. Reports (:class:`TaskStarted`, :class:`TaskFinished`) never hand
+        batch per worker. Reports (:class:`TaskStarted`, :class:`TasksFinished`) never hand
         out work by themselves; every other event does when it makes room or brings work."""
         out: list[Instruction] = []
         refill = False
@@ -361,23 +362,39 @@ class CoordinatorState:
             out.append(IgnoreReport(worker, key))
         return False
 
-    def _task_finished(self, event: TaskFinished, out: list[Instruction]) -> bool:
-        worker, key = event.worker, event.key
+    def _tasks_finished(self, event: TasksFinished, out: list[Instruction]) -> bool:
+        worker = event.worker
         slot = self.workers.get(worker)
-        if slot is None or self.where.get(key) != worker:
-            out.append(IgnoreReport(worker, key))
+        if slot is None:
+            out.extend(IgnoreReport(worker, key) for key in event.keys)
             return False
-        duration = event.duration
-        if isinstance(duration, (int, float)) and self.max_prefetch > self.prefetch:
-            self._observe(float(duration))
-        if slot.running == key:
-            slot.running = None
-        elif key in slot.queued:  # finished without a STARTED notice (it failed to load)
-            slot.queued.remove(key)
-        elif key in slot.unreported:
-            slot.unreported.remove(key)
-        slot.tasks_done += 1
-        self._forget(key)
+        where, fn_of, queued = self.where, self.fn_of, slot.queued
+        observe = self.max_prefetch > self.prefetch
+        mean, observed = self.mean_duration, False
+        done = 0
+        for key, duration in zip(event.keys, event.durations):
+            if where.get(key) != worker:
+                out.append(IgnoreReport(worker, key))
+                continue
+            if slot.running == key:
+                slot.running = None
+            elif queued and queued[0] == key:  # finished without a STARTED notice
+                queued.popleft()
+            elif key in queued:  # it failed to load, so never started
+                queued.remove(key)
+            elif key in slot.unreported:
+                slot.unreported.remove(key)
+            del where[key]
+            fn_of.pop(key, None)
+            done += 1
+            # A fast-moving average: one slow task shrinks the queues at once. NaN,
+            # negative or absurd durations are not durations.
+            if observe and type(duration) is float and 0.0 <= duration < 1e6:
+                mean = duration if mean is None else mean + 0.25 * (duration - mean)
+                observed = True
+        slot.tasks_done += done
+        if observed:
+            self._observed(mean)  # type: ignore[arg-type]
         return False
 
     def _top_up(self, event: TopUp, out: list[Instruction]) -> bool:
@@ -531,12 +548,9 @@ class CoordinatorState:
             self.where.pop(key, None)
             self.pending.appendleft(key)
 
-    def _observe(self, duration: float) -> None:
-        if not 0.0 <= duration < 1e6:  # NaN, negative or absurd: not a duration
-            return
-        mean = self.mean_duration
-        # A fast-moving average: one slow task shrinks the queues at once.
-        mean = duration if mean is None else mean + 0.25 * (duration - mean)
+    def _observed(self, mean: float) -> None:
+        """The mean duration is now ``mean``: as many tasks per worker as fit in
+        ``queue_seconds`` at that pace."""
         self.mean_duration = mean
         fits = int(self.queue_seconds / mean) if mean > 0 else self.max_prefetch
         self.depth = min(self.max_prefetch, max(self.prefetch, fits))
@@ -599,7 +613,7 @@ _HANDLERS: dict[type, Callable[[CoordinatorState, Any, list[Instruction]], bool]
     FunctionsReleased: CoordinatorState._functions_released,
     TasksAdded: CoordinatorState._tasks_added,
     TaskStarted: CoordinatorState._task_started,
-    TaskFinished: CoordinatorState._task_finished,
+    TasksFinished: CoordinatorState._tasks_finished,
     TopUp: CoordinatorState._top_up,
     TaskCancelled: CoordinatorState._task_cancelled,
     WorkerJoined: CoordinatorState._worker_joined,

@@ -16,9 +16,9 @@ from dagron.workers.state import (
     Instruction,
     KillWorker,
     TaskCancelled,
-    TaskFinished,
     TaskLost,
     TasksAdded,
+    TasksFinished,
     TaskStarted,
     TopUp,
     WorkerExited,
@@ -45,7 +45,7 @@ def added(keys: Iterable[int], fn_id: int = 0) -> TasksAdded:
 def run(s: CoordinatorState, worker: bytes, key: int, took: float | None = None) -> None:
     """``worker`` starts ``key`` and reports it done; both reports must be current."""
     assert s.handle(TaskStarted(worker, key)) == []
-    assert s.handle(TaskFinished(worker, key, took)) == []
+    assert s.handle(TasksFinished(worker, [key], [took])) == []
 
 
 def test_handle_holds_tasks_until_a_worker_joins() -> None:
@@ -112,7 +112,7 @@ def test_handle_sends_what_a_function_needs_first_and_once_per_worker() -> None:
 def test_handle_task_finished_frees_room_without_refilling() -> None:
     s = CoordinatorState(prefetch=1)
     s.handle(WorkerJoined(A, ""), added([1, 2]))
-    assert s.handle(TaskStarted(A, 1), TaskFinished(A, 1, None)) == []
+    assert s.handle(TaskStarted(A, 1), TasksFinished(A, [1], [None])) == []
     assert dispatched(s.handle(TopUp())) == {A: [2]}
 
 
@@ -176,7 +176,7 @@ def test_handle_requeue_once_applies_to_each_task_alone() -> None:
     s.handle(TaskStarted(A, 1))
     assert s.handle(WorkerExited(A, "killed", 1)) == [TaskLost(1, A, "killed")]
     s.handle(WorkerJoined(B, ""))  # 2, requeued once, begins on B and finishes
-    assert s.handle(TaskStarted(B, 2), TaskFinished(B, 2, None)) == []
+    assert s.handle(TaskStarted(B, 2), TasksFinished(B, [2], [None])) == []
     assert dispatched(s.handle(added([3, 4]))) == {B: [3, 4]}
     s.handle(TaskStarted(B, 3))
     # 4 had not been requeued before: it is requeued, whatever happened to others.
@@ -201,7 +201,7 @@ def test_handle_late_news_of_a_removed_worker_is_ignored() -> None:
     assert s.handle(WorkerExited(A, "gone again", 1)) == []
     assert s.handle(WorkerWrittenOff(A, "too late")) == []
     assert s.handle(TaskStarted(A, 1)) == [IgnoreReport(A, 1)]
-    assert s.handle(TaskFinished(A, 1, None)) == [IgnoreReport(A, 1)]
+    assert s.handle(TasksFinished(A, [1], [None])) == [IgnoreReport(A, 1)]
     assert list(s.pending) == [1]
     assert s.outstanding() == 1
 
@@ -240,7 +240,7 @@ def test_handle_cancelled_task_result_is_stale() -> None:
     out = s.handle(TaskStarted(A, 2))
     assert KillWorker(A, "task 2 abandoned") in out
     assert [i.key for i in out if isinstance(i, TaskLost)] == [1]
-    assert s.handle(TaskFinished(A, 2, None)) == [IgnoreReport(A, 2)]
+    assert s.handle(TasksFinished(A, [2], [None])) == [IgnoreReport(A, 2)]
     assert s.outstanding() == 0
 
 
@@ -274,7 +274,7 @@ def test_handle_accounts_for_every_task_exactly_once() -> None:
                     out = s.handle(WorkerLeft(B, "x"))
                     ended += [i.key for i in out if isinstance(i, TaskLost)]
                     break
-                assert s.handle(TaskFinished(w, key, None)) == []
+                assert s.handle(TasksFinished(w, [key], [None])) == []
                 ended.append(key)
                 s.handle(TopUp())
     assert lost_once
@@ -317,6 +317,24 @@ def test_handle_queues_deepen_for_short_tasks_and_shrink_for_long_ones() -> None
     assert s.handle(TopUp()) == []
 
 
+def test_handle_one_message_of_reports_is_one_event() -> None:
+    # Reports arrive many to a message: current ones free their worker's room in order,
+    # stale ones (a cancelled task, a task handed elsewhere) are answered one by one.
+    s = CoordinatorState(prefetch=2, max_prefetch=8, queue_seconds=0.002)
+    s.handle(WorkerJoined(A, ""), WorkerJoined(B, ""), added(range(4)))
+    on_a = list(s.workers[A].queued)
+    on_b = list(s.workers[B].queued)
+    s.handle(TaskCancelled(on_a[1]))
+    keys = [on_a[0], on_a[1], on_b[0]]
+    out = s.handle(TasksFinished(A, keys, [1e-5, 1e-5, 1e-5]))
+    assert out == [IgnoreReport(A, on_a[1]), IgnoreReport(A, on_b[0])]
+    assert s.workers[A].tasks_done == 1 and not s.workers[A].queued
+    assert s.where == {on_b[0]: B, on_b[1]: B}
+    assert s.mean_duration == 1e-5 and s.depth == 8  # only the current report counts
+    out = s.handle(TasksFinished(b"gone", [on_b[0]], [None]))  # from no known worker
+    assert out == [IgnoreReport(b"gone", on_b[0])]
+
+
 def test_handle_ignores_nonsense_durations() -> None:
     s = CoordinatorState(prefetch=2, max_prefetch=8)
     s.handle(WorkerJoined(A, ""), added(range(4)))
@@ -347,8 +365,8 @@ def test_handle_start_of_a_later_task_means_the_earlier_ones_finished() -> None:
     assert s.handle(TaskStarted(A, 3)) == []
     assert s.running_on(A) == 3 and list(s.workers[A].queued) == [4]
     assert s.handle(TaskCancelled(1)) == []  # done already: nothing to stop, no kill
-    assert s.handle(TaskFinished(A, 1, 0.1)) == [IgnoreReport(A, 1)]  # cancelled meanwhile
-    assert s.handle(TaskFinished(A, 2, 0.1)) == []  # its report, late but current
+    assert s.handle(TasksFinished(A, [1], [0.1])) == [IgnoreReport(A, 1)]  # cancelled meanwhile
+    assert s.handle(TasksFinished(A, [2], [0.1])) == []  # its report, late but current
     assert s.workers[A].tasks_done == 1
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import inspect
 import os
+from functools import partial
+from inspect import CO_COROUTINE
+from types import FunctionType
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from . import _clock
@@ -39,12 +42,21 @@ def check_common(max_workers: int | None, retries: PerNode, retry_delay: RetryDe
 
 
 def is_async_callable(fn: Any) -> bool:
-    """A coroutine function, an object whose ``__call__`` is one, or a dagron Task of one."""
+    """A coroutine function, an object whose ``__call__`` is one, or a dagron Task of one;
+    a ``functools.partial`` of any of them too."""
+    kind = type(fn)
+    # The common cases first, without inspect's unwrapping (a fresh function or partial per
+    # node makes this a per-node cost): a plain function without attributes (markers such
+    # as inspect.markcoroutinefunction's live in its __dict__), a partial without any.
+    if kind is FunctionType and not fn.__dict__:
+        return bool(fn.__code__.co_flags & CO_COROUTINE)
+    if kind is partial and not fn.__dict__:
+        return is_async_callable(fn.func)
     flag = getattr(fn, ASYNC_ATTR, None)
     if flag is not None:
         return bool(flag)
     # A callable object whose __call__ is a coroutine function counts too.
-    call = type(fn).__call__ if not inspect.isroutine(fn) else None
+    call = kind.__call__ if not inspect.isroutine(fn) else None
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
 
 

@@ -1,8 +1,9 @@
 """A worker's outbox: finished tasks' reports wait here and leave together, one RESULT message
 for many short tasks, with the started notice of the task about to run riding along.
 
-Reports leave (see :meth:`ReportOutbox.due`) before the next task starts once as many wait as
-tasks remain queued (so the coordinator tops the queue up in time), once the oldest has waited
+Reports leave (see :meth:`ReportOutbox.due`) before the next task starts once
+REPORTS_PER_QUEUED times as many wait as tasks remain queued (so the coordinator tops the
+queue up while a quarter of what it sent is still queued here), once the oldest has waited
 REPORT_AGE seconds or REPORT_BYTES bytes wait; the worker also flushes whenever its queue is
 empty. A local worker's large frames go into a shared-memory segment in the coordinator's
 directory instead of into the message (see :mod:`~dagron.workers.shm`).
@@ -22,10 +23,14 @@ from . import pieces, shm
 from . import protocol as p
 from . import results_codec as rc
 
-__all__ = ["REPORT_AGE", "REPORT_BYTES", "ReportOutbox"]
+__all__ = ["REPORTS_PER_QUEUED", "REPORT_AGE", "REPORT_BYTES", "ReportOutbox"]
 
 REPORT_AGE = 0.001
 REPORT_BYTES = 1 << 20
+# Fewer, fuller messages when tasks are short: the coordinator's cost is per message as much
+# as per report (at 1, a batch of 32 no-ops came back in 5-6 messages; at 3, in about 3, and
+# the warm engine ran them 8% faster). The tasks still queued cover the round trip.
+REPORTS_PER_QUEUED = 3
 
 
 class ReportOutbox:
@@ -93,7 +98,7 @@ class ReportOutbox:
         """True when the waiting reports should leave before the next task starts."""
         reports = self.reports
         return bool(reports) and (
-            len(reports) >= len(self.queue)
+            len(reports) >= REPORTS_PER_QUEUED * len(self.queue)
             or self.nbytes >= REPORT_BYTES
             or self.monotonic() - self.since >= REPORT_AGE
         )

@@ -13,7 +13,7 @@ import zmq
 from dagron.workers import pieces, shm
 from dagron.workers import protocol as p
 from dagron.workers import results_codec as rc
-from dagron.workers.report_outbox import REPORT_AGE, REPORT_BYTES, ReportOutbox
+from dagron.workers.report_outbox import REPORT_AGE, REPORT_BYTES, REPORTS_PER_QUEUED, ReportOutbox
 
 IDENTITY = b"w0123abcd"
 
@@ -80,12 +80,14 @@ def test_report_outbox_flush_with_nothing_waiting_sends_the_started_notice_alone
     assert sock.messages == [rc.encode_started(7, 4.0)]
 
 
-def test_report_outbox_due_once_as_many_reports_wait_as_tasks_are_queued() -> None:
-    box, _, queue, _ = outbox(queued=2)
+def test_report_outbox_due_once_reports_wait_for_three_times_the_tasks_queued() -> None:
+    assert REPORTS_PER_QUEUED == 3
+    box, _, queue, _ = outbox(queued=1)
     assert not box.due(), "nothing waits"
     box.add(small(1))
-    assert not box.due()
     box.add(small(2))
+    assert not box.due()
+    box.add(small(3))
     assert box.due()
     queue.append("another task")  # the queue is read live, not copied
     assert not box.due()

@@ -32,14 +32,9 @@ from typing import Any, Callable, Optional
 
 import zmq
 
-from .. import _clock
 from .._clock import ClockOffset
-from ..backends.base import Backend, Capabilities, Completion, Failed
-from ..errors import (
-    SecurityError,
-    WorkerLostError,
-    WorkerStartError,
-)
+from ..backends.base import Backend, Capabilities, Completion
+from ..errors import SecurityError, WorkerStartError
 from . import control_codec as cc
 from . import protocol as p
 from . import shm
@@ -230,7 +225,7 @@ class Coordinator(Backend):
         members = self._members = Membership(
             self._transport, self._pool, beats, state, table, self.accepts_remote
         )
-        self._remotes, self._worker_names = members.remotes, members.names
+        self._remotes = members.remotes
         self._done: list[Completion] = []  # never rebound: the intake appends to it
         self._intake = ReportIntake(
             state, table, members.names, self._by_id, members.remotes, beats, self._done
@@ -383,6 +378,7 @@ class Coordinator(Backend):
         for key in list(self._table.tid_of):
             self.cancel(key)
         self._done.clear()
+        self._table.cancelled.clear()  # the next run's keys start again from 0
 
     def end_run(self) -> None:
         """A run on this (long-lived) coordinator is over: abandon what it left, unlink its
@@ -408,7 +404,7 @@ class Coordinator(Backend):
                 if left is not None and left <= 0:
                     break
                 self._poll(left)
-        out = self._table.translate(self._done)
+        out = self._table.live(self._done)
         self._done.clear()
         return out
 
@@ -478,11 +474,7 @@ class Coordinator(Backend):
             if isinstance(ins, Dispatch):
                 self._send(ins.worker, self._table.tasks_message(ins.keys, ins.fn_ids))
             elif isinstance(ins, TaskLost):
-                self._tasks.pop(ins.key, None)
-                now = _clock.now()
-                err = WorkerLostError(ins.reason)
-                worker = self._worker_names.get(ins.worker, "?")
-                self._done.append(Failed(ins.key, err, None, now, now, 0.0, worker))
+                self._intake.lost(ins)
             elif isinstance(ins, CancelOnWorker):
                 self._send(ins.worker, cc.encode_cancel(ins.key))
             elif isinstance(ins, KillWorker):

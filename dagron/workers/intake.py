@@ -4,8 +4,10 @@ local workers' status pages.
 :class:`ReportIntake` decodes those messages (:mod:`~dagron.workers.results_codec`), tells
 the state machine, and turns each outcome it confirms into a completion for the run: a
 ``Started``, a ``Succeeded`` whose value stays serialized until it is read, or a ``Failed``.
-It returns the state's instructions for the coordinator to carry out. A message that
-cannot be read never vanishes: its tasks fail saying so, or its sender is written off.
+Completions are under the executor's keys (the task table's :meth:`TaskTable.finish`
+forgets a task once reported). It returns the state's instructions for the coordinator to
+carry out. A message that cannot be read never vanishes: its tasks fail saying so, or its
+sender is written off.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import time
 from typing import Any, Mapping, Optional
 
 from .. import _clock
-from ..backends.base import Completion, Started, Succeeded
+from ..backends.base import Completion, Failed, Started, Succeeded
+from ..errors import WorkerLostError
 from ..node_result import error_message
 from . import protocol as p
 from . import results_codec as rc
@@ -27,6 +30,7 @@ from .state import (
     CoordinatorState,
     IgnoreReport,
     Instruction,
+    TaskLost,
     TasksFinished,
     TaskStarted,
     TopUp,
@@ -63,7 +67,7 @@ class ReportIntake:
         self._state = state
         self._handle = state.handle
         self._table = table
-        self._tasks = table.tasks  # read per task reported: the dict itself
+        self._key_of = table.key_of  # read per started notice: the dict itself
         self._names = names
         self._local = local
         self._remotes = remotes
@@ -84,7 +88,19 @@ class ReportIntake:
         """``ident`` began task ``key`` at ``started`` (its clock, aligned to ours)."""
         if self._handle(TaskStarted(ident, key)):  # an IgnoreReport: stale or repeated news
             return
-        self._done.append(Started(key, _clock.wall(started), self._names[ident]))
+        run_key = self._key_of.get(key)
+        if run_key is not None:  # else cancelled meanwhile
+            self._done.append(Started(run_key, _clock.wall(started), self._names[ident]))
+
+    def lost(self, lost: TaskLost) -> None:
+        """The state reported a task lost with its worker: it fails with a
+        :class:`WorkerLostError`."""
+        (key,) = self._table.finish((lost.key,))
+        if key is not None:
+            now = _clock.now()
+            worker = self._names.get(lost.worker, "?")
+            err = WorkerLostError(lost.reason)
+            self._done.append(Failed(key, err, None, now, now, 0.0, worker))
 
     def from_pages(self, begun: list[tuple[bytes, int, float]]) -> None:
         """Starts read from local workers' status pages: a task a worker began (its page
@@ -128,29 +144,32 @@ class ReportIntake:
         if segments is None or ident not in self._local:
             reports = [_no_segment(r) if r[7] is not None else r for r in reports]
         worker = self._names.get(ident, "?")
-        ignored = self._handle(
-            TasksFinished(ident, [r[0] for r in reports], [r[4] for r in reports])
-        )
-        stale = {i.key for i in ignored if type(i) is IgnoreReport} if ignored else ()
-        wall, pop, done, node_of = _clock.wall, self._tasks.pop, self._done, self._table.node_of
-        for report in reports:
-            key, status, started, finished, took, extra, _, segment = report
-            if key in stale:
+        tids = [r[0] for r in reports]
+        ignored = self._handle(TasksFinished(ident, tids, [r[4] for r in reports]))
+        if ignored:  # stale news: dropped, and nobody will read their segments
+            stale = {i.key for i in ignored if type(i) is IgnoreReport}
+            for r in reports:
+                if r[0] in stale and r[7] is not None and segments is not None:
+                    segments.discard(r[7][0])
+            reports = [r for r in reports if r[0] not in stale]
+            tids = [r[0] for r in reports]
+        shift, done, inline = _clock.wall(0.0), self._done, p.OK_INLINE
+        of_pickle = p.SerializedValue.of_pickle
+        for key, report in zip(self._table.finish(tids), reports):
+            tid, status, started, finished, took, extra, _, segment = report
+            if key is None:  # cancelled meanwhile
                 if segment is not None and segments is not None:
-                    segments.discard(segment[0])  # nobody will read it
+                    segments.discard(segment[0])
                 continue
-            pop(key, None)
-            started, finished = wall(started), wall(finished)
-            if status == p.OK_INLINE:  # the common case first: a small value, in the header
-                try:
-                    value: Any = rc.decode_value(status, extra)
-                except ValueError:  # not a pickle: from_frames fails the task, saying so
-                    pass
-                else:
-                    done.append(_new(Succeeded, (key, value, started, finished, took, worker)))
-                    continue
-            node = node_of.get(key, "")
-            done.append(from_frames(report, started, finished, worker, node, segments))
+            started += shift
+            finished += shift
+            if status == inline and type(extra) is bytes:  # the common case: a small value
+                value = of_pickle(extra)
+                done.append(_new(Succeeded, (key, value, started, finished, took, worker)))
+            else:  # in frames, a failure, or malformed (from_frames fails it, saying so)
+                node = self._table.node_name(tid) or ""
+                report = (key, *report[1:])
+                done.append(from_frames(report, started, finished, worker, node, segments))
 
 
 def _no_segment(report: rc.Report) -> rc.Report:

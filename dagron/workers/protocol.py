@@ -328,6 +328,9 @@ def _load(
 INLINE_BYTES = 4096
 
 
+_new_object = object.__new__
+
+
 class SerializedValue(Deferred):
     """A task result still in its wire form; :meth:`load` deserialises it once.
 
@@ -361,6 +364,18 @@ class SerializedValue(Deferred):
             if type(first) is bytes and not raw and segment is None and len(first) <= INLINE_BYTES
             else None
         )
+
+    @classmethod
+    def of_pickle(cls, data: bytes) -> SerializedValue:
+        """A value whose whole pickle is ``data``, one in-band frame: what most results are,
+        so built without :meth:`__init__`'s questions."""
+        value = _new_object(cls)
+        value._frames = [data]
+        value._raw = False
+        value._segment = None
+        value._reduced = None
+        value._inline = data if len(data) <= INLINE_BYTES else None
+        return value
 
     @property
     def nbytes(self) -> int:

@@ -1,5 +1,5 @@
 """The coordinator's table of submitted tasks: their ids, their pickled functions and
-arguments, and the translation of reports back to the executor's keys.
+arguments, and the executor's key of each task id a worker reports on.
 
 The executor's keys restart with every run, while a cluster's workers outlive runs; tasks get
 ids unique for the table's life, so a late report from an earlier run can never be taken for a
@@ -14,10 +14,10 @@ from __future__ import annotations
 import itertools
 import re
 from functools import partial
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Union
 
 from .. import _clock
-from ..backends.base import Completion, Failed, Started
+from ..backends.base import Completion, Failed
 from ..errors import SerializationError
 from ..node_result import error_message
 from . import protocol as p
@@ -25,8 +25,6 @@ from . import shm
 from .function_store import FunctionStore
 
 __all__ = ["TaskTable", "culprit", "unpicklable_part"]
-
-_new = tuple.__new__  # builds a report without a named tuple's keyword handling
 
 # How many finished tasks keep their node names (output can arrive after the result).
 _FINISHED_KEPT = 4096
@@ -79,17 +77,16 @@ class TaskTable:
         # task id -> fn id, submitted since take_added(): tasks submitted together travel
         # together.
         self.added: dict[int, int] = {}
+        # Executor keys cancelled since live() last looked.
+        self.cancelled: set[int] = set()
 
     def add(
         self, key: int, fn: Callable[..., Any], args: tuple[Any, ...], name: str, by_name: bool
     ) -> Optional[Failed]:
         """Records ``fn(*args)`` under ``key``; with ``by_name``, shared-memory results among
         ``args`` travel by segment name. A callable or argument that cannot be pickled is
-        returned as a :class:`Failed` report (under the task id) rather than recorded."""
+        returned as a :class:`Failed` report (under ``key``) rather than recorded."""
         tid = next(self._task_ids)
-        self.tid_of[key] = tid
-        self.key_of[tid] = key
-        self.node_of[tid] = name
         own: tuple[Any, ...] = ()  # arguments that are the task's own, not the call's
         part: Any
         try:
@@ -103,12 +100,11 @@ class TaskTable:
             args = own + args
         except Exception as exc:
             return _failed(
-                tid, SerializationError(name, culprit(exc, fn), "task", error_message(exc))
+                key, SerializationError(name, culprit(exc, fn), "task", error_message(exc))
             )
         forwarded = p.forwarded_args(args) if args else None
         if forwarded is not None:  # small results passed on: their pickles travel as they are
-            self.tasks[tid] = (fn_id, forwarded)
-            self.added[tid] = fn_id
+            self._record(key, tid, name, fn_id, forwarded)
             return None
         token = shm.forwarding.set(by_name)
         try:
@@ -118,13 +114,21 @@ class TaskTable:
             if own and _unpicklable(own):
                 what, part = "task", fn  # the partial's or closure's values: the task's fault
             return _failed(
-                tid, SerializationError(name, culprit(exc, part), what, error_message(exc))
+                key, SerializationError(name, culprit(exc, part), what, error_message(exc))
             )
         finally:
             shm.forwarding.reset(token)
-        self.tasks[tid] = (fn_id, frames)
-        self.added[tid] = fn_id
+        self._record(key, tid, name, fn_id, frames)
         return None
+
+    def _record(
+        self, key: int, tid: int, name: str, fn_id: int, args: Union[list[Any], p.ForwardedArgs]
+    ) -> None:
+        self.tid_of[key] = tid
+        self.key_of[tid] = key
+        self.node_of[tid] = name
+        self.tasks[tid] = (fn_id, args)
+        self.added[tid] = fn_id
 
     def function_id(self, fn: Callable[..., Any]) -> int:
         """The id of ``fn`` in :attr:`functions`, pickling it if this run has not yet."""
@@ -166,6 +170,7 @@ class TaskTable:
         tid = self.tid_of.pop(key, None)
         if tid is None:
             return None
+        self.cancelled.add(key)
         self.key_of.pop(tid, None)
         self.node_of.pop(tid, None)
         self.tasks.pop(tid, None)
@@ -175,30 +180,39 @@ class TaskTable:
         """The node name of a live or recently finished task, if known."""
         return self.node_of.get(tid) or self.finished_nodes.get(tid)
 
-    def translate(self, done: list[Completion]) -> list[Completion]:
-        """Reports under task ids -> the same under executor keys, dropping those of tasks
-        cancelled meanwhile; a task's final report forgets it."""
-        key_of, tid_of, node_of, finished = (
+    def finish(self, tids: Iterable[int]) -> list[Optional[int]]:
+        """Forgets the tasks ``tids``, reported for good (finished or lost), and returns
+        their executor keys: None for one cancelled meanwhile, whose report is dropped. Their
+        node names are kept a while: output shipped on the heartbeat socket can arrive after
+        the result."""
+        key_of, tid_of, node_of, finished, tasks = (
             self.key_of,
             self.tid_of,
             self.node_of,
             self.finished_nodes,
+            self.tasks,
         )
-        get, pop = key_of.get, key_of.pop
-        out: list[Completion] = []
-        for c in done:
-            tid = c[0]
-            kind = type(c)
-            key = get(tid) if kind is Started else pop(tid, None)
-            if key is None:
-                continue  # cancelled meanwhile
-            if kind is not Started:
-                tid_of.pop(key, None)
+        keys: list[Optional[int]] = []
+        for tid in tids:
+            key = key_of.pop(tid, None)
+            keys.append(key)
+            if key is not None:
+                del tid_of[key]
+                tasks.pop(tid, None)
                 finished[tid] = node_of.pop(tid, "")
-                if len(finished) > _FINISHED_KEPT:  # keep only the recent ones
-                    for old in list(finished)[: _FINISHED_KEPT // 2]:
-                        del finished[old]
-            out.append(_new(kind, (key, *c[1:])))
+        if len(finished) > _FINISHED_KEPT:  # keep only the recent ones
+            for old in list(finished)[: _FINISHED_KEPT // 2]:
+                del finished[old]
+        return keys
+
+    def live(self, done: list[Completion]) -> list[Completion]:
+        """``done`` (completions under executor keys) without those of tasks cancelled since
+        the last call: a cancel can come between a report and the executor's next look."""
+        cancelled = self.cancelled
+        if not cancelled:
+            return done.copy()
+        out = [c for c in done if c[0] not in cancelled]
+        cancelled.clear()
         return out
 
 
@@ -210,6 +224,6 @@ def _unpicklable(obj: Any) -> bool:
     return False
 
 
-def _failed(tid: int, exc: BaseException) -> Failed:
+def _failed(key: int, exc: BaseException) -> Failed:
     now = _clock.now()
-    return Failed(tid, exc, None, now, now, 0.0, "coordinator")
+    return Failed(key, exc, None, now, now, 0.0, "coordinator")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 from dagron.backends.base import Completion, Failed, Started, Succeeded
-from dagron.errors import WorkerLostError
+from dagron.errors import SerializationError, WorkerLostError
 from dagron.workers import results_codec as rc
 from dagron.workers.heartbeat import Heartbeats
 from dagron.workers.intake import ReportIntake
@@ -22,17 +23,19 @@ from dagron.workers.state import (
 from dagron.workers.task_table import TaskTable
 
 A = b"wA"
+KEY0 = 1000  # executor keys are KEY0 + task id: tell the two apart
 
 
 def setup(
     n_tasks: int, remotes: RemoteWorkers | None = None
 ) -> tuple[ReportIntake, list[Completion], list[int]]:
-    """An intake with worker A joined and ``n_tasks`` tasks dispatched to it; ``remotes``
-    (and their heartbeats), the registry of remote workers, if the test looks at it."""
+    """An intake with worker A joined and ``n_tasks`` tasks dispatched to it (their task
+    ids returned; executor key of each: KEY0 + its id); ``remotes`` (and their heartbeats),
+    the registry of remote workers, if the test looks at it."""
     state, table = CoordinatorState(prefetch=4), TaskTable()
     state.handle(WorkerJoined(A, "host/a"))
-    for key in range(n_tasks):
-        assert table.add(key, abs, (-key,), f"n{key}", False) is None
+    for n in range(n_tasks):
+        assert table.add(KEY0 + n, abs, (-n,), f"n{n}", False) is None
     out = state.handle(TasksAdded(*table.take_added()))
     (dispatch,) = [i for i in out if isinstance(i, Dispatch)]
     done: list[Completion] = []
@@ -51,9 +54,11 @@ def test_intake_result_becomes_succeeded_and_the_next_start_a_started() -> None:
     intake, done, (t1, t2) = setup(2)
     intake.on_result(A, result_message(rc.encode_value(t1, 7, 1.0, 2.0, 0.5), started=(t2, 2.0)))
     first, second = done
-    assert type(first) is Succeeded and first.key == t1 and first.worker == "host/a"
+    assert type(first) is Succeeded and first.key == KEY0 + t1 and first.worker == "host/a"
     assert first.value.load() == 7  # still serialized: loaded when read
-    assert type(second) is Started and second.key == t2
+    assert type(second) is Started and second.key == KEY0 + t2
+    assert intake.on_result(A, result_message(rc.encode_value(t1, 7, 1.0, 2.0, 0.5))) == []
+    assert len(done) == 2  # a task is reported once
 
 
 def test_intake_repeated_start_is_passed_on_once() -> None:
@@ -67,7 +72,7 @@ def test_intake_repeated_start_is_passed_on_once() -> None:
 def test_intake_page_of_a_task_not_announced_starts_it() -> None:
     intake, done, (t1, t2) = setup(2)
     intake.from_pages([(A, t1, 3.0), (b"stranger", t2, 3.0)])
-    assert [(type(c), c[0]) for c in done] == [(Started, t1)]
+    assert [(type(c), c[0]) for c in done] == [(Started, KEY0 + t1)]
 
 
 def test_intake_unreadable_message_writes_the_sender_off() -> None:
@@ -97,3 +102,39 @@ def test_intake_started_notice_of_a_remote_worker_is_a_sign_of_life() -> None:
     intake.on_started(A, [rc.encode_started(t1, 1.0)[1]])
     assert [type(c) for c in done] == [Started]
     assert list(beats.expired(time.monotonic() + 1.0)) == []  # 5 s from now, not from then
+
+
+def test_intake_message_of_reports_keeps_current_ones_in_order() -> None:
+    intake, done, (t1, t2, t3) = setup(3)
+    intake.on_result(A, result_message(rc.encode_value(t1, 1, 1.0, 2.0, 0.5)))
+    value = rc.encode_value(t3, 3, 2.5, 3.0, 0.5)
+    failure = rc.encode_value(t2, threading.Lock(), 2.0, 2.5, 0.5)  # cannot pickle
+    again = rc.encode_value(t1, 1, 1.0, 2.0, 0.5)  # stale: reported already
+    intake.on_result(A, result_message(again, failure, value))
+    assert [(type(c), c.key) for c in done] == [
+        (Succeeded, KEY0 + t1),
+        (Failed, KEY0 + t2),
+        (Succeeded, KEY0 + t3),
+    ]
+    failed, succeeded = done[1], done[2]
+    assert isinstance(failed, Failed) and isinstance(failed.error, SerializationError)
+    assert failed.error.node_name == "n1"
+    assert isinstance(succeeded, Succeeded) and succeeded.value.load() == 3
+
+
+def test_intake_report_of_a_task_cancelled_meanwhile_is_dropped() -> None:
+    intake, done, (t1, t2) = setup(2)
+    table = intake._table
+    assert table.cancel(KEY0 + t1) == t1  # the coordinator tells the state later
+    intake.on_result(A, result_message(rc.encode_value(t1, 1, 1.0, 2.0, 0.5)))
+    intake.started(A, t2, 2.0)
+    assert [(type(c), c.key) for c in done] == [(Started, KEY0 + t2)]
+
+
+def test_intake_lost_task_fails_under_its_key_once() -> None:
+    intake, done, (t1,) = setup(1)
+    intake.lost(TaskLost(t1, A, "its worker died"))
+    intake.lost(TaskLost(t1, A, "its worker died"))  # reported already: dropped
+    (failed,) = done
+    assert isinstance(failed, Failed) and failed.key == KEY0 + t1
+    assert isinstance(failed.error, WorkerLostError) and failed.worker == "host/a"

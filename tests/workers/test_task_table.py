@@ -1,5 +1,5 @@
 """The coordinator's task table, driven by plain calls: ids, function pickles, argument
-frames, serialization errors and the translation of reports back to executor keys."""
+frames, serialization errors and the executor keys of reported tasks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 import weakref
 from typing import Any
 
-from dagron.backends.base import Failed, Started, Succeeded
+from dagron.backends.base import Completion, Failed, Started, Succeeded
 from dagron.errors import SerializationError
 from dagron.workers import function_codec
 from dagron.workers import protocol as p
@@ -41,10 +41,11 @@ def test_add_gives_task_ids_unique_across_runs() -> None:
     table = TaskTable()
     table.add(0, add, (1, 2), "a", False)
     first = table.tid_of[0]
-    table.translate([succeeded(first)])
+    assert table.finish([first]) == [0]
     table.add(0, add, (1, 2), "a", False)  # the next run's key 0
     assert table.tid_of[0] != first
-    assert table.translate([succeeded(first)]) == []  # a late report of the earlier task
+    assert table.finish([first]) == [None]  # a late report of the earlier task
+    assert table.tid_of[0] != first
 
 
 def test_add_pickles_a_function_once_for_many_tasks() -> None:
@@ -130,7 +131,8 @@ def test_add_unpicklable_callable_fails_naming_node_and_culprit() -> None:
     table = TaskTable()
     lock = threading.Lock()
     failed = table.add(3, lambda: lock, (), "locked", False)
-    assert isinstance(failed, Failed) and failed.key == table.tid_of[3]
+    assert isinstance(failed, Failed) and failed.key == 3  # under the executor's key
+    assert table.tid_of == {} and table.key_of == {} and table.node_of == {}
     err = failed.error
     assert isinstance(err, SerializationError)
     assert (err.node_name, err.what, err.type_name) == ("locked", "task", "_thread.lock")
@@ -144,10 +146,8 @@ def test_add_unpicklable_argument_fails_naming_node_and_culprit() -> None:
     err = failed.error
     assert isinstance(err, SerializationError)
     assert (err.node_name, err.what, err.type_name) == ("arg", "argument", "_thread.lock")
-    assert table.tasks == {} and table.added == {}
-    # Its report still translates to the key, like any other.
-    (report,) = table.translate([failed])
-    assert isinstance(report, Failed) and report.key == 4 and report.error is err
+    assert table.tasks == {} and table.added == {} and table.tid_of == {}
+    assert failed.key == 4
 
 
 def test_unpicklable_part_names_the_piece_that_fails() -> None:
@@ -162,20 +162,19 @@ def test_culprit_prefers_the_type_pickle_names() -> None:
     assert culprit(TypeError("other"), (1, threading.Lock())) == "lock"
 
 
-def test_translate_reports_executor_keys_and_forgets_finished_tasks() -> None:
+def test_finish_gives_executor_keys_and_forgets_the_tasks() -> None:
     table = TaskTable()
     table.add(10, add, (1, 2), "ten", False)
     table.add(11, add, (3, 4), "eleven", False)
     tid10, tid11 = table.tid_of[10], table.tid_of[11]
-    out = table.translate([Started(tid10, 1.0, "w"), succeeded(tid10, 3), Started(tid11, 1.5, "w")])
-    assert out == [Started(10, 1.0, "w"), succeeded(10, 3), Started(11, 1.5, "w")]
-    assert [type(c) for c in out] == [Started, Succeeded, Started]
-    assert 10 not in table.tid_of and tid10 not in table.key_of
-    assert table.tid_of[11] == tid11  # started only: still live
+    assert table.finish([tid10]) == [10]
+    assert 10 not in table.tid_of and tid10 not in table.key_of and tid10 not in table.tasks
+    assert table.tid_of[11] == tid11 and tid11 in table.tasks  # not reported: still live
     assert table.node_name(tid10) == "ten" and table.node_name(tid11) == "eleven"
+    assert table.finish([tid10]) == [None]  # reported twice: the second is dropped
 
 
-def test_translate_drops_reports_of_cancelled_tasks() -> None:
+def test_finish_and_live_drop_reports_of_cancelled_tasks() -> None:
     table = TaskTable()
     table.add(1, add, (1, 2), "a", False)
     table.add(2, add, (1, 2), "b", False)
@@ -184,10 +183,12 @@ def test_translate_drops_reports_of_cancelled_tasks() -> None:
     assert table.cancel(1) == tid1  # handed on: its holder must be told
     assert table.cancel(1) is None  # already gone
     assert tid1 not in table.tasks
-    assert table.translate([Started(tid1, 1.0, "w"), succeeded(tid1), succeeded(tid2)]) == [
-        succeeded(2)
-    ]
+    assert table.finish([tid1, tid2]) == [None, 2]
     assert table.node_name(tid1) is None
+    # A completion made before the cancel, not yet seen by the executor, is dropped once.
+    done: list[Completion] = [Started(1, 1.0, "w"), succeeded(2)]
+    assert table.live(done) == [succeeded(2)] and len(done) == 2
+    assert table.live(done) == done and table.live(done) is not done
 
 
 def test_cancel_before_handing_on_just_drops_the_task() -> None:
@@ -201,7 +202,7 @@ def test_node_name_keeps_only_recent_finished_tasks() -> None:
     table = TaskTable()
     for key in range(5000):
         table.add(key, add, (1, 2), f"n{key}", False)
-    table.translate([succeeded(table.tid_of[key]) for key in range(5000)])
+    table.finish([table.tid_of[key] for key in range(5000)])
     assert len(table.finished_nodes) <= 4096
     assert table.node_name(4999) == "n4999" and table.node_name(0) is None
 

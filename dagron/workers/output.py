@@ -43,6 +43,8 @@ class OutputBuffer:
             self._size += len(payload) if isinstance(payload, str) else 64
 
     def take(self) -> list[Chunk]:
+        if not self._chunks and not self._dropped:  # after every task: mostly nothing
+            return []
         with self._lock:
             chunks, self._chunks, self._size = self._chunks, [], 0
             if self._dropped:
@@ -81,6 +83,8 @@ class TaskStream(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
+        if not self._partial:  # after every task: mostly nothing was printed
+            return
         with self._lock:
             if self._partial:
                 self._buffer.add(self._name, self._partial)

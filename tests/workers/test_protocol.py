@@ -109,3 +109,14 @@ def test_protocol_dump_header_refuses_what_msgpack_cannot_carry() -> None:
 
 def test_protocol_forwarded_args_only_by_str_names() -> None:
     assert p.forwarded_args(({("not", "a name"): small(1)},)) is None
+
+
+@pytest.mark.parametrize("value", [None, 42, "text", b"x" * (p.INLINE_BYTES + 10)])
+def test_protocol_serialized_value_of_pickle_is_the_one_frame_value(value: Any) -> None:
+    data = pickle.dumps(value, protocol=5)
+    made, built = SerializedValue.of_pickle(data), SerializedValue([data], raw=False)
+    assert made.load() == built.load() == value
+    assert made.inline_pickle() == built.inline_pickle()
+    assert made.nbytes == built.nbytes == len(data)
+    assert pickle.loads(pickle.dumps(made, protocol=5)) == value  # forwarded as it is
+    assert p.forwarded_args((made,)) == p.forwarded_args((built,))
